@@ -1,0 +1,3 @@
+"""serlive: real-time speech emotion recognition."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Audio input: file loading, ring buffer, sources and recording."""

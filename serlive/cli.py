@@ -1,0 +1,304 @@
+"""``serlive`` command line: a thin adapter over :mod:`serlive.analysis` and the trainer.
+
+Subcommands: ``predict``, ``train``, ``evaluate`` (and, with later layers,
+the GUI, ``listen`` and ``devices``).  Heavy imports (TensorFlow, librosa)
+happen only inside the training subcommands, never on the predict path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from serlive import __version__
+
+# one BLAS thread: OpenBLAS threads cause 8 ms spikes when the other core is busy
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal or forced."""
+
+    def __init__(self, total: int, enabled: bool | None = None, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.enabled = (self.stream.isatty() and total > 1) if enabled is None else enabled
+        self.t0 = time.monotonic()
+        self.done = 0
+
+    def step(self, label: str = "") -> None:
+        """Count one item and redraw."""
+        self.done += 1
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * self.done / max(1, self.total))
+        rate = self.done / max(1e-9, time.monotonic() - self.t0)
+        name = label[-40:]
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {rate:5.1f}/s {name:<40}"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the line."""
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """``(as_given, path)`` for each file; folders are searched recursively for audio files."""
+    from serlive.audio.io import AUDIO_EXTENSIONS
+
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS:
+                    yield str(f), f
+        else:
+            yield given, p
+
+
+def _round(xs: Any, nd: int = 4) -> list[float]:
+    return [round(float(x), nd) for x in xs]
+
+
+def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
+    """The JSON object ``predict --format json`` prints for one file."""
+    rec: dict[str, Any] = {
+        "path": given,
+        "label": a.label if a.speech else "no speech",
+        "confidence": round(a.confidence, 4),
+        "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)),
+        "duration_s": round(a.duration_s, 3),
+        "speech": a.speech,
+    }
+    if timeline:
+        rec["timeline"] = [
+            {
+                "start": round(w.start_s, 3),
+                "end": round(w.end_s, 3),
+                "silent": w.silent,
+                "probabilities": dict(zip(a.labels, _round(w.probabilities), strict=True)),
+            }
+            for w in a.windows
+        ]
+    return rec
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Analyse files and print one result per file."""
+    from serlive.analysis import analyse_file
+    from serlive.audio.io import AudioLoadError
+    from serlive.model import EmotionModel, ModelError
+
+    try:
+        model = EmotionModel(args.model)
+    except ModelError as exc:
+        print(f"serlive: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    inputs = list(iter_inputs(args.paths))
+    if not inputs:
+        print("serlive: no audio files found", file=sys.stderr)
+        return EXIT_FAILED
+    out = sys.stdout
+    writer = None
+    if args.format == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        head = ["path", "start", "end"] if args.timeline else ["path"]
+        writer.writerow([*head, "label", "confidence", *model.labels, "duration_s", "error"])
+    failed = 0
+    progress = Progress(len(inputs))
+    for given, path in inputs:
+        try:
+            a = analyse_file(path, model)
+        except AudioLoadError as exc:
+            failed += 1
+            err = exc.reason
+            if args.format == "json":
+                out.write(json.dumps({"path": given, "error": err}) + "\n")
+            elif writer is not None:
+                writer.writerow([given, *([""] * (len(model.labels) + (4 if args.timeline else 2))), "", err])
+            else:
+                print(f"serlive: {given}: {err}", file=sys.stderr)
+            progress.step(given)
+            continue
+        rec = analysis_record(given, a, args.timeline)
+        if args.format == "json":
+            out.write(json.dumps(rec) + "\n")
+        elif writer is not None:
+            if args.timeline:
+                for w in rec["timeline"]:
+                    label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
+                    probs = list(w["probabilities"].values())
+                    writer.writerow([given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""])
+            else:
+                probs = list(rec["probabilities"].values())
+                writer.writerow([given, rec["label"], rec["confidence"], *probs, rec["duration_s"], ""])
+        else:
+            out.write(format_text(rec))
+        out.flush()
+        progress.step(given)
+    progress.close()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def format_text(rec: dict[str, Any]) -> str:
+    """Human-readable block for one file."""
+    buf = io.StringIO()
+    buf.write(f"{rec['path']}  ({rec['duration_s']:.1f} s)\n")
+    if not rec["speech"]:
+        buf.write("  no speech detected (all windows below the silence threshold)\n")
+    buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%\n")
+    for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
+        buf.write(f"    {label:<10} {'█' * int(round(p * 30)):<30} {100 * p:5.1f}%\n")
+    for w in rec.get("timeline", []):
+        top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
+        buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")
+    return buf.getvalue()
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+    """Train, export and score a model."""
+    from serlive.train.corpora import default_data_root
+    from serlive.train.fit import TrainConfig, run, speakers_arg
+
+    root = args.data or default_data_root()
+    if root is None:
+        print("serlive train: no data folder; pass --data or set SERLIVE_DATA", file=sys.stderr)
+        return EXIT_USAGE
+    weights = {}
+    for part in filter(None, args.corpus_weight.split(",")):
+        name, _, val = part.partition("=")
+        weights[name] = float(val)
+    cfg = TrainConfig(
+        data_root=str(root),
+        out_dir=args.out,
+        corpora=args.corpora.split(","),
+        val_speakers=speakers_arg(args.val),
+        test_speakers=speakers_arg(args.test),
+        arch=args.arch,
+        width=args.width,
+        epochs=args.epochs,
+        patience=args.patience,
+        n_aug=args.n_aug,
+        trim_db=args.trim_db,
+        seed=args.seed,
+        corpus_weight=weights,
+        mixup=args.mixup,
+        ensemble=args.ensemble,
+        workers=args.workers,
+    )
+    try:
+        run(cfg, argv=argv)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"serlive train: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score a model on labelled corpora."""
+    from serlive.model import EmotionModel, ModelError
+    from serlive.train.corpora import default_data_root, load_all
+    from serlive.train.evaluate import evaluate_utterances
+    from serlive.train.fit import speakers_arg
+
+    root = args.data or default_data_root()
+    if root is None:
+        print("serlive evaluate: no data folder; pass --data or set SERLIVE_DATA", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        model = EmotionModel(args.model)
+        utts = load_all(root, args.corpora.split(",") if args.corpora else None)
+    except (ModelError, FileNotFoundError, ValueError) as exc:
+        print(f"serlive evaluate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.speakers:
+        keep = set(speakers_arg(args.speakers))
+        utts = [u for u in utts if u.speaker in keep]
+    if not utts:
+        print("serlive evaluate: no labelled files selected", file=sys.stderr)
+        return EXIT_USAGE
+    rep = evaluate_utterances(model, utts, args.out)
+    s = rep["summary"]
+    print(json.dumps({k: s[k] for k in ("files", "accuracy", "macro_f1", "per_gender", "per_corpus")}, indent=2))
+    print(f"report written to {args.out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and options."""
+    p = argparse.ArgumentParser(prog="serlive", description="Real-time speech emotion recognition.")
+    p.add_argument("--version", action="version", version=f"serlive {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    pr = sub.add_parser("predict", help="emotion of audio files (or folders of them)")
+    pr.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
+    pr.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    pr.add_argument("--timeline", action="store_true", help="include every 3 s window")
+    pr.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
+
+    tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
+    tr.add_argument("--data", help="folder holding corpus folders (default: $SERLIVE_DATA or ../shared/data)")
+    tr.add_argument("--corpora", default="ravdess,tess", help="comma list: ravdess,tess,savee,cremad,emodb,turevdb")
+    tr.add_argument("--val", default="ravdess:15-16", help="validation speakers, e.g. ravdess:15-16")
+    tr.add_argument("--test", default="ravdess:17-20", help="test speakers (may be empty)")
+    tr.add_argument("--arch", choices=("cnn2d", "cnn1d"), default="cnn2d")
+    tr.add_argument("--width", type=int, default=16)
+    tr.add_argument("--epochs", type=int, default=80)
+    tr.add_argument("--patience", type=int, default=15)
+    tr.add_argument("--n-aug", type=int, default=6, help="augmented variants per training clip")
+    tr.add_argument("--trim-db", type=float, default=40.0, help="silence trimming threshold (0 = off)")
+    tr.add_argument("--corpus-weight", default="tess=3", help="e.g. tess=3,turevdb=1")
+    tr.add_argument("--mixup", type=float, default=0.2, help="mixup alpha (0 = off)")
+    tr.add_argument("--ensemble", type=int, default=1, help="members averaged into one model")
+    tr.add_argument("--seed", type=int, default=1234)
+    tr.add_argument("--workers", type=int, default=2)
+    tr.add_argument("--out", default="runs/latest", help="output folder")
+
+    ev = sub.add_parser("evaluate", help="score a model on labelled corpora")
+    ev.add_argument("--model", help="model to score (default: the shipped model)")
+    ev.add_argument("--data", help="folder holding corpus folders")
+    ev.add_argument("--corpora", help="comma list (default: all found)")
+    ev.add_argument("--speakers", help="only these speakers, e.g. ravdess:17-20")
+    ev.add_argument("--out", default="runs/evaluate", help="report folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``serlive`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "predict":
+            return cmd_predict(args)
+        if args.command == "train":
+            return cmd_train(args, argv[1:])
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        parser.print_help()
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("serlive: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The one source of truth for audio, feature and window parameters.
+
+Training, export, file analysis and the live engine all read these frozen
+dataclasses, and the exported model carries them in its metadata
+(:meth:`FeatureConfig.to_dict`).  The app compares the model's copy with what
+it is about to compute and refuses a model it cannot feed, so a silent mismatch
+between the training features and the app's features cannot happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: The eight emotions of the app, in model output order.
+LABELS: tuple[str, ...] = (
+    "neutral",
+    "calm",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgust",
+    "surprised",
+)
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How a 3 s window of audio becomes the model's input.
+
+    Frames are computed without centring (frame ``i`` covers samples
+    ``[i*hop, i*hop + n_fft)``) so that frames of a stream can be computed
+    incrementally and land on exactly the same sample boundaries as the frames
+    of a whole file.  ``hop_length`` divides the window hop of the live engine
+    (0.5 s = 25 frames), which keeps the two paths bit-compatible.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 640  # 40 ms Hann window
+    hop_length: int = 320  # 20 ms
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 8000.0
+    n_mfcc: int = 20
+    n_chroma: int = 12
+    #: dB floor below the window's loudest mel bin; makes the input
+    #: independent of absolute level and of a recording's noise floor.
+    top_db: float = 80.0
+    #: Frames quieter than this many dB under the window's loudest frame are
+    #: left out of the per-band mean (padding and pauses would bias it).
+    active_db: float = 50.0
+    #: Divisor applied after mean removal so inputs are O(1).
+    scale_db: float = 20.0
+    #: Which model input the features produce: "logmel" (2D CNN) or
+    #: "frame_vector" (1D CNN over MFCC+ZCR+RMS+chroma).
+    kind: str = "logmel"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON metadata."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error, not ignored."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown feature config keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How a signal is cut into model windows."""
+
+    window_s: float = 3.0
+    hop_s: float = 0.5
+    #: A window whose loudest 20 ms frame is below this RMS level (dBFS) is
+    #: "no speech" and does not vote in a file's summary.
+    silence_dbfs: float = -50.0
+
+    def window_samples(self, sample_rate: int) -> int:
+        """Window length in samples."""
+        return int(round(self.window_s * sample_rate))
+
+    def hop_samples(self, sample_rate: int) -> int:
+        """Window hop in samples."""
+        return int(round(self.hop_s * sample_rate))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON metadata."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the runtime needs, bundled for convenience."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    windows: WindowConfig = field(default_factory=WindowConfig)
+    labels: tuple[str, ...] = LABELS
+
+
+DEFAULT_FEATURES = FeatureConfig()
+DEFAULT_WINDOWS = WindowConfig()

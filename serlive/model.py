@@ -1,0 +1,281 @@
+"""The int8 TFLite model at run time: load, check its metadata, run it.
+
+The ``.tflite`` file carries a JSON metadata entry named ``serlive`` (written
+by :mod:`serlive.train.export` into the flatbuffer's ``metadata`` table).  It
+holds the labels, the feature and window config, the normalisation and the
+training provenance.  We read it with a tiny flatbuffer reader so the app
+needs neither TensorFlow nor the flatbuffers package, and refuse any model
+whose metadata the app cannot honour.
+
+Runs on ``ai-edge-litert`` (the maintained successor of ``tflite-runtime``);
+falls back to ``tflite_runtime`` only if that is what is installed.  Never
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from serlive.config import LABELS, FeatureConfig, WindowConfig
+from serlive.features import FeatureExtractor
+
+METADATA_NAME = "serlive"
+METADATA_VERSION = 1
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "serlive.tflite"
+
+
+class ModelError(Exception):
+    """A model file that cannot be used, with the reason in the message."""
+
+
+def default_model_path() -> Path:
+    """The shipped model: next to the package in a checkout, or in a frozen bundle."""
+    import sys
+
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "models" / "serlive.tflite"
+    return DEFAULT_MODEL
+
+
+# --- minimal flatbuffer reading ----------------------------------------------
+def _u32(buf: bytes, pos: int) -> int:
+    return struct.unpack_from("<I", buf, pos)[0]
+
+
+def _table_field(buf: bytes, table: int, index: int) -> int | None:
+    """Absolute position of field ``index`` of the table at ``table``, or None if absent."""
+    vtable = table - struct.unpack_from("<i", buf, table)[0]
+    vt_size = struct.unpack_from("<H", buf, vtable)[0]
+    slot = 4 + 2 * index
+    if slot >= vt_size:
+        return None
+    off = struct.unpack_from("<H", buf, vtable + slot)[0]
+    return table + off if off else None
+
+
+def _deref(buf: bytes, pos: int) -> int:
+    return pos + _u32(buf, pos)
+
+
+def read_tflite_metadata(data: bytes) -> dict[str, bytes]:
+    """All ``metadata`` entries of a TFLite flatbuffer as ``{name: bytes}``.
+
+    TFLite schema: Model field 4 = buffers [Buffer], field 6 = metadata
+    [Metadata{name: string, buffer: uint}], Buffer field 0 = data [ubyte].
+    """
+    try:
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelError("not a TFLite flatbuffer (missing TFL3 identifier)")
+        model = _deref(data, 0)
+        meta_pos = _table_field(data, model, 6)
+        buf_pos = _table_field(data, model, 4)
+        if meta_pos is None or buf_pos is None:
+            return {}
+        metas = _deref(data, meta_pos)
+        buffers = _deref(data, buf_pos)
+        n_buffers = _u32(data, buffers)
+        out: dict[str, bytes] = {}
+        for i in range(_u32(data, metas)):
+            entry = _deref(data, metas + 4 + 4 * i)
+            name_pos = _table_field(data, entry, 0)
+            idx_pos = _table_field(data, entry, 1)
+            if name_pos is None:
+                continue
+            s = _deref(data, name_pos)
+            name = data[s + 4 : s + 4 + _u32(data, s)].decode("utf-8")
+            idx = _u32(data, idx_pos) if idx_pos is not None else 0
+            if idx >= n_buffers:
+                raise ModelError(f"metadata {name!r} points at missing buffer {idx}")
+            buffer = _deref(data, buffers + 4 + 4 * idx)
+            data_pos = _table_field(data, buffer, 0)
+            if data_pos is None:
+                out[name] = b""
+                continue
+            vec = _deref(data, data_pos)
+            out[name] = bytes(data[vec + 4 : vec + 4 + _u32(data, vec)])
+        return out
+    except (struct.error, IndexError, UnicodeDecodeError) as exc:
+        raise ModelError(f"corrupt TFLite flatbuffer ({exc})") from exc
+
+
+# --- metadata -----------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelMetadata:
+    """What a model says about itself; see :mod:`serlive.train.export`."""
+
+    labels: tuple[str, ...]
+    features: FeatureConfig
+    windows: WindowConfig
+    normalisation: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ModelMetadata:
+        """Parse and validate; every problem becomes a :class:`ModelError`."""
+        try:
+            d = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"model metadata is not valid JSON ({exc})") from exc
+        if not isinstance(d, dict):
+            raise ModelError("model metadata is not a JSON object")
+        if d.get("format") != METADATA_NAME or d.get("version") != METADATA_VERSION:
+            raise ModelError(
+                f"model metadata format {d.get('format')!r} v{d.get('version')!r} is not "
+                f"{METADATA_NAME!r} v{METADATA_VERSION}"
+            )
+        try:
+            feats = FeatureConfig.from_dict(d["features"])
+            w = d["windows"]
+            windows = WindowConfig(window_s=float(w["window_s"]), hop_s=float(w["hop_s"]))
+            labels = tuple(str(x) for x in d["labels"])
+            norm = dict(d.get("normalisation", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model metadata incomplete or malformed ({exc})") from exc
+        extra = {
+            k: v
+            for k, v in d.items()
+            if k not in ("format", "version", "features", "windows", "labels", "normalisation")
+        }
+        return cls(labels, feats, windows, norm, extra)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Inverse of :meth:`from_json` (before encoding)."""
+        return {
+            "format": METADATA_NAME,
+            "version": METADATA_VERSION,
+            "labels": list(self.labels),
+            "features": self.features.to_dict(),
+            "windows": self.windows.to_dict(),
+            "normalisation": self.normalisation,
+            **self.extra,
+        }
+
+    def make_extractor(self) -> FeatureExtractor:
+        """The feature extractor this model was trained with."""
+        mean = self.normalisation.get("mean")
+        std = self.normalisation.get("std")
+        return FeatureExtractor(
+            self.features,
+            None if mean is None else np.asarray(mean, np.float32),
+            None if std is None else np.asarray(std, np.float32),
+        )
+
+
+def check_compatible(meta: ModelMetadata, expected_rate: int | None = None) -> None:
+    """Refuse a model the app cannot feed or label."""
+    if meta.labels != LABELS:
+        raise ModelError(f"model labels {list(meta.labels)} differ from the app's {list(LABELS)}")
+    if expected_rate is not None and meta.features.sample_rate != expected_rate:
+        raise ModelError(
+            f"model expects {meta.features.sample_rate} Hz audio, the app provides {expected_rate} Hz"
+        )
+    if meta.windows.window_s <= 0 or meta.features.sample_rate <= 0:
+        raise ModelError("model metadata has a non-positive window or sample rate")
+    if meta.features.fmax > meta.features.sample_rate / 2:
+        raise ModelError("model metadata has fmax above Nyquist")
+    n = meta.normalisation
+    if meta.features.kind == "frame_vector" and ("mean" not in n or "std" not in n):
+        raise ModelError("frame_vector model lacks its normalisation mean/std")
+
+
+def _make_interpreter(content: bytes, num_threads: int) -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - depends on what is installed
+        try:
+            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+        except ImportError as exc:
+            raise ModelError(
+                "no TFLite runtime installed: pip install ai-edge-litert"
+            ) from exc
+    try:
+        return Interpreter(model_content=content, num_threads=num_threads)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"the TFLite runtime rejected the model ({exc})") from exc
+
+
+class EmotionModel:
+    """A loaded, checked model: ``predict(batch_of_inputs) -> probabilities``.
+
+    Not thread-safe (a TFLite interpreter is not); give each thread its own.
+    """
+
+    def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
+        self.path = Path(path) if path is not None else default_model_path()
+        try:
+            content = self.path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ModelError(f"{self.path}: model file not found") from exc
+        except OSError as exc:
+            raise ModelError(f"{self.path}: cannot read model ({exc.strerror})") from exc
+        try:
+            entries = read_tflite_metadata(content)
+            if METADATA_NAME not in entries:
+                raise ModelError("no serlive metadata in the model (not exported by serlive?)")
+            self.meta = ModelMetadata.from_json(entries[METADATA_NAME])
+            check_compatible(self.meta)
+            self._interp = _make_interpreter(content, num_threads)
+            self._interp.allocate_tensors()
+        except ModelError as exc:
+            raise ModelError(f"{self.path}: {exc}") from exc
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self._in_dtype, self._out_dtype = inp["dtype"], out["dtype"]
+        self._in_q = inp["quantization"]
+        self._out_q = out["quantization"]
+        self.extractor = self.meta.make_extractor()
+        n_frames = self.extractor.n_frames(self.meta.windows.window_samples(self.meta.features.sample_rate))
+        expected = (n_frames, self.extractor.input_dim)
+        shape = tuple(int(s) for s in inp["shape"][1:3])
+        if shape != expected:
+            raise ModelError(
+                f"{self.path}: input shape {tuple(inp['shape'])} does not match the metadata's "
+                f"features {expected}"
+            )
+        if int(out["shape"][-1]) != len(self.meta.labels):
+            raise ModelError(f"{self.path}: {out['shape'][-1]} outputs for {len(self.meta.labels)} labels")
+        self.input_shape = tuple(int(s) for s in inp["shape"][1:])
+        self._batch = 1
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Output labels in order."""
+        return self.meta.labels
+
+    def _resize(self, batch: int) -> None:
+        if batch != self._batch:
+            self._interp.resize_tensor_input(self._in_index, (batch, *self.input_shape))
+            self._interp.allocate_tensors()
+            self._batch = batch
+
+    def predict(self, inputs: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Class probabilities ``(batch, n_labels)`` for model inputs ``(batch, *input_shape)``."""
+        x = np.asarray(inputs, dtype=np.float32)
+        if x.ndim == len(self.input_shape):
+            x = x[None]
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"input shape {x.shape[1:]} != model's {self.input_shape}")
+        if len(x) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        self._resize(len(x))
+        if self._in_dtype == np.int8:
+            scale, zero = self._in_q
+            x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+        self._interp.set_tensor(self._in_index, x)
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._out_index)
+        if self._out_dtype == np.int8:
+            scale, zero = self._out_q
+            y = (y.astype(np.float32) - zero) * scale
+        y = np.asarray(y, dtype=np.float32)
+        total = y.sum(axis=1, keepdims=True)
+        return y / np.where(total > 0, total, 1.0)

@@ -1,0 +1,152 @@
+"""From utterances to cached model inputs, with augmented variants.
+
+Each utterance gives ``1 + n_aug`` variants: variant 0 is the clean clip
+(silence-trimmed, centred in its window), the others pass through
+:mod:`serlive.train.augment` with a random placement in the window (the time
+shift).  Features come from :class:`serlive.features.FeatureExtractor`, the
+same code the app runs.  Results are cached per corpus under a key of every
+setting that affects them, so a rerun of ``serlive train`` skips this step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import sys
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from serlive.audio.io import load_audio
+from serlive.config import FeatureConfig
+from serlive.features import FeatureExtractor, frame_rms_dbfs
+from serlive.train.augment import AugmentConfig, augment_channel, augment_voice
+from serlive.train.corpora import Utterance
+
+#: Bump when feature or augmentation code changes in a way the key cannot see.
+CACHE_VERSION = 3
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Everything that determines the cached arrays."""
+
+    features: FeatureConfig
+    window_s: float
+    n_aug: int = 4
+    trim_db: float = 40.0  # 0 disables silence trimming
+    seed: int = 1234
+    augment: AugmentConfig = AugmentConfig()
+
+    def key(self) -> str:
+        """Stable hash of the config, naming its cache folder."""
+        d = asdict(self)
+        d["version"] = CACHE_VERSION
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trim_silence(y: NDArray[np.float32], cfg: FeatureConfig, top_db: float) -> NDArray[np.float32]:
+    """Drop leading and trailing frames more than ``top_db`` below the loudest frame."""
+    if top_db <= 0:
+        return y
+    db = frame_rms_dbfs(y, cfg)
+    if len(db) == 0:
+        return y
+    keep = np.flatnonzero(db >= db.max() - top_db)
+    start = keep[0] * cfg.hop_length
+    end = keep[-1] * cfg.hop_length + cfg.n_fft
+    return y[start:end]
+
+
+def place(y: NDArray[np.float32], length: int, rng: np.random.Generator | None) -> NDArray[np.float32]:
+    """Fit ``y`` into ``length`` samples: crop or zero-pad, centred, or at random with ``rng``."""
+    n = len(y)
+    if n >= length:
+        start = (n - length) // 2 if rng is None else int(rng.integers(0, n - length + 1))
+        return y[start : start + length].astype(np.float32, copy=True)
+    out = np.zeros(length, dtype=np.float32)
+    off = (length - n) // 2 if rng is None else int(rng.integers(0, length - n + 1))
+    out[off : off + n] = y
+    return out
+
+
+def utterance_variants(path: str, cfg: DatasetConfig) -> NDArray[np.float16]:
+    """All variants' model inputs for one file: ``(1 + n_aug, frames, dims)`` float16."""
+    fcfg = cfg.features
+    ext = FeatureExtractor(fcfg)
+    y = trim_silence(load_audio(path, fcfg.sample_rate), fcfg, cfg.trim_db)
+    length = int(round(cfg.window_s * fcfg.sample_rate))
+    seed = zlib.crc32(Path(path).name.encode()) ^ cfg.seed
+    rng = np.random.default_rng(seed)
+    outs = [ext(place(y, length, None))]
+    for _ in range(cfg.n_aug):
+        v = augment_voice(y, rng, cfg.augment)
+        w = augment_channel(place(v, length, rng), rng, cfg.augment)
+        outs.append(ext(w))
+    return np.stack(outs).astype(np.float16)
+
+
+def _work(args: tuple[str, DatasetConfig]) -> NDArray[np.float16]:
+    return utterance_variants(*args)
+
+
+def default_cache_dir() -> Path:
+    """``$SERLIVE_CACHE`` or ``~/.cache/serlive``: outside the repository."""
+    import os
+
+    return Path(os.environ.get("SERLIVE_CACHE", Path.home() / ".cache" / "serlive"))
+
+
+def build(
+    utts: list[Utterance],
+    cfg: DatasetConfig,
+    cache_dir: Path | None = None,
+    workers: int = 2,
+    log=print,
+) -> NDArray[np.float16]:
+    """Model inputs for ``utts``: ``(N, 1 + n_aug, frames, dims)``, cached per corpus."""
+    cache = (cache_dir or default_cache_dir()) / "features" / cfg.key()
+    cache.mkdir(parents=True, exist_ok=True)
+    by_corpus: dict[str, list[int]] = {}
+    for i, u in enumerate(utts):
+        by_corpus.setdefault(u.corpus, []).append(i)
+    result: NDArray[np.float16] | None = None
+    for corpus, idx in by_corpus.items():
+        paths = [utts[i].path for i in idx]
+        digest = hashlib.sha1("\n".join(Path(p).name for p in paths).encode()).hexdigest()[:12]
+        f = cache / f"{corpus}-{digest}.npy"
+        if f.exists():
+            arr = np.load(f)
+            log(f"features: {corpus}: {len(paths)} clips from cache {f}")
+        else:
+            arr = _compute(paths, cfg, workers, corpus, log)
+            tmp = f.with_suffix(".tmp.npy")
+            np.save(tmp, arr)
+            tmp.replace(f)
+        if result is None:
+            result = np.zeros((len(utts), *arr.shape[1:]), dtype=np.float16)
+        result[idx] = arr
+    assert result is not None, "no utterances"
+    return result
+
+
+def _compute(paths: list[str], cfg: DatasetConfig, workers: int, corpus: str, log) -> NDArray[np.float16]:
+    t0 = time.time()
+    jobs = [(p, cfg) for p in paths]
+    out: list[NDArray[np.float16]] = []
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(max(1, workers)) as pool:
+        for i, arr in enumerate(pool.imap(_work, jobs, chunksize=8), 1):
+            out.append(arr)
+            if i % 200 == 0 or i == len(jobs):
+                rate = i / (time.time() - t0)
+                sys.stderr.write(f"\rfeatures: {corpus}: {i}/{len(jobs)} clips ({rate:.0f}/s)")
+                sys.stderr.flush()
+    sys.stderr.write("\n")
+    log(f"features: {corpus}: {len(paths)} clips in {time.time() - t0:.0f} s")
+    return np.stack(out)
