@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # one BLAS thread: the machine running the suite may be busy training
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -325,6 +326,7 @@ class TinyModels:
     plain: Path  # converted without serlive metadata
     plain_bytes: bytes
     with_metadata: Callable[..., Path]
+    keras_model: Any  # the Keras model behind int8/float32/plain
 
 
 @pytest.fixture(scope="session")
@@ -377,5 +379,5 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 
     return TinyModels(
         out, out / "tiny.tflite", out / "tiny_float32.tflite", out / "tiny_cnn1d.tflite",
-        out / "plain.tflite", plain, with_metadata,
+        out / "plain.tflite", plain, with_metadata, model,
     )  # fmt: skip
