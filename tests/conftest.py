@@ -28,6 +28,16 @@ import soundfile as sf  # noqa: E402
 from serlive.config import LABELS  # noqa: E402
 
 SR = 16000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # third-party noise, not ours: the TFLite converter and Keras under numpy 2
+    config.addinivalue_line("filterwarnings", "ignore:Statistics for quantized inputs:UserWarning")
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept:DeprecationWarning"
+    )
+
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
