@@ -21,7 +21,7 @@ RATES = [8000, 11025, 16000, 22050, 44100, 48000]
 FORMATS = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
 
 
-@pytest.mark.parametrize("channels", [1, 2, 6])
+@pytest.mark.parametrize("channels", [1, 2, 3, 4, 5, 6])
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_formats_rates_channels(make_audio, fmt, rate, channels):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from serlive.analysis import analyse_file
 from serlive.cli import main
@@ -210,6 +211,17 @@ def test_silent_file(capsys, audio, tiny_models):
     assert all(w["silent"] for w in rec["timeline"])
     rc, out, _ = run(capsys, str(audio["silent"]), "--model", str(tiny_models.int8))
     assert "no speech detected" in out
+
+
+def test_espeak_speech_is_speech(capsys, espeak, tiny_models):
+    path = espeak("Kids are talking by the door. Dogs are sitting by the door.", name="kids.wav")
+    rc, out, _ = run(capsys, str(path), "--model", str(tiny_models.int8), "--format", "json", "--timeline")
+    assert rc == 0
+    (rec,) = json_lines(out)
+    assert rec["speech"] is True and rec["label"] in LABELS
+    info = sf.info(str(path))
+    assert rec["duration_s"] == pytest.approx(info.frames / info.samplerate, abs=1e-3)
+    assert any(not w["silent"] for w in rec["timeline"])
 
 
 def test_unusable_model(capsys, audio, tiny_models, tmp_path):
