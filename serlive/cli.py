@@ -233,7 +233,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not utts:
         print("serlive evaluate: no labelled files selected", file=sys.stderr)
         return EXIT_USAGE
-    rep = evaluate_utterances(model, utts, args.out)
+    try:
+        rep = evaluate_utterances(model, utts, args.out)
+    except ValueError as exc:
+        print(f"serlive evaluate: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     s = rep["summary"]
     print(json.dumps({k: s[k] for k in ("files", "accuracy", "macro_f1", "per_gender", "per_corpus")}, indent=2))
     print(f"report written to {args.out}")

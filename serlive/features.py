@@ -30,7 +30,9 @@ from serlive.config import FeatureConfig
 
 FloatArray = NDArray[np.float32]
 
-_AMIN = 1e-10
+#: Power floor before the log. Far below any real signal so that the per-window
+#: ``top_db`` floor (relative to the peak) decides, keeping quiet windows level-invariant.
+_AMIN = 1e-20
 
 
 def hz_to_mel(freq: NDArray[np.float64] | float) -> NDArray[np.float64]:
@@ -97,7 +99,7 @@ def chroma_filterbank(sample_rate: int, n_fft: int, n_chroma: int = 12) -> NDArr
 
 def dct_matrix(n_in: int, n_out: int) -> NDArray[np.float64]:
     """Orthonormal DCT-II basis, shape ``(n_in, n_out)``, as ``scipy.fft.dct(norm='ortho')``."""
-    return scipy.fft.dct(np.eye(n_in), type=2, norm="ortho", axis=0)[:, :n_out]
+    return scipy.fft.dct(np.eye(n_in), type=2, norm="ortho", axis=1)[:, :n_out]
 
 
 def n_frames_for(n_samples: int, cfg: FeatureConfig) -> int:
@@ -178,12 +180,26 @@ class FeatureExtractor:
         spec = scipy.fft.rfft(frames * self.window, axis=-1, workers=1)
         return (spec.real**2 + spec.imag**2).astype(np.float32)
 
-    def raw_frames(self, y: FloatArray) -> FloatArray:
-        """Per-frame raw features of mono float32 samples ``y``: ``(n_frames, raw_dim)``."""
+    def raw_frames(self, y: FloatArray, chunk: int = 2048) -> FloatArray:
+        """Per-frame raw features of mono float32 samples ``y``: ``(n_frames, raw_dim)``.
+
+        Long signals are processed ``chunk`` frames at a time so the FFT
+        temporaries stay small (an hour of audio needs ~50 MB of output, not
+        gigabytes of intermediate spectra); frames are independent, so the
+        result is identical.
+        """
         y = np.asarray(y, dtype=np.float32)
         frames = frame_signal(y, self.cfg.n_fft, self.cfg.hop_length)
         if len(frames) == 0:
             return np.zeros((0, self.raw_dim), dtype=np.float32)
+        if len(frames) <= chunk:
+            return self._raw_from_frames(frames)
+        out = np.empty((len(frames), self.raw_dim), dtype=np.float32)
+        for i in range(0, len(frames), chunk):
+            out[i : i + chunk] = self._raw_from_frames(frames[i : i + chunk])
+        return out
+
+    def _raw_from_frames(self, frames: FloatArray) -> FloatArray:
         power = self.power_spectrum(frames)
         mel_db = 10.0 * np.log10(np.maximum(power @ self.mel_fb.T, _AMIN))
         if self.cfg.kind == "logmel":

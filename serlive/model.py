@@ -133,11 +133,16 @@ class ModelMetadata:
             )
         try:
             feats = FeatureConfig.from_dict(d["features"])
+            _check_types(feats, FeatureConfig())
             w = d["windows"]
-            windows = WindowConfig(window_s=float(w["window_s"]), hop_s=float(w["hop_s"]))
+            windows = WindowConfig(
+                window_s=float(w["window_s"]),
+                hop_s=float(w["hop_s"]),
+                silence_dbfs=float(w.get("silence_dbfs", WindowConfig.silence_dbfs)),
+            )
             labels = tuple(str(x) for x in d["labels"])
             norm = dict(d.get("normalisation", {}))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"model metadata incomplete or malformed ({exc})") from exc
         extra = {
             k: v
@@ -169,6 +174,15 @@ class ModelMetadata:
         )
 
 
+def _check_types(cfg: FeatureConfig, reference: FeatureConfig) -> None:
+    """Each field must have the type of the default (ints may stand for floats)."""
+    for name in cfg.__dataclass_fields__:
+        got, want = getattr(cfg, name), getattr(reference, name)
+        ok = isinstance(got, type(want)) or (isinstance(want, float) and isinstance(got, int))
+        if not ok or isinstance(got, bool):
+            raise TypeError(f"feature config {name}={got!r} should be a {type(want).__name__}")
+
+
 def check_compatible(meta: ModelMetadata, expected_rate: int | None = None) -> None:
     """Refuse a model the app cannot feed or label."""
     if meta.labels != LABELS:
@@ -179,6 +193,15 @@ def check_compatible(meta: ModelMetadata, expected_rate: int | None = None) -> N
         )
     if meta.windows.window_s <= 0 or meta.features.sample_rate <= 0:
         raise ModelError("model metadata has a non-positive window or sample rate")
+    f = meta.features
+    if min(f.n_fft, f.hop_length, f.n_mels) <= 0 or f.kind not in ("logmel", "frame_vector"):
+        raise ModelError(f"model metadata has an unusable feature config {f}")
+    hop = meta.windows.hop_samples(f.sample_rate)
+    if meta.windows.hop_s <= 0 or hop % f.hop_length:
+        raise ModelError(
+            f"model window hop {meta.windows.hop_s} s is not a positive whole number of "
+            f"{f.hop_length}-sample frame hops"
+        )
     if meta.features.fmax > meta.features.sample_rate / 2:
         raise ModelError("model metadata has fmax above Nyquist")
     n = meta.normalisation

@@ -245,13 +245,8 @@ def test_split_by_speaker_is_disjoint_and_complete(parser_corpus):
     assert "tess:YAF" in spk[0] and "emodb:03" in spk[0]
 
 
-#: serlive/train/fit.py: speakers_arg("ravdess:1-4") gives "ravdess:1".."ravdess:4" (the
-#: width of what was typed), which match no speaker ("ravdess:01"), and split_by_speaker
-#: silently puts unknown test/val speakers' clips nowhere special, i.e. into TRAINING.  A
-#: typo in --test thus trains on the intended test speakers.  Fix: in split_by_speaker (or
-#: run) raise ValueError for val/test speakers absent from the data, and/or zero-pad
-#: numeric RAVDESS ids to two digits in speakers_arg.
-@pytest.mark.xfail(strict=True, reason="unknown --val/--test speakers are silently ignored")
+#: A typo in --val/--test (e.g. "ravdess:1" for "ravdess:01") must be refused, not
+#: silently move the intended test speakers into training.
 def test_split_by_speaker_refuses_unknown_speakers(parser_corpus):
     utts = load_all(parser_corpus.root, ["ravdess"])
     with pytest.raises(ValueError, match="ravdess:1"):

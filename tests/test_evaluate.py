@@ -69,11 +69,7 @@ def test_evaluate_counts_unreadable_files(parser_corpus, tiny_models, tmp_path, 
     assert "DC_h02.wav" in report["errors"][0]
 
 
-#: serlive/train/evaluate.py: when no file can be scored, sklearn's classification_report
-#: raises ValueError("Found empty input array") and ``serlive evaluate`` dies with a
-#: traceback.  Fix: in evaluate_utterances, if ``not y_true`` raise a clear error (caught
-#: in cmd_evaluate → exit 1 with the load errors) or write a report with only the errors.
-@pytest.mark.xfail(strict=True, reason="evaluate crashes when no file is readable")
+#: When no file can be scored, evaluate says so clearly instead of crashing in sklearn.
 def test_evaluate_with_no_readable_file(tiny_models, tmp_path, capsys):
     root = tmp_path / "data" / "savee"
     root.mkdir(parents=True)

@@ -91,13 +91,7 @@ def test_chroma_filterbank_matches_librosa(sr, n_fft):
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-12)
 
 
-#: serlive/features.py dct_matrix takes the DCT along axis 0 of the identity, which
-#: yields the transposed basis: ``x @ dct_matrix`` is the inverse DCT (DCT-III), not
-#: DCT-II, so the frame_vector MFCCs are not MFCCs.  Fix: ``axis=1``.  Remove this
-#: marker together with the fix (strict: the suite fails once the bug is gone).
-DCT_BUG = pytest.mark.xfail(
-    strict=True, reason="serlive.features.dct_matrix builds the DCT-III (transposed) basis"
-)
+#: MFCCs are the orthonormal DCT-II of the floored log-mel, as in librosa.
 
 
 def test_dct_matrix_is_orthonormal():
@@ -106,7 +100,6 @@ def test_dct_matrix_is_orthonormal():
     assert dct_matrix(64, 20).shape == (64, 20)
 
 
-@DCT_BUG
 def test_dct_matrix_is_dct2():
     d = dct_matrix(64, 20)
     x = np.random.default_rng(1).standard_normal((5, 64))
@@ -143,7 +136,6 @@ def test_logmel_matches_librosa(sig):
     assert np.all(ours[ref <= -99.99] < -90)
 
 
-@DCT_BUG
 def test_mfcc_matches_librosa(sig):
     ext = FeatureExtractor(VCFG)
     x = ext.window_input(ext.raw_frames(sig))

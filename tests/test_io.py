@@ -9,13 +9,7 @@ import soundfile as sf
 from serlive.audio.io import AudioLoadError, audio_info, load_audio, resample, sanitize, to_mono
 from tests.conftest import SR, dominant_frequency, tone
 
-#: soundfile >= 0.13 raises LibsndfileError("System error.") for a missing file, not
-#: FileNotFoundError, so serlive/audio/io.py's ``except FileNotFoundError`` never runs
-#: and the reason reads "not a readable audio file (System error.)".  Fix: check
-#: ``p.exists()`` before ``sf.read``/``sf.info``.  Remove this marker with the fix.
-MISSING_FILE_BUG = pytest.mark.xfail(
-    strict=True, reason="serlive.audio.io reports a missing file as 'System error.'"
-)
+#: A missing file is reported as "file not found", not libsndfile's "System error.".
 
 RATES = [8000, 11025, 16000, 22050, 44100, 48000]
 FORMATS = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
@@ -113,7 +107,6 @@ def test_missing_file_is_an_audio_load_error(tmp_path):
     _assert_load_error(tmp_path / "nope.wav")
 
 
-@MISSING_FILE_BUG
 def test_missing_file_says_not_found(tmp_path):
     _assert_load_error(tmp_path / "nope.wav", "not found")
 
@@ -126,7 +119,7 @@ def test_directory(tmp_path):
 def test_empty_file(tmp_path):
     p = tmp_path / "empty.wav"
     p.write_bytes(b"")
-    _assert_load_error(p, "not a readable audio file")
+    _assert_load_error(p, "file is empty")
 
 
 def test_random_bytes_with_wav_extension(tmp_path):
@@ -171,7 +164,6 @@ def test_audio_info(make_audio, tmp_path):
         audio_info(tmp_path / "missing.wav")
 
 
-@MISSING_FILE_BUG
 def test_audio_info_missing_says_not_found(tmp_path):
     with pytest.raises(AudioLoadError, match="not found"):
         audio_info(tmp_path / "missing.wav")

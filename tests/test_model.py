@@ -154,9 +154,15 @@ def test_missing_metadata_refused(tiny_models):
 
 
 def test_features_that_do_not_fit_the_network_refused(tiny_models):
-    """Metadata for 8 kHz audio describes 74 frames; the network takes 149."""
+    """Metadata for 8 kHz audio (10 ms frame hop) describes 299 frames; the network takes 149."""
+    meta = _meta(features=FeatureConfig(sample_rate=8000, fmax=4000.0, hop_length=80, n_fft=160))
+    _refused(tiny_models.with_metadata(meta, "8k.tflite"), "input shape", "(299, 64)")
+
+
+def test_window_hop_off_the_frame_grid_refused(tiny_models):
+    """0.5 s at 8 kHz is 4000 samples: not a whole number of 320-sample frame hops."""
     meta = _meta(features=FeatureConfig(sample_rate=8000, fmax=4000.0))
-    _refused(tiny_models.with_metadata(meta, "8k.tflite"), "input shape", "(74, 64)")
+    _refused(tiny_models.with_metadata(meta, "8k-hop.tflite"), "frame hops")
 
 
 def test_wrong_feature_kind_refused(tiny_models):
@@ -213,24 +219,15 @@ def test_from_json_unknown_feature_key():
         ModelMetadata.from_json(json.dumps(d).encode())
 
 
-#: serlive/model.py ModelMetadata.from_json copies only window_s and hop_s, so a model's
-#: own silence_dbfs is silently replaced by the default -50.  Fix: also pass
-#: ``silence_dbfs=float(w.get("silence_dbfs", WindowConfig.silence_dbfs))``.
-@pytest.mark.xfail(strict=True, reason="ModelMetadata.from_json drops windows.silence_dbfs")
+#: A model's own silence threshold survives the metadata round trip.
 def test_window_config_round_trips():
     meta = _meta(windows=WindowConfig(window_s=3.0, hop_s=0.5, silence_dbfs=-42.0))
     back = ModelMetadata.from_json(json.dumps(meta.to_json_dict()).encode())
     assert back.windows == meta.windows
 
 
-#: Values of the wrong type or an unusable window hop pass ModelMetadata.from_json and
-#: check_compatible, then fail later with TypeError/ValueError (a traceback in
-#: ``serlive predict``) instead of a ModelError at load.  Fix: validate field types in
-#: FeatureConfig.from_dict/from_json, and in check_compatible require hop_s > 0 and the
-#: window hop to be a whole number of frame hops.
-METADATA_VALIDATION_BUG = pytest.mark.xfail(
-    strict=True, reason="model metadata values are not validated at load"
-)
+#: Values of the wrong type or an unusable window hop are a ModelError at load, not a
+#: traceback later in ``serlive predict``.
 
 
 @pytest.mark.parametrize(
@@ -241,7 +238,6 @@ METADATA_VALIDATION_BUG = pytest.mark.xfail(
         pytest.param(lambda d: d["windows"].update(hop_s=0.0), id="zero-hop"),
     ],
 )
-@METADATA_VALIDATION_BUG
 def test_malformed_metadata_values_are_model_errors(mutate):
     d = _meta().to_json_dict()
     mutate(d)

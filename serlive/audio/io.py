@@ -58,14 +58,23 @@ def sanitize(y: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
     """Header information, or :class:`AudioLoadError`."""
     p = Path(path)
-    if p.is_dir():
-        raise AudioLoadError(path, "is a folder, not an audio file")
+    _check_path(path, p)
     try:
         return sf.info(str(p))
     except FileNotFoundError:
         raise AudioLoadError(path, "file not found") from None
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise AudioLoadError(path, f"not a readable audio file ({_reason(exc)})") from None
+
+
+def _check_path(given: str | Path, p: Path) -> None:
+    """Name the common path problems before libsndfile turns them into 'System error.'."""
+    if p.is_dir():
+        raise AudioLoadError(given, "is a folder, not an audio file")
+    if not p.exists():
+        raise AudioLoadError(given, "file not found")
+    if p.stat().st_size == 0:
+        raise AudioLoadError(given, "file is empty")
 
 
 def _reason(exc: Exception) -> str:
@@ -83,8 +92,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> NDArray[np.float32
     non-audio files.
     """
     p = Path(path)
-    if p.is_dir():
-        raise AudioLoadError(path, "is a folder, not an audio file")
+    _check_path(path, p)
     try:
         data, sr = sf.read(str(p), dtype="float32", always_2d=True)
     except FileNotFoundError:

@@ -16,6 +16,7 @@ import multiprocessing as mp
 import sys
 import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def build(
     result: NDArray[np.float16] | None = None
     for corpus, idx in by_corpus.items():
         paths = [utts[i].path for i in idx]
-        digest = hashlib.sha1("\n".join(Path(p).name for p in paths).encode()).hexdigest()[:12]
+        digest = _files_digest(paths)
         f = cache / f"{corpus}-{digest}.npy"
         if f.exists():
             arr = np.load(f)
@@ -135,13 +136,24 @@ def build(
     return result
 
 
+def _files_digest(paths: list[str]) -> str:
+    """Names, sizes and modification times: a changed file invalidates the cache."""
+    h = hashlib.sha1()
+    for p in paths:
+        st = Path(p).stat()
+        h.update(f"{Path(p).name}\0{st.st_size}\0{int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:12]
+
+
 def _compute(paths: list[str], cfg: DatasetConfig, workers: int, corpus: str, log) -> NDArray[np.float16]:
     t0 = time.time()
     jobs = [(p, cfg) for p in paths]
     out: list[NDArray[np.float16]] = []
+    # spawn, not fork: the parent may already hold TensorFlow's threads; an
+    # executor (unlike mp.Pool) raises instead of hanging if a worker dies
     ctx = mp.get_context("spawn")
-    with ctx.Pool(max(1, workers)) as pool:
-        for i, arr in enumerate(pool.imap(_work, jobs, chunksize=8), 1):
+    with ProcessPoolExecutor(max(1, workers), mp_context=ctx) as pool:
+        for i, arr in enumerate(pool.map(_work, jobs, chunksize=8), 1):
             out.append(arr)
             if i % 200 == 0 or i == len(jobs):
                 rate = i / (time.time() - t0)

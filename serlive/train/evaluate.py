@@ -58,6 +58,9 @@ def evaluate_utterances(
             sys.stderr.write(f"\revaluate: {i}/{len(utts)} files")
             sys.stderr.flush()
     sys.stderr.write("\n")
+    if not y_true:
+        shown = "; ".join(errors[:5]) + (" ..." if len(errors) > 5 else "")
+        raise ValueError(f"no file could be scored ({len(errors)} unreadable: {shown})")
     present = sorted(set(y_true) | set(y_pred))
     names = [LABELS[i] for i in present]
     report_txt = classification_report(y_true, y_pred, labels=present, target_names=names, zero_division=0)

@@ -37,8 +37,8 @@ class TrainConfig:
     test_speakers: list[str] = field(default_factory=lambda: ["ravdess:17", "ravdess:18", "ravdess:19", "ravdess:20"])
     arch: str = "cnn2d"
     width: int = 16
-    epochs: int = 80
-    patience: int = 15
+    epochs: int = 100
+    patience: int = 20
     batch_size: int = 64
     lr: float = 2e-3
     label_smoothing: float = 0.1
@@ -72,6 +72,11 @@ def split_by_speaker(
     """Indices of train / validation / test; a speaker is in exactly one."""
     if set(val) & set(test):
         raise ValueError(f"speakers in both validation and test: {sorted(set(val) & set(test))}")
+    known = {u.speaker for u in utts}
+    unknown = sorted((set(val) | set(test)) - known)
+    if unknown:
+        # a typo here would silently move the intended test speakers into training
+        raise ValueError(f"validation/test speakers not in the data: {', '.join(unknown)}")
     tr, va, te = [], [], []
     for i, u in enumerate(utts):
         (te if u.speaker in test else va if u.speaker in val else tr).append(i)
@@ -106,6 +111,22 @@ def spec_augment(x: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np
         t0 = int(rng.integers(0, t - tw + 1))
         x[i, t0 : t0 + tw] = 0.0
     return x
+
+
+CORPUS_LICENCES = {
+    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
+    "tess": "TESS (CC BY-NC-ND 4.0)",
+    "turevdb": "TurEV-DB (CC BY-NC-ND 4.0)",
+    "savee": "SAVEE (research use)",
+    "cremad": "CREMA-D (ODbL)",
+    "emodb": "EmoDB (research use)",
+}
+
+
+def licence_note(corpora: list[str]) -> str:
+    """The licence line a model inherits from its training corpora."""
+    names = ", ".join(CORPUS_LICENCES.get(c, c) for c in corpora)
+    return f"trained on {names}: for non-commercial use only"
 
 
 def _log(msg: str) -> None:
@@ -173,7 +194,7 @@ def train_one(
         else:
             wait += 1
             plateau += 1
-            if plateau >= 5:
+            if plateau >= 6:
                 opt.learning_rate.assign(float(keras.ops.convert_to_numpy(opt.learning_rate)) * 0.5)
                 plateau = 0
             if wait >= cfg.patience:
@@ -264,7 +285,7 @@ def run(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
                 "config": asdict(cfg) | {"data_root": "<data root>"},
                 "epochs_run": [len(h) for h in histories],
             },
-            "licence": "trained on RAVDESS (CC BY-NC-SA 4.0) and TESS (CC BY-NC-ND 4.0): non-commercial use only",
+            "licence": licence_note(cfg.corpora),
         },
     )
     sizes = export_tflite(model, meta, out / "model.tflite", rep, float_path=out / "model_float32.tflite")

@@ -13,7 +13,7 @@ from keras import layers
 
 def _conv2d_block(x, filters: int, pool: tuple[int, int] | None, dropout: float, name: str):
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     x = layers.ReLU(name=f"{name}_relu")(x)
     if pool:
         x = layers.MaxPooling2D(pool, name=f"{name}_pool")(x)
@@ -29,7 +29,14 @@ def cnn2d(input_shape: tuple[int, int, int], n_classes: int, width: int = 16, dr
     x = _conv2d_block(x, width * 2, (2, 2), 0.1, "b2")
     x = _conv2d_block(x, width * 4, (2, 2), 0.1, "b3")
     x = _conv2d_block(x, width * 8, None, 0.1, "b4")
-    x = layers.Lambda(lambda t: keras.ops.mean(t, axis=2), name="freq_mean")(x)  # (time, ch)
+    # Keep where in frequency the energy sits (pitch height, formants): flatten
+    # (freq, ch) per time step instead of averaging over frequency, which would
+    # make the net blind to a shift in pitch.
+    _, t, f, c = x.shape
+    x = layers.Reshape((t, f * c), name="freq_flat")(x)
+    x = layers.Dense(width * 8, use_bias=False, name="frame_fc")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="frame_bn")(x)
+    x = layers.ReLU(name="frame_relu")(x)
     x = layers.Concatenate(name="stats")(
         [layers.GlobalAveragePooling1D(name="t_mean")(x), layers.GlobalMaxPooling1D(name="t_max")(x)]
     )
@@ -46,7 +53,7 @@ def cnn1d(input_shape: tuple[int, int], n_classes: int, width: int = 64, dropout
     x = inp
     for i, (f, k) in enumerate(((width, 5), (width * 2, 5), (width * 2, 3), (width * 4, 3))):
         x = layers.Conv1D(f, k, padding="same", use_bias=False, name=f"c{i}_conv")(x)
-        x = layers.BatchNormalization(name=f"c{i}_bn")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"c{i}_bn")(x)
         x = layers.ReLU(name=f"c{i}_relu")(x)
         if i < 3:
             x = layers.MaxPooling1D(2, name=f"c{i}_pool")(x)
