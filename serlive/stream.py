@@ -1,0 +1,668 @@
+"""The live engine: audio source → ring buffer → 3 s windows → features → int8 model → results.
+
+One worker thread per stream does everything after the audio callback:
+
+* **Windows on absolute sample indices.**  Window ``k`` covers model-rate
+  samples ``[k*hop, k*hop + window)`` and is analysed as soon as its last
+  sample has arrived: exactly the windows :func:`serlive.windows.window_starts`
+  gives a file, so streaming a file and ``serlive predict --timeline`` agree.
+* **Incremental features.**  Raw frames (frame ``i`` covers samples
+  ``[i*hop_length, i*hop_length + n_fft)``) are computed once, when a window
+  first needs them, and kept in a small frame cache; each new window costs
+  only its new frames (25 at the default 0.5 s hop) plus the per-window
+  normalisation.  Frames are computed in batches of at least
+  :func:`min_frame_batch` rows (re-doing some old frames, or zero-padding
+  before the first): OpenBLAS uses a small-matrix kernel with a different
+  summation order when ``rows x filters x bins`` is small, which would make a
+  25-frame batch differ from the file path's whole-file batch in the last bit.
+  With the larger batch the frames here are bit-identical to the file path's
+  (checked on the development machine; the tests allow int8 rounding).
+* **Silence gate.**  :func:`serlive.analysis.is_silent` over the window's frame
+  RMS (dBFS) against the model metadata's ``windows.silence_dbfs``, as file
+  analysis does: an energy gate costs nothing, needs no second model, and
+  agrees with ``predict``.  A silent window is still run through the model
+  (its probabilities are published, for parity and debugging) but its label
+  is "no speech" and it does not move the smoothing.
+* **Smoothing.**  Exponential: ``s = alpha*s + (1-alpha)*p`` over non-silent
+  windows; ``alpha = 0`` turns it off.
+* **Resampling.**  A device that cannot run at the model's rate is opened at
+  its own rate; the worker resamples with a streaming ``soxr.ResampleStream``
+  into a second, model-rate ring.  Not in the callback: ``resample_chunk``
+  allocates its output on every call, and the callback must stay a copy.
+* **Latency.**  From the arrival of the window's last sample (the ring stamps
+  each block as it is written) to the result being published.
+* **Late windows.**  For a realtime source the worker analyses the newest
+  complete window and counts skipped ones as dropped when it falls behind;
+  a source that is not realtime (file replay as fast as possible) gets every
+  window.
+
+Results go to a bounded thread-safe :attr:`Engine.results` queue and to an
+optional ``on_result`` callback (called on the worker thread: a GUI turns it
+into a signal).  When a stream ends, a :class:`StreamEnd` follows the last
+result.  Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import soxr
+from numpy.typing import NDArray
+
+from serlive.analysis import is_silent
+from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, WavRecorder
+from serlive.audio.ring import RingBuffer
+from serlive.audio.sources import AudioSource
+from serlive.config import FeatureConfig
+from serlive.features import FeatureExtractor, frame_rms_dbfs
+
+log = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float32]
+
+#: Above this ``rows x filters x bins`` OpenBLAS's sgemm takes its regular kernel on the CPUs seen
+#: (about 4e5 on AVX-512 here); the engine stays above it so its frames match the file path's.
+_BLAS_SMALL_MNK = 1_000_000
+
+
+def min_frame_batch(cfg: FeatureConfig) -> int:
+    """Fewest frames :class:`_FrameCache` computes per call for this feature config."""
+    narrowest = cfg.n_mels if cfg.kind == "logmel" else min(cfg.n_mels, cfg.n_chroma)
+    rows = math.ceil(_BLAS_SMALL_MNK / (narrowest * (cfg.n_fft // 2 + 1))) + 1
+    return -(-rows // 16) * 16
+
+
+#: Longest piece of audio moved from the capture ring per step (bounds the worker's working set).
+_PIECE_S = 1.0
+#: How long the worker sleeps at most between checks when no window is due.
+_IDLE_WAKE_S = 0.25
+
+
+class ModelLike(Protocol):
+    """What the engine needs of :class:`serlive.model.EmotionModel`."""
+
+    meta: Any
+    extractor: FeatureExtractor
+    labels: tuple[str, ...]
+
+    def predict(self, inputs: FloatArray) -> FloatArray: ...
+
+
+class EngineError(Exception):
+    """The engine cannot start (or restart); ``str()`` says why."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One analysed window."""
+
+    index: int  #: window number: ``start == index * hop``
+    start: int  #: first sample (model rate, since the stream started)
+    end: int  #: one past the last sample
+    sample_rate: int
+    probabilities: FloatArray
+    silent: bool
+    #: exponentially smoothed probabilities over non-silent windows (None before the first)
+    smoothed: FloatArray | None
+    #: seconds from the arrival of the window's last sample to publishing (None if unknown)
+    latency_s: float | None
+    labels: tuple[str, ...]
+
+    @property
+    def start_s(self) -> float:
+        """Window start in seconds since the stream started."""
+        return self.start / self.sample_rate
+
+    @property
+    def end_s(self) -> float:
+        """Window end in seconds."""
+        return self.end / self.sample_rate
+
+    @property
+    def shown(self) -> FloatArray:
+        """The probabilities to show: smoothed when available."""
+        return self.smoothed if self.smoothed is not None else self.probabilities
+
+    @property
+    def label(self) -> str:
+        """``"no speech"`` for a silent window, else the most probable (smoothed) label."""
+        if self.silent:
+            return "no speech"
+        return self.labels[int(np.argmax(self.shown))]
+
+    @property
+    def confidence(self) -> float:
+        """Probability of :attr:`label` (0 when silent)."""
+        return 0.0 if self.silent else float(np.max(self.shown))
+
+    def to_dict(self, ndigits: int = 4) -> dict[str, Any]:
+        """The JSON object ``serlive listen --format json`` prints."""
+
+        def probs(p: FloatArray | None) -> dict[str, float] | None:
+            if p is None:
+                return None
+            return {k: round(float(v), ndigits) for k, v in zip(self.labels, p, strict=True)}
+
+        return {
+            "index": self.index,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "silent": self.silent,
+            "label": self.label,
+            "confidence": round(self.confidence, ndigits),
+            "probabilities": probs(self.probabilities),
+            "smoothed": probs(self.smoothed),
+            "latency_ms": None if self.latency_s is None else round(1000 * self.latency_s, 2),
+        }
+
+
+@dataclass
+class EngineStats:
+    """Counters of one stream; a snapshot is safe to keep."""
+
+    windows: int = 0
+    dropped_windows: int = 0
+    #: samples lost because the worker fell more than the ring's length behind
+    dropped_samples: int = 0
+    #: blocks the device reported as overflowed before they reached us
+    device_overflows: int = 0
+    #: model-rate samples received
+    samples: int = 0
+    sample_rate: int = 16000
+    #: CPU time of the worker thread (features, model, gating, resampling, recording)
+    worker_cpu_s: float = 0.0
+    results_discarded: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+
+    @property
+    def audio_s(self) -> float:
+        """Seconds of audio received."""
+        return self.samples / self.sample_rate
+
+    def latency_ms(self, q: float) -> float | None:
+        """Latency quantile ``q`` (0-100) in ms, None without measurements."""
+        if not self.latencies_s:
+            return None
+        return float(np.percentile(self.latencies_s, q)) * 1000
+
+    def summary(self) -> str:
+        """One line for the end of ``serlive listen``."""
+        med, p95 = self.latency_ms(50), self.latency_ms(95)
+        lat = "n/a" if med is None or p95 is None else f"median {med:.1f} ms, p95 {p95:.1f} ms"
+        extra = f", device overflows {self.device_overflows}" if self.device_overflows else ""
+        return (
+            f"{self.windows} windows over {self.audio_s:.1f} s, dropped windows {self.dropped_windows}, "
+            f"dropped samples {self.dropped_samples}{extra}, latency {lat}"
+        )
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """Published after the last result of a stream: why it ended and its final counters."""
+
+    error: str | None
+    stats: EngineStats
+
+
+def _bounded(stop: Callable[[float], bool], timeout: float) -> bool:
+    """Call a source's ``stop(timeout)`` without trusting it to honour the timeout."""
+    done = threading.Event()
+    ok: list[bool] = []
+
+    def call() -> None:
+        try:
+            ok.append(bool(stop(timeout)))
+        except Exception:
+            log.exception("stopping the audio source failed")
+            ok.append(False)
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name="serlive-source-stop", daemon=True).start()
+    return done.wait(timeout + 0.1) and all(ok)
+
+
+class _FrameCache:
+    """Raw frames and frame RMS of a contiguous run of frame indices ``[base, base+count)``."""
+
+    def __init__(self, ext: FeatureExtractor, n_window_frames: int) -> None:
+        self.ext = ext
+        self.cfg = ext.cfg
+        self.min_batch = min_frame_batch(ext.cfg)
+        cap = n_window_frames + self.min_batch
+        self.raw = np.zeros((cap, ext.raw_dim), dtype=np.float32)
+        self.rms = np.zeros(cap, dtype=np.float32)
+        self.base = 0
+        self.count = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + self.count
+
+    def ensure(self, f_lo: int, f_hi: int, read: Callable[[int, int], FloatArray | None]) -> bool:
+        """Make frames ``[f_lo, f_hi)`` available; False when their samples are gone."""
+        if self.base <= f_lo and f_hi <= self.end:
+            return True
+        contiguous = self.base <= f_lo <= self.end
+        new_lo = self.end if contiguous else f_lo
+        b_lo = min(new_lo, f_hi - self.min_batch)  # negative: zero-pad before the stream
+        hop, n_fft = self.cfg.hop_length, self.cfg.n_fft
+        first = max(0, b_lo)
+        samples = read(first * hop, (f_hi - 1 - first) * hop + n_fft)
+        if samples is None:
+            self.base, self.count = f_hi, 0
+            return False
+        if b_lo < 0:
+            samples = np.concatenate([np.zeros(-b_lo * hop, np.float32), samples])
+        raw = self.ext.raw_frames(samples)[new_lo - b_lo :]
+        rms = frame_rms_dbfs(samples, self.cfg)[new_lo - b_lo :]
+        if not contiguous:
+            self.base, self.count = new_lo, 0
+        k = len(raw)
+        if self.count + k > len(self.raw):  # drop frames older than this window
+            drop = f_lo - self.base
+            keep = self.count - drop
+            self.raw[:keep] = self.raw[drop : self.count]
+            self.rms[:keep] = self.rms[drop : self.count]
+            self.base, self.count = f_lo, keep
+        self.raw[self.count : self.count + k] = raw
+        self.rms[self.count : self.count + k] = rms
+        self.count += k
+        return True
+
+    def window(self, f_lo: int, f_hi: int) -> tuple[FloatArray, FloatArray]:
+        i = f_lo - self.base
+        return self.raw[i : i + f_hi - f_lo], self.rms[i : i + f_hi - f_lo]
+
+    def lowest_needed_sample(self) -> int:
+        """No future :meth:`ensure` reads below this sample index (for ring release)."""
+        return max(0, self.end - self.min_batch) * self.cfg.hop_length
+
+
+class _Run:
+    """Everything one stream owns, so a worker that outlives ``stop()`` cannot touch the next stream."""
+
+    def __init__(
+        self, source: AudioSource, capture: RingBuffer, model_ring: RingBuffer, frames: _FrameCache
+    ) -> None:
+        self.source = source
+        self.frames = frames
+        self.capture = capture
+        self.ring = model_ring
+        self.resampler: Any = None
+        self.recorder: WavRecorder | None = None
+        self.cursor = 0  # capture samples moved on (resampled / recorded)
+        self.next_start = 0
+        self.smoothed: FloatArray | None = None
+        self.gap = (0, 0)  # model-rate samples zero-filled after a capture overflow (resampling only)
+        self.stop = threading.Event()
+        self.done = threading.Event()
+        self.error: str | None = None
+        self.thread: threading.Thread | None = None
+        self.t_start = time.perf_counter()
+        self.stats_lock = threading.Lock()
+        self.stats = EngineStats()
+        self.latencies: deque[float] = deque(maxlen=100_000)
+        self.callback_errors = 0
+
+
+class Engine:
+    """Streams a source through the model; start, read results, stop, start again.
+
+    ``model`` is an :class:`~serlive.model.EmotionModel` (or anything like it)
+    or a path to load one from (None: the shipped model).  The model is used
+    only by the worker thread of the running stream (a TFLite interpreter is
+    not thread-safe); do not call it elsewhere while a stream runs.
+    """
+
+    def __init__(
+        self,
+        model: ModelLike | str | Path | None = None,
+        *,
+        hop_s: float | None = None,
+        smoothing: float = 0.0,
+        record: str | Path | None = None,
+        on_result: Callable[[Result], None] | None = None,
+        drop_late: bool | None = None,
+        ring_s: float = 30.0,
+        queue_size: int = 10_000,
+        stall_timeout_s: float = 5.0,
+        first_audio_timeout_s: float = 10.0,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        on_flush: Callable[[int], None] | None = None,
+    ) -> None:
+        if model is None or isinstance(model, (str, Path)):
+            from serlive.model import EmotionModel
+
+            model = EmotionModel(model, num_threads=1)
+        self.model: ModelLike = model
+        meta = model.meta
+        self.labels: tuple[str, ...] = tuple(model.labels)
+        self.features = meta.features
+        self.sample_rate = int(meta.features.sample_rate)
+        self.silence_dbfs = float(meta.windows.silence_dbfs)
+        self.extractor = model.extractor
+        self.window = meta.windows.window_samples(self.sample_rate)
+        hop_s = meta.windows.hop_s if hop_s is None else float(hop_s)
+        self.hop = round(hop_s * self.sample_rate)
+        fh = self.features.hop_length
+        if self.hop <= 0 or self.hop % fh or abs(self.hop - hop_s * self.sample_rate) > 1e-6:
+            step = fh / self.sample_rate
+            raise ValueError(f"hop {hop_s} s must be a positive multiple of the {step:g} s frame hop")
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError("smoothing alpha must be in [0, 1) (0 = off)")
+        self.n_window_frames = self.extractor.n_frames(self.window)
+        batch = max(self.n_window_frames, min_frame_batch(self.features))
+        longest_read = (batch - 1) * fh + self.features.n_fft
+        if ring_s * self.sample_rate < max(self.window, longest_read) + self.hop:
+            raise ValueError(f"a {ring_s:g} s ring buffer cannot hold a window plus a hop")
+        self.hop_s = self.hop / self.sample_rate
+        self.smoothing = float(smoothing)
+        self.record = None if record is None else Path(record)
+        self.on_result = on_result
+        self.drop_late = drop_late
+        self.ring_s = float(ring_s)
+        self.stall_timeout_s = stall_timeout_s
+        self.first_audio_timeout_s = first_audio_timeout_s
+        self.flush_interval_s = flush_interval_s
+        self.on_flush = on_flush
+        self.results: queue.Queue[Result | StreamEnd] = queue.Queue(maxsize=queue_size)
+        self._run: _Run | None = None
+
+    # --- control -------------------------------------------------------------------------
+    def start(self, source: AudioSource) -> None:
+        """Start streaming ``source``; raises AudioDeviceError/RecordError/EngineError when it cannot."""
+        old = self._run
+        if old is not None and old.thread is not None and old.thread.is_alive():
+            if not old.done.is_set() and not old.stop.is_set():
+                raise EngineError("the engine is already running; stop() it first")
+            old.thread.join(1.0)  # it may be publishing its StreamEnd
+            if old.thread.is_alive():
+                raise EngineError("the previous stream is still shutting down (its worker did not exit)")
+        capture = RingBuffer(int(self.ring_s * source.sample_rate))
+        if source.sample_rate == self.sample_rate:
+            model_ring = capture
+        else:
+            model_s = self.ring_s + 2 * self.window / self.sample_rate + 2
+            model_ring = RingBuffer(int(model_s * self.sample_rate))
+        run = _Run(source, capture, model_ring, _FrameCache(self.extractor, self.n_window_frames))
+        run.stats.sample_rate = self.sample_rate
+        if model_ring is not capture:
+            run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
+        if self.record is not None:
+            run.recorder = WavRecorder(self.record, self.sample_rate, self.flush_interval_s, self.on_flush)
+        try:
+            source.start(capture)
+        except BaseException:
+            if run.recorder is not None:
+                run.recorder.close()
+            raise
+        run.t_start = time.perf_counter()
+        run.thread = threading.Thread(target=self._worker, args=(run,), name="serlive-engine", daemon=True)
+        self._run = run
+        run.thread.start()
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop the stream; returns within about ``timeout`` s, True when everything ended.
+
+        Bounded even if the device hangs on close or the worker is stuck in
+        the model: both are daemon threads, waited for with a deadline.
+        """
+        run = self._run
+        if run is None:
+            return True
+        deadline = time.monotonic() + timeout
+        run.stop.set()
+        run.capture.wake()
+        ok = _bounded(run.source.stop, 0.5 * timeout)
+        if run.thread is not None:
+            run.thread.join(max(0.05, deadline - time.monotonic()))
+            ok = ok and not run.thread.is_alive()
+        return ok
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the stream ends by itself (file replayed, error); True when it has."""
+        run = self._run
+        return True if run is None else run.done.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        """True while a stream's worker is working."""
+        run = self._run
+        return run is not None and not run.done.is_set()
+
+    @property
+    def error(self) -> str | None:
+        """Why the last stream ended on its own (one line), or None."""
+        return None if self._run is None else self._run.error
+
+    @property
+    def ring(self) -> RingBuffer | None:
+        """Model-rate samples of the current stream (for a waveform: ``ring.latest(n)``)."""
+        return None if self._run is None else self._run.ring
+
+    @property
+    def source(self) -> AudioSource | None:
+        """The current stream's source."""
+        return None if self._run is None else self._run.source
+
+    @property
+    def samples_received(self) -> int:
+        """Samples the source has delivered (at its own rate) in this stream."""
+        return 0 if self._run is None else self._run.capture.written
+
+    def stats(self) -> EngineStats:
+        """A snapshot of the current (or last) stream's counters."""
+        run = self._run
+        if run is None:
+            return EngineStats(sample_rate=self.sample_rate)
+        with run.stats_lock:
+            s = run.stats
+            snap = EngineStats(**{**s.__dict__, "latencies_s": list(run.latencies)})
+        snap.dropped_samples = run.capture.overflow_samples
+        snap.device_overflows = run.source.overflows
+        return snap
+
+    # --- worker --------------------------------------------------------------------------
+    def _worker(self, run: _Run) -> None:
+        cpu0 = time.thread_time()
+        drop_late = run.source.realtime if self.drop_late is None else self.drop_late
+        try:
+            while not run.stop.is_set():
+                finished = run.source.finished  # before pumping, so its last samples are included
+                error = run.source.error
+                self._pump_and_analyse(run, drop_late)
+                with run.stats_lock:
+                    run.stats.worker_cpu_s = time.thread_time() - cpu0
+                if error is not None:
+                    run.error = error
+                    break
+                if finished:
+                    if run.resampler is not None:
+                        self._resample(run, np.zeros(0, np.float32), last=True)
+                        self._analyse(run, drop_late)
+                    break
+                if run.source.realtime:
+                    stalled = self._stalled(run)
+                    if stalled is not None:
+                        run.error = stalled
+                        break
+                run.capture.wait_for(self._wake_index(run), _IDLE_WAKE_S)
+        except Exception as exc:
+            log.exception("engine worker failed")
+            run.error = f"engine failed: {type(exc).__name__}: {exc}"
+        finally:
+            _bounded(run.source.stop, 1.0)
+            if run.recorder is not None:
+                try:
+                    run.recorder.close()
+                except OSError as exc:
+                    run.error = run.error or str(exc)
+            with run.stats_lock:
+                run.stats.worker_cpu_s = time.thread_time() - cpu0
+            run.done.set()
+            self._publish(run, StreamEnd(run.error, self.stats()))
+
+    def _stalled(self, run: _Run) -> str | None:
+        now = time.perf_counter()
+        last = run.capture.last_write_time
+        name = run.source.name
+        if last is None:
+            if now - run.t_start > self.first_audio_timeout_s:
+                return f"no audio from {name!r} within {self.first_audio_timeout_s:g} s of starting"
+        elif now - last > self.stall_timeout_s:
+            return f"no audio from {name!r} for {self.stall_timeout_s:g} s (device stalled or gone?)"
+        return None
+
+    def _wake_index(self, run: _Run) -> int:
+        """Capture index whose arrival completes the next window."""
+        end = run.next_start + self.window
+        if run.resampler is None:
+            return end
+        missing = end - run.ring.written
+        if missing <= 0:
+            return run.cursor + 1
+        ratio = run.source.sample_rate / self.sample_rate
+        pending = run.resampler.delay()
+        return run.cursor + math.ceil((missing + pending) * ratio) + 1
+
+    def _pump_and_analyse(self, run: _Run, drop_late: bool) -> None:
+        """Move new capture samples on (resample, record) and analyse every window that is due."""
+        target = run.capture.written
+        piece = int(_PIECE_S * run.source.sample_rate)
+        while run.cursor < target:
+            n = min(target - run.cursor, piece)
+            self._pump(run, n)
+            if not drop_late:
+                self._analyse(run, drop_late)
+        self._analyse(run, drop_late)
+
+    def _pump(self, run: _Run, n: int) -> None:
+        """Move capture samples ``[cursor, cursor+n)`` on: to the resampler and/or the recorder.
+
+        Samples the producer overwrote before we got to them (the worker was
+        stalled for longer than the ring) become zeros, so the recording and
+        the window clock stay aligned with real time; windows over such a gap
+        are dropped (the ring read fails for them, or :attr:`_Run.gap` marks
+        them when resampling).
+        """
+        cap = run.capture
+        data = None
+        if run.resampler is not None or run.recorder is not None:
+            data = cap.read(run.cursor, n)
+            if data is None:
+                data = np.zeros(n, np.float32)
+                if run.resampler is not None:
+                    before = run.ring.written
+                    g0, g1 = run.gap
+                    run.gap = (g0 if g1 >= before - self.window else before, -1)
+        run.cursor += n
+        if run.resampler is not None:
+            assert data is not None
+            self._resample(run, data)
+            if run.gap[1] == -1:  # close the gap just marked, with a margin for the filter delay
+                run.gap = (max(0, run.gap[0] - 64), run.ring.written + 64)
+            cap.release(run.cursor)
+        else:
+            if data is not None and run.recorder is not None:
+                run.recorder.write(data)
+            cap.release(min(run.cursor, run.frames.lowest_needed_sample()))
+        with run.stats_lock:
+            run.stats.samples = run.ring.written
+
+    def _resample(self, run: _Run, data: FloatArray, last: bool = False) -> None:
+        """Feed the streaming resampler; its output goes to the model-rate ring and the recorder."""
+        y = run.resampler.resample_chunk(data, last=last)
+        if len(y):
+            # stamp with the arrival of the capture block that completed this chunk
+            t = run.capture.arrival_time(run.cursor - 1) if len(data) else None
+            run.ring.write(y, t)
+            if run.recorder is not None:
+                run.recorder.write(y)
+            run.ring.release(run.frames.lowest_needed_sample())
+
+    def _analyse(self, run: _Run, drop_late: bool) -> None:
+        """Analyse every complete window (only the newest when ``drop_late``)."""
+        avail = run.ring.written
+        while run.next_start + self.window <= avail:
+            if drop_late:
+                newest = (avail - self.window) // self.hop * self.hop
+                if newest > run.next_start:
+                    with run.stats_lock:
+                        run.stats.dropped_windows += (newest - run.next_start) // self.hop
+                    run.next_start = newest
+            start = run.next_start
+            run.next_start += self.hop
+            result = self._window(run, start)
+            if result is None:
+                with run.stats_lock:
+                    run.stats.dropped_windows += 1
+                continue
+            self._publish(run, result)
+
+    def _window(self, run: _Run, start: int) -> Result | None:
+        end = start + self.window
+        g0, g1 = run.gap
+        if start < g1 and end > g0:
+            return None
+        fh = self.features.hop_length
+        f_lo = start // fh
+        f_hi = f_lo + self.n_window_frames
+        if not run.frames.ensure(f_lo, f_hi, run.ring.read):
+            return None
+        raw, rms = run.frames.window(f_lo, f_hi)
+        x = self.extractor.window_input(raw)
+        silent = is_silent(rms, self.silence_dbfs)
+        probs = np.asarray(self.model.predict(x[None])[0], dtype=np.float32)
+        if not silent:
+            a = self.smoothing
+            if run.smoothed is None or a == 0.0:
+                run.smoothed = probs.copy()
+            else:
+                run.smoothed = (a * run.smoothed + (1.0 - a) * probs).astype(np.float32)
+        arrived = run.ring.arrival_time(end - 1)
+        latency = None if arrived is None else time.perf_counter() - arrived
+        return Result(
+            index=start // self.hop,
+            start=start,
+            end=end,
+            sample_rate=self.sample_rate,
+            probabilities=probs,
+            silent=silent,
+            smoothed=None if run.smoothed is None else run.smoothed.copy(),
+            latency_s=latency,
+            labels=self.labels,
+        )
+
+    def _publish(self, run: _Run, item: Result | StreamEnd) -> None:
+        if isinstance(item, Result):
+            with run.stats_lock:
+                run.stats.windows += 1
+                if item.latency_s is not None:
+                    run.latencies.append(item.latency_s)
+        try:
+            self.results.put_nowait(item)
+        except queue.Full:  # nobody is reading: keep the newest
+            with contextlib.suppress(queue.Empty):
+                self.results.get_nowait()
+            self.results.put_nowait(item)
+            with run.stats_lock:
+                run.stats.results_discarded += 1
+        if self.on_result is not None and isinstance(item, Result):
+            try:
+                self.on_result(item)
+            except Exception:
+                run.callback_errors += 1
+                if run.callback_errors == 1:
+                    log.exception("on_result callback failed (further failures not logged)")
