@@ -1,7 +1,7 @@
 """``serlive`` command line: a thin adapter over :mod:`serlive.analysis` and the trainer.
 
-Subcommands: ``predict``, ``train``, ``evaluate`` (and, with later layers,
-the GUI, ``listen`` and ``devices``).  Heavy imports (TensorFlow, librosa)
+Subcommands: ``predict``, ``train``, ``evaluate``, ``listen`` and ``devices``
+(and, with a later layer, the GUI).  Heavy imports (TensorFlow, librosa)
 happen only inside the training subcommands, never on the predict path.
 """
 
@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import os
+import queue
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -244,6 +246,145 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List input devices: index, name, channels, default rate; the default marked."""
+    from serlive.audio.sources import NO_DEVICE_MESSAGE, AudioDeviceError, list_input_devices
+
+    try:
+        devices = list_input_devices()
+    except AudioDeviceError as exc:
+        print(f"serlive devices: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not devices:
+        print(f"serlive devices: {NO_DEVICE_MESSAGE}", file=sys.stderr)
+        return EXIT_USAGE
+    width = max(4, *(len(d.name) for d in devices))
+    print(f"  {'index':>5}  {'name':<{width}}  {'channels':>8}  {'default rate':>12}  host API")
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        rate = f"{d.default_rate:>9.0f} Hz"
+        print(f"{mark} {d.index:>5}  {d.name:<{width}}  {d.channels:>8}  {rate}  {d.hostapi}")
+    print("* = default input")
+    return EXIT_OK
+
+
+def format_result_line(r: Any) -> str:
+    """One terminal line for a live window: times, label, confidence, runners-up, latency."""
+    head = f"{r.start_s:8.2f}-{r.end_s:8.2f} s  "
+    lat = "" if r.latency_s is None else f"  {1000 * r.latency_s:6.1f} ms"
+    if r.silent:
+        return f"{head}{'no speech':<10}{'':>5}{'':<34}{lat}"
+    p = r.shown
+    order = sorted(range(len(p)), key=lambda i: -p[i])
+    others = ", ".join(f"{r.labels[i]} {100 * p[i]:.0f}%" for i in order[1:3])
+    return f"{head}{r.label:<10}{100 * r.confidence:4.0f}%  ({others}){lat}"
+
+
+class _Terminate(Exception):
+    """SIGTERM while listening: stop as cleanly as for Ctrl-C."""
+
+
+def _raise_terminate(signum: int, frame: Any) -> None:
+    raise _Terminate()
+
+
+def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
+    """Live emotion probabilities from a microphone, one line per window.
+
+    ``source`` replaces the microphone (tests, demos): any
+    :class:`serlive.audio.sources.AudioSource`.
+    """
+    from serlive.audio.record import RecordError
+    from serlive.audio.sources import AudioDeviceError, MicrophoneSource
+    from serlive.model import EmotionModel, ModelError
+    from serlive.stream import Engine, EngineError, Result, StreamEnd
+
+    err = sys.stderr
+    try:
+        model = EmotionModel(args.model, num_threads=1)
+    except ModelError as exc:
+        print(f"serlive listen: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        engine = Engine(model, hop_s=args.hop, smoothing=args.smoothing, record=args.record)
+    except ValueError as exc:
+        print(f"serlive listen: {exc}", file=err)
+        return EXIT_USAGE
+    rate = engine.sample_rate
+    try:
+        if source is None:
+            source = MicrophoneSource(args.device, rate)
+        engine.start(source)
+    except (AudioDeviceError, RecordError, EngineError) as exc:
+        print(f"serlive listen: {exc}", file=err)
+        return EXIT_USAGE
+    how = f"at {source.sample_rate} Hz" + (f" (resampled to {rate} Hz)" if source.sample_rate != rate else "")
+    stop_how = f"for {args.duration:g} s" if args.duration is not None else "until Ctrl-C"
+    print(f"serlive listen: listening to {source.name} {how} {stop_how}", file=err, flush=True)
+
+    as_json = args.format == "json"
+    out = sys.stdout
+
+    def emit(item: Result) -> None:
+        out.write((json.dumps(item.to_dict()) if as_json else format_result_line(item)) + "\n")
+        out.flush()
+
+    previous_term = None
+    if threading_is_main():
+        previous_term = signal.signal(signal.SIGTERM, _raise_terminate)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    announced = False
+    ended: Any = None
+    try:
+        while True:
+            if not announced and engine.samples_received > 0:
+                print("serlive listen: receiving audio", file=err, flush=True)
+                announced = True
+            wait = 0.1
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+            try:
+                item = engine.results.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if isinstance(item, StreamEnd):
+                ended = item
+                break
+            emit(item)
+    except (KeyboardInterrupt, _Terminate):
+        pass
+    finally:
+        stopped = engine.stop(timeout=3.0)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+    while ended is None:  # windows published while stopping
+        try:
+            item = engine.results.get_nowait()
+        except queue.Empty:
+            break
+        if isinstance(item, StreamEnd):
+            ended = item
+        else:
+            emit(item)
+    stats = engine.stats()
+    print(f"serlive listen: stopped: {stats.summary()}", file=err if as_json else out, flush=True)
+    if engine.error:
+        print(f"serlive listen: {engine.error}", file=err)
+        return EXIT_FAILED
+    if not stopped:
+        print("serlive listen: the audio device did not close within 3 s", file=err)
+    return EXIT_OK
+
+
+def threading_is_main() -> bool:
+    """Signal handlers can only be installed from the main thread."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and options."""
     p = argparse.ArgumentParser(prog="serlive", description="Real-time speech emotion recognition.")
@@ -263,8 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--test", default="ravdess:17-20", help="test speakers (may be empty)")
     tr.add_argument("--arch", choices=("cnn2d", "cnn1d"), default="cnn2d")
     tr.add_argument("--width", type=int, default=16)
-    tr.add_argument("--epochs", type=int, default=80)
-    tr.add_argument("--patience", type=int, default=15)
+    tr.add_argument("--epochs", type=int, default=120, help="cosine schedule length")
+    tr.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without gain")
     tr.add_argument("--n-aug", type=int, default=6, help="augmented variants per training clip")
     tr.add_argument("--trim-db", type=float, default=40.0, help="silence trimming threshold (0 = off)")
     tr.add_argument("--corpus-weight", default="tess=3", help="e.g. tess=3,turevdb=1")
@@ -280,7 +421,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--corpora", help="comma list (default: all found)")
     ev.add_argument("--speakers", help="only these speakers, e.g. ravdess:17-20")
     ev.add_argument("--out", default="runs/evaluate", help="report folder")
+
+    sub.add_parser("devices", help="list audio input devices (the default marked)")
+
+    li = sub.add_parser("listen", help="live emotion from a microphone, one line per 3 s window")
+    li.add_argument("--device", help="input device index or (part of its) name (default: the system default)")
+    li.add_argument("--hop", type=float, help="seconds between windows, a multiple of 0.02 (default: 0.5)")
+    li.add_argument(
+        "--smoothing", type=float, default=0.5, help="exponential smoothing alpha in [0, 1); 0 = off"
+    )
+    li.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    li.add_argument("--duration", type=_positive_float, help="stop after this many seconds")
+    li.add_argument("--record", metavar="FILE", help="also write the captured audio to FILE (.wav, float32)")
+    li.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
     return p
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, argv[1:])
         if args.command == "evaluate":
             return cmd_evaluate(args)
+        if args.command == "devices":
+            return cmd_devices(args)
+        if args.command == "listen":
+            return cmd_listen(args)
         parser.print_help()
         return EXIT_USAGE
     except KeyboardInterrupt:
