@@ -1,0 +1,225 @@
+"""Real capture through PulseAudio: a null sink's monitor is the microphone (see ../shared/virtual-mic.md).
+
+The fixture always starts its own daemon with its own ``XDG_RUNTIME_DIR`` and
+points ``PULSE_SERVER`` at its socket, so it neither depends on nor disturbs a
+daemon that ``.ci/run`` (or a desktop session) may already run; it stops the
+daemon by its PID.  PortAudio scans devices once per process, so the live
+path runs in a subprocess whose environment is set before it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+
+from serlive.audio.io import load_audio
+from serlive.config import FeatureConfig
+from serlive.features import frame_rms_dbfs
+from tests.conftest import REPO, SR
+
+pytestmark = pytest.mark.slow
+
+SINK = "vmic16"
+
+
+@pytest.fixture(scope="module")
+def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for a process that should capture from ``vmic16.monitor``."""
+    for exe in ("pulseaudio", "pactl", "paplay"):
+        if shutil.which(exe) is None:
+            pytest.skip(f"{exe} not installed (apt-get install pulseaudio pulseaudio-utils)")
+    runtime = tmp_path_factory.mktemp("pulse-runtime")
+    runtime.chmod(0o700)
+    home = tmp_path_factory.mktemp("pulse-home")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    daemon_env = dict(base, XDG_RUNTIME_DIR=str(runtime), HOME=str(home))
+    env = dict(daemon_env, PULSE_SERVER=f"unix:{runtime}/pulse/native", PYTHONPATH=str(REPO))
+    log = (runtime / "pulseaudio.log").open("w")
+    daemon = subprocess.Popen(
+        [
+            "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+            "-L", "module-native-protocol-unix auth-anonymous=1",
+            "-L", f"module-null-sink sink_name={SINK} rate=16000 channels=1 format=s16le",
+        ],
+        env=daemon_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            ok = subprocess.run(["pactl", "info"], env=env, capture_output=True, timeout=10).returncode == 0
+            if ok or daemon.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if not ok:
+            pytest.fail(f"PulseAudio did not start: {(runtime / 'pulseaudio.log').read_text()[-2000:]}")
+        subprocess.run(["pactl", "set-default-source", f"{SINK}.monitor"], env=env, check=True, timeout=10)
+        yield env
+    finally:
+        daemon.terminate()  # by its PID, never by name
+        try:
+            daemon.wait(5)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait(5)
+        log.close()
+
+
+class Listener:
+    """``serlive listen`` in a subprocess, with its output read by threads."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "serlive.cli", "listen", *argv],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.receiving = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _read(self, stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+            if "receiving audio" in line:
+                self.receiving.set()
+
+    def wait_for_audio(self, timeout: float = 30.0) -> None:
+        if not self.receiving.wait(timeout):
+            self.kill()
+            pytest.fail("no audio arrived from the virtual microphone:\n" + "\n".join(self.err))
+
+    def wait(self, timeout: float) -> int:
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail("serlive listen did not stop in time:\n" + "\n".join(self.err))
+        for t in self._threads:
+            t.join(5)
+        return rc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def speech_bounds(y: np.ndarray, db: float = -40.0) -> tuple[int, int]:
+    """First and last sample of frames louder than ``db`` dBFS."""
+    cfg = FeatureConfig()
+    loud = np.flatnonzero(frame_rms_dbfs(y, cfg) > db)
+    return int(loud[0] * cfg.hop_length), int(loud[-1] * cfg.hop_length + cfg.n_fft)
+
+
+def test_listen_captures_speech_played_into_the_virtual_mic(virtual_mic, tiny_models, espeak, tmp_path):
+    clip = load_audio(
+        espeak("The quick brown fox jumps over the lazy dog, and then it runs far away.", speed=150), SR
+    )
+    pad = np.zeros(SR // 2, np.float32)
+    play = np.concatenate([pad, 0.7 * clip / np.max(np.abs(clip)), pad])
+    sf.write(tmp_path / "play.wav", play, SR, subtype="PCM_16")
+    ref, _ = sf.read(tmp_path / "play.wav", dtype="float32")  # what the sink really gets (16-bit)
+    s0, s1 = speech_bounds(ref)
+    assert (s1 - s0) / SR > 2.0
+
+    rec_path = tmp_path / "rec.wav"
+    lead_s, duration = 4.0, 18 + len(ref) / SR
+    listener = Listener(
+        ["--format", "json", "--duration", f"{duration:.1f}", "--record", str(rec_path),
+         "--model", str(tiny_models.int8), "--smoothing", "0"],
+        virtual_mic,
+    )  # fmt: skip
+    try:
+        listener.wait_for_audio()
+        time.sleep(lead_s)  # silence before: at least one whole window
+        subprocess.run(["paplay", f"--device={SINK}", str(tmp_path / "play.wav")], env=virtual_mic,
+                       check=True, timeout=60)  # fmt: skip
+        t_stop = time.monotonic()
+        rc = listener.wait(timeout=duration + 30)
+        assert time.monotonic() - t_stop < duration + 10
+    finally:
+        listener.kill()
+    err = "\n".join(listener.err)
+    assert rc == 0, err
+    assert "Traceback" not in err
+    assert "serlive listen: stopped:" in err and "dropped samples 0" in err
+
+    results = [json.loads(line) for line in listener.out]  # stdout is pure JSON lines
+    assert len(results) >= 20
+
+    rec, sr = sf.read(rec_path, dtype="float32")
+    assert sr == SR and len(rec) > len(ref) + 6 * SR
+    corr = scipy.signal.correlate(rec, ref, mode="valid", method="fft")
+    lag = int(np.argmax(corr))
+    seg = rec[lag : lag + len(ref)]
+    assert np.corrcoef(seg, ref)[0, 1] > 0.9, "the recording does not contain the played clip"
+
+    speech = (lag + s0, lag + s1)
+    before = after = voiced = 0
+    for r in results:
+        start, end = round(r["start_s"] * SR), round(r["end_s"] * SR)
+        overlap = min(end, speech[1]) - max(start, speech[0])
+        if end <= speech[0] or start >= speech[1]:
+            assert r["silent"] and r["label"] == "no speech", r
+            before += end <= speech[0]
+            after += start >= speech[1]
+        elif overlap >= SR // 4:
+            assert not r["silent"] and r["label"] != "no speech", r
+            voiced += 1
+    assert before >= 1 and after >= 1 and voiced >= 3
+
+
+def test_listen_stops_cleanly_on_ctrl_c(virtual_mic, tiny_models):
+    listener = Listener(["--format", "json", "--model", str(tiny_models.int8)], virtual_mic)
+    try:
+        listener.wait_for_audio()
+        time.sleep(3.8)
+        listener.proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        rc = listener.wait(timeout=15)
+        assert time.monotonic() - t0 < 5
+    finally:
+        listener.kill()
+    err = "\n".join(listener.err)
+    assert rc == 0, err
+    assert "Traceback" not in err and "serlive listen: stopped:" in err
+    results = [json.loads(line) for line in listener.out]
+    assert results and all(r["silent"] for r in results)  # nothing was played: the sink is silent
+
+
+def test_devices_lists_the_pulse_devices(virtual_mic):
+    res = subprocess.run(
+        [sys.executable, "-m", "serlive.cli", "devices"],
+        env=virtual_mic,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    rows = res.stdout.splitlines()[1:-1]
+    names = {row.split()[-5] for row in rows}
+    assert names & {"pulse", "default"}
+    assert sum(row.startswith("*") for row in rows) == 1
