@@ -330,7 +330,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         out.flush()
 
     previous_term = None
-    if threading_is_main():
+    if _in_main_thread():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminate)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     announced = False
@@ -356,9 +356,9 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     except (KeyboardInterrupt, _Terminate):
         pass
     finally:
-        stopped = engine.stop(timeout=3.0)
-        if previous_term is not None:
+        if previous_term is not None:  # a second SIGTERM while stopping acts as usual
             signal.signal(signal.SIGTERM, previous_term)
+        stopped = engine.stop(timeout=3.0)
     while ended is None:  # windows published while stopping
         try:
             item = engine.results.get_nowait()
@@ -378,7 +378,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     return EXIT_OK
 
 
-def threading_is_main() -> bool:
+def _in_main_thread() -> bool:
     """Signal handlers can only be installed from the main thread."""
     import threading
 

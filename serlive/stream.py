@@ -405,8 +405,9 @@ class Engine:
         try:
             source.start(capture)
         except BaseException:
-            if run.recorder is not None:
+            if run.recorder is not None:  # leave no empty recording behind a device that failed to open
                 run.recorder.close()
+                run.recorder.path.unlink(missing_ok=True)
             raise
         run.t_start = time.perf_counter()
         run.thread = threading.Thread(target=self._worker, args=(run,), name="serlive-engine", daemon=True)
