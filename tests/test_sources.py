@@ -287,3 +287,13 @@ def test_threaded_source_exception_becomes_its_error():
     assert wait_until(lambda: src.finished)
     assert src.error == "boom device failed: I/O error"
     assert threading.active_count() >= 1
+
+
+def test_failed_open_leaves_no_recording(tmp_path):
+    sd = usual()
+    sd.open_error = "Device unavailable"
+    eng = Engine(StubModel(), record=tmp_path / "rec.wav")
+    with pytest.raises(AudioDeviceError):
+        eng.start(MicrophoneSource("pulse", backend=sd))
+    assert not (tmp_path / "rec.wav").exists()
+    assert not eng.running
