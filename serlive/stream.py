@@ -61,7 +61,7 @@ import soxr
 from numpy.typing import NDArray
 
 from serlive.analysis import is_silent
-from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, WavRecorder
+from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError, WavRecorder
 from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
 from serlive.config import FeatureConfig
@@ -307,6 +307,7 @@ class _Run:
         self.smoothed: FloatArray | None = None
         self.gap = (0, 0)  # model-rate samples zero-filled after a capture overflow (resampling only)
         self.stop = threading.Event()
+        self.ending = False  # the worker is past its loop (closing the source, publishing the end)
         self.done = threading.Event()
         self.error: str | None = None
         self.thread: threading.Thread | None = None
@@ -385,9 +386,9 @@ class Engine:
         """Start streaming ``source``; raises AudioDeviceError/RecordError/EngineError when it cannot."""
         old = self._run
         if old is not None and old.thread is not None and old.thread.is_alive():
-            if not old.done.is_set() and not old.stop.is_set():
+            if not (old.done.is_set() or old.stop.is_set() or old.ending):
                 raise EngineError("the engine is already running; stop() it first")
-            old.thread.join(1.0)  # it may be publishing its StreamEnd
+            old.thread.join(1.0)  # it may be closing the device or publishing its StreamEnd
             if old.thread.is_alive():
                 raise EngineError("the previous stream is still shutting down (its worker did not exit)")
         capture = RingBuffer(int(self.ring_s * source.sample_rate))
@@ -500,10 +501,13 @@ class Engine:
                         run.error = stalled
                         break
                 run.capture.wait_for(self._wake_index(run), _IDLE_WAKE_S)
+        except RecordError as exc:  # disk full, file gone: the message names the file
+            run.error = str(exc)
         except Exception as exc:
             log.exception("engine worker failed")
             run.error = f"engine failed: {type(exc).__name__}: {exc}"
         finally:
+            run.ending = True
             _bounded(run.source.stop, 1.0)
             if run.recorder is not None:
                 try:
@@ -512,8 +516,9 @@ class Engine:
                     run.error = run.error or str(exc)
             with run.stats_lock:
                 run.stats.worker_cpu_s = time.thread_time() - cpu0
-            run.done.set()
+            # StreamEnd before done: whoever saw wait() return finds it in the queue
             self._publish(run, StreamEnd(run.error, self.stats()))
+            run.done.set()
 
     def _stalled(self, run: _Run) -> str | None:
         now = time.perf_counter()

@@ -440,3 +440,22 @@ def test_file_source_loads_and_resamples_like_predict(make_audio):
         FileSource()
     with pytest.raises(ValueError):
         FileSource(samples=np.zeros((10, 2), np.float32))
+
+
+def test_recording_failure_mid_stream_ends_the_stream_with_its_message(tmp_path: Path):
+    from serlive.audio.record import RecordError
+
+    eng = Engine(StubModel(), record=tmp_path / "rec.wav")
+    eng.start(FileSource(samples=speechlike(10.0), speed=4.0))
+    run = eng._run
+    assert run is not None and run.recorder is not None
+
+    def disk_full(samples: np.ndarray) -> None:
+        raise RecordError(f"{tmp_path / 'rec.wav'}: cannot write recording (No space left on device)")
+
+    run.recorder.write = disk_full  # type: ignore[method-assign]
+    assert eng.wait(10)
+    _, end = drain(eng)
+    assert end.error is not None and end.error.endswith("No space left on device)")
+    eng.start(FileSource(samples=speechlike(4.0), realtime=False))  # and it starts again
+    assert eng.wait(10) and eng.error is None
