@@ -428,7 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--device", help="input device index or (part of its) name (default: the system default)")
     li.add_argument("--hop", type=float, help="seconds between windows, a multiple of 0.02 (default: 0.5)")
     li.add_argument(
-        "--smoothing", type=float, default=0.5, help="exponential smoothing alpha in [0, 1); 0 = off"
+        "--smoothing",
+        type=float,
+        default=0.5,
+        help="exponential smoothing: weight of the past in [0, 1) (default 0.5); 0 = off",
     )
     li.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
     li.add_argument("--duration", type=_positive_float, help="stop after this many seconds")
