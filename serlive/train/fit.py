@@ -84,19 +84,30 @@ def split_by_speaker(
 
 
 def sample_weights(utts: list[Utterance], corpus_weight: dict[str, float]) -> NDArray[np.float32]:
-    """Balance speakers, emotions and corpora.
+    """Balance speakers, emotions, genders and corpora.
 
     Every (speaker, emotion) cell gets the same total weight (times the corpus
     weight), so TESS's two voices with 1400 clips each do not drown out
-    sixteen RAVDESS actors with 60; then classes are re-balanced so each
-    emotion carries equal weight.  Mean weight is 1.
+    sixteen RAVDESS actors with 60.  Then, by iterative proportional fitting,
+    each emotion carries the same total weight and male and female speakers
+    carry the same total weight (speakers of unknown gender keep theirs):
+    without that, TESS's two women made the model 9 points better on women.
+    Mean weight is 1.
     """
     cells = Counter((u.speaker, u.emotion) for u in utts)
     w = np.array([corpus_weight.get(u.corpus, 1.0) / cells[(u.speaker, u.emotion)] for u in utts])
-    per_class = Counter()
-    for u, wi in zip(utts, w, strict=True):
-        per_class[u.emotion] += wi
-    w = np.array([wi / per_class[u.emotion] for u, wi in zip(utts, w, strict=True)])
+    emotions = np.array([u.emotion for u in utts])
+    genders = np.array([u.gender for u in utts])
+    known = np.isin(genders, ["male", "female"])
+    for _ in range(20):
+        for e in np.unique(emotions):
+            sel = emotions == e
+            w[sel] /= w[sel].sum()
+        if known.any() and len(np.unique(genders[known])) == 2:
+            target = w[known].sum() / 2
+            for g in ("male", "female"):
+                sel = genders == g
+                w[sel] *= target / w[sel].sum()
     return (w * len(w) / w.sum()).astype(np.float32)
 
 
