@@ -196,6 +196,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         width=args.width,
         epochs=args.epochs,
         patience=args.patience,
+        lr=args.lr,
         n_aug=args.n_aug,
         trim_db=args.trim_db,
         seed=args.seed,
@@ -406,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--width", type=int, default=16)
     tr.add_argument("--epochs", type=int, default=120, help="cosine schedule length")
     tr.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without gain")
+    tr.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     tr.add_argument("--n-aug", type=int, default=6, help="augmented variants per training clip")
     tr.add_argument("--trim-db", type=float, default=40.0, help="silence trimming threshold (0 = off)")
     tr.add_argument("--corpus-weight", default="tess=3", help="e.g. tess=3,turevdb=1")

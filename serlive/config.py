@@ -82,11 +82,11 @@ class WindowConfig:
 
     def window_samples(self, sample_rate: int) -> int:
         """Window length in samples."""
-        return int(round(self.window_s * sample_rate))
+        return round(self.window_s * sample_rate)
 
     def hop_samples(self, sample_rate: int) -> int:
         """Window hop in samples."""
-        return int(round(self.hop_s * sample_rate))
+        return round(self.hop_s * sample_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON metadata."""

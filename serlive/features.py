@@ -138,9 +138,9 @@ class FeatureExtractor:
         self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.n_fft) / cfg.n_fft)).astype(
             np.float32
         )  # periodic Hann, as scipy.signal.get_window("hann", n, fftbins=True)
-        self.mel_fb = mel_filterbank(
-            cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax
-        ).astype(np.float32)
+        self.mel_fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax).astype(
+            np.float32
+        )
         self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
         self.std = None if std is None else np.asarray(std, dtype=np.float32)
 
@@ -209,9 +209,7 @@ class FeatureExtractor:
         chroma = power @ self.chroma_fb.T
         peak = chroma.max(axis=1, keepdims=True)
         chroma = chroma / np.where(peak > np.finfo(np.float32).tiny, peak, 1.0)
-        return np.concatenate(
-            [mel_db, zcr[:, None], rms[:, None], chroma], axis=1, dtype=np.float32
-        )
+        return np.concatenate([mel_db, zcr[:, None], rms[:, None], chroma], axis=1, dtype=np.float32)
 
     # --- stage 2: per-window -----------------------------------------------
     def normalised_logmel(self, mel_db: FloatArray) -> FloatArray:
@@ -260,9 +258,7 @@ def zero_crossing_rate(frames: FloatArray, threshold: float = 1e-10) -> FloatArr
     """Fraction of sign changes per frame, as ``librosa.feature.zero_crossing_rate``."""
     f = np.where(np.abs(frames) <= threshold, 0.0, frames)
     sign = np.signbit(f)
-    return np.mean(sign[:, 1:] != sign[:, :-1], axis=1) * (
-        (frames.shape[1] - 1) / frames.shape[1]
-    )
+    return np.mean(sign[:, 1:] != sign[:, :-1], axis=1) * ((frames.shape[1] - 1) / frames.shape[1])
 
 
 def frame_rms_dbfs(y: FloatArray, cfg: FeatureConfig) -> FloatArray:

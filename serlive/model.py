@@ -216,9 +216,7 @@ def _make_interpreter(content: bytes, num_threads: int) -> Any:
         try:
             from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
         except ImportError as exc:
-            raise ModelError(
-                "no TFLite runtime installed: pip install ai-edge-litert"
-            ) from exc
+            raise ModelError("no TFLite runtime installed: pip install ai-edge-litert") from exc
     try:
         return Interpreter(model_content=content, num_threads=num_threads)
     except (ValueError, RuntimeError) as exc:

@@ -16,7 +16,9 @@ import soxr
 from numpy.typing import NDArray
 
 #: Extensions treated as audio when a folder is scanned.
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".w64", ".caf", ".mp3", ".opus"})
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".au", ".w64", ".caf", ".mp3", ".opus"}
+)
 
 
 class AudioLoadError(Exception):

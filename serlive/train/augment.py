@@ -50,7 +50,7 @@ def gain(y: Audio, db: float) -> Audio:
 
 def speed(y: Audio, factor: float) -> Audio:
     """Speed perturbation: resample so tempo and pitch both change by ``factor``."""
-    return resample(y, int(round(16000 * factor)), 16000)
+    return resample(y, round(16000 * factor), 16000)
 
 
 def time_stretch(y: Audio, rate: float) -> Audio:
@@ -64,9 +64,7 @@ def pitch_shift(y: Audio, semitones: float, sr: int = 16000) -> Audio:
     """Pitch change keeping tempo (librosa)."""
     import librosa
 
-    return librosa.effects.pitch_shift(y, sr=sr, n_steps=semitones, res_type="soxr_hq").astype(
-        np.float32
-    )
+    return librosa.effects.pitch_shift(y, sr=sr, n_steps=semitones, res_type="soxr_hq").astype(np.float32)
 
 
 def _peaking(fc: float, gain_db: float, q: float, sr: int) -> tuple[NDArray, NDArray]:

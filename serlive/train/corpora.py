@@ -39,10 +39,7 @@ class Utterance:
 
 def _audio_files(root: Path) -> list[Path]:
     files = [
-        Path(d) / f
-        for d, _, names in os.walk(root)
-        for f in names
-        if f.lower().endswith(AUDIO_SUFFIXES)
+        Path(d) / f for d, _, names in os.walk(root) for f in names if f.lower().endswith(AUDIO_SUFFIXES)
     ]
     return sorted(files)
 
@@ -131,7 +128,12 @@ def parse_cremad(path: Path, genders: dict[str, str] | None = None) -> Utterance
 
 
 EMODB_EMOTIONS = {
-    "W": "angry", "E": "disgust", "A": "fearful", "F": "happy", "T": "sad", "N": "neutral",
+    "W": "angry",
+    "E": "disgust",
+    "A": "fearful",
+    "F": "happy",
+    "T": "sad",
+    "N": "neutral",
 }  # boredom (L) has no place among the 8 labels and is dropped
 EMODB_MALE = {"03", "10", "11", "12", "15"}
 _EMODB_RE = re.compile(r"^(\d\d)([a-z]\d\d)([A-Z])([a-z])$")
@@ -228,7 +230,5 @@ def load_all(data_root: str | Path, corpora: list[str] | None = None) -> list[Ut
     names = corpora or list(found)
     missing = [n for n in names if n not in found]
     if missing:
-        raise FileNotFoundError(
-            f"corpora {missing} not under {data_root} (found: {sorted(found) or 'none'})"
-        )
+        raise FileNotFoundError(f"corpora {missing} not under {data_root} (found: {sorted(found) or 'none'})")
     return [u for n in names for u in load_corpus(n, found[n])]

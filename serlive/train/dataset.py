@@ -17,7 +17,7 @@ import sys
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ class DatasetConfig:
     n_aug: int = 4
     trim_db: float = 40.0  # 0 disables silence trimming
     seed: int = 1234
-    augment: AugmentConfig = AugmentConfig()
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def key(self) -> str:
         """Stable hash of the config, naming its cache folder."""
@@ -81,7 +81,7 @@ def utterance_variants(path: str, cfg: DatasetConfig) -> NDArray[np.float16]:
     fcfg = cfg.features
     ext = FeatureExtractor(fcfg)
     y = trim_silence(load_audio(path, fcfg.sample_rate), fcfg, cfg.trim_db)
-    length = int(round(cfg.window_s * fcfg.sample_rate))
+    length = round(cfg.window_s * fcfg.sample_rate)
     seed = zlib.crc32(Path(path).name.encode()) ^ cfg.seed
     rng = np.random.default_rng(seed)
     outs = [ext(place(y, length, None))]

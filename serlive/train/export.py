@@ -23,6 +23,7 @@ def _convert(model: Any, representative: NDArray[np.float32] | None) -> bytes:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if representative is not None:
+
         def rep() -> Iterable[list[NDArray[np.float32]]]:
             for x in representative:
                 yield [x[None].astype(np.float32)]

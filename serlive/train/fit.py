@@ -34,7 +34,9 @@ class TrainConfig:
     out_dir: str = "runs/latest"
     corpora: list[str] = field(default_factory=lambda: ["ravdess", "tess"])
     val_speakers: list[str] = field(default_factory=lambda: ["ravdess:15", "ravdess:16"])
-    test_speakers: list[str] = field(default_factory=lambda: ["ravdess:17", "ravdess:18", "ravdess:19", "ravdess:20"])
+    test_speakers: list[str] = field(
+        default_factory=lambda: ["ravdess:17", "ravdess:18", "ravdess:19", "ravdess:20"]
+    )
     arch: str = "cnn2d"
     width: int = 16
     epochs: int = 120
@@ -199,7 +201,10 @@ def train_one(
             perm = rng.permutation(len(xb))
             lam = rng.beta(cfg.mixup, cfg.mixup, len(xb)).astype(np.float32)
             lam = np.maximum(lam, 1 - lam)
-            xb = lam.reshape(-1, *([1] * (xb.ndim - 1))) * xb + (1 - lam).reshape(-1, *([1] * (xb.ndim - 1))) * xb[perm]
+            xb = (
+                lam.reshape(-1, *([1] * (xb.ndim - 1))) * xb
+                + (1 - lam).reshape(-1, *([1] * (xb.ndim - 1))) * xb[perm]
+            )
             yb = lam[:, None] * yb + (1 - lam[:, None]) * yb[perm]
         h = model.fit(xb, yb, sample_weight=w, batch_size=cfg.batch_size, epochs=1, verbose=0, shuffle=True)
         vl, va = model.evaluate(Xv, yv, batch_size=256, verbose=0)
@@ -331,8 +336,12 @@ def run(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         rep_q = evaluate_utterances(q, test_utts, out / "test_int8")
         rep_f = evaluate_utterances(f, test_utts, out / "test_float32", plots=False)
         metrics["test"] = {"int8": rep_q["summary"], "float32": rep_f["summary"]}
-        _log(f"test (unseen speakers, predict path): int8 acc {rep_q['summary']['accuracy']:.3f}, "
-             f"float32 acc {rep_f['summary']['accuracy']:.3f}, macro-F1 {rep_q['summary']['macro_f1']:.3f}")  # fmt: skip
+        sq, sf = rep_q["summary"], rep_f["summary"]
+        _log(
+            f"test (unseen speakers, predict path): int8 acc {sq['accuracy']:.3f}, "
+            f"float32 acc {sf['accuracy']:.3f}, macro-F1 {sq['macro_f1']:.3f}, "
+            f"gender gap {sq.get('gender_gap_points', 'n/a')} points"
+        )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (out / "history.json").write_text(json.dumps(histories, indent=2))
     _log(f"done in {time.time() - t_start:.0f} s → {out}")

@@ -22,7 +22,9 @@ def _conv2d_block(x, filters: int, pool: tuple[int, int] | None, dropout: float,
     return x
 
 
-def cnn2d(input_shape: tuple[int, int, int], n_classes: int, width: int = 16, dropout: float = 0.3) -> keras.Model:
+def cnn2d(
+    input_shape: tuple[int, int, int], n_classes: int, width: int = 16, dropout: float = 0.3
+) -> keras.Model:
     """2D CNN over (time, mel, 1): four conv blocks, frequency mean, temporal mean+max pooling."""
     inp = keras.Input(shape=input_shape, name="logmel")
     x = _conv2d_block(inp, width, (2, 2), 0.0, "b1")
