@@ -167,3 +167,33 @@ def test_build_keeps_rows_aligned_and_caches(tmp_path):
     again = build(utts, cfg, cache_dir=tmp_path / "cache", workers=1, log=logs.append)
     np.testing.assert_array_equal(again, feats)
     assert sum("from cache" in m for m in logs) == 2
+
+
+def test_partners_share_speaker_and_emotion_and_are_never_self(tmp_path):
+    utts = [
+        Utterance(f"/x/{spk}_{emo}_{k}.wav", "ravdess", spk, "male", emo)
+        for spk in ("ravdess:01", "ravdess:02")
+        for emo in ("sad", "angry")
+        for k in range(3)
+    ] + [Utterance("/x/lonely.wav", "ravdess", "ravdess:03", "male", "calm")]
+    from serlive.train.dataset import partners
+
+    mates = partners(utts, seed=7)
+    by_path = {u.path: u for u in utts}
+    assert mates[-1] is None  # no other clip of that speaker and emotion
+    for u, m in zip(utts[:-1], mates[:-1], strict=True):
+        assert m is not None and m != u.path
+        assert (by_path[m].speaker, by_path[m].emotion) == (u.speaker, u.emotion)
+    assert partners(utts, seed=7) == mates
+
+
+def test_variants_vary_how_much_of_the_window_is_speech(tmp_path):
+    """Concatenated and excerpted variants break the link between speech length and label."""
+    a = write_audio(tmp_path / "a.wav", emotion_clip("sad", seed=1, dur=1.6))
+    b = write_audio(tmp_path / "b.wav", emotion_clip("sad", seed=2, dur=1.6))
+    cfg = DatasetConfig(CFG, 3.0, n_aug=24)
+    v = utterance_variants(str(a), cfg, partner=str(b)).astype(np.float32)
+    # fraction of frames within 30 dB of each variant's loudest frame
+    active = [(x[:, :, 0].max(axis=1) > x.max() - 1.5).mean() for x in v[1:]]
+    assert max(active) > 0.8  # some windows are (nearly) full of speech
+    assert min(active) < 0.4  # some hold only a short excerpt

@@ -30,7 +30,7 @@ from serlive.train.augment import AugmentConfig, augment_channel, augment_voice
 from serlive.train.corpora import Utterance
 
 #: Bump when feature or augmentation code changes in a way the key cannot see.
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -76,23 +76,63 @@ def place(y: NDArray[np.float32], length: int, rng: np.random.Generator | None) 
     return out
 
 
-def utterance_variants(path: str, cfg: DatasetConfig) -> NDArray[np.float16]:
-    """All variants' model inputs for one file: ``(1 + n_aug, frames, dims)`` float16."""
+def utterance_variants(path: str, cfg: DatasetConfig, partner: str | None = None) -> NDArray[np.float16]:
+    """All variants' model inputs for one file: ``(1 + n_aug, frames, dims)`` float16.
+
+    Each augmented variant takes one of three shapes of speech in its window,
+    so that how much of the window holds speech says nothing about the
+    emotion (a model trained only on whole utterances padded with silence
+    learned "short = fearful" and failed on a corpus of single words):
+
+    * the whole trimmed utterance at a random place (the classic time shift);
+    * the utterance followed by ``partner`` (another clip of the same speaker
+      and emotion) after a short pause, cropped at random: a window filled
+      with continuous speech, as the live app sees it;
+    * a random 0.4-1.2 s excerpt, as a single word or a clipped phrase.
+    """
     fcfg = cfg.features
+    sr = fcfg.sample_rate
     ext = FeatureExtractor(fcfg)
-    y = trim_silence(load_audio(path, fcfg.sample_rate), fcfg, cfg.trim_db)
-    length = round(cfg.window_s * fcfg.sample_rate)
+    y = trim_silence(load_audio(path, sr), fcfg, cfg.trim_db)
+    other = trim_silence(load_audio(partner, sr), fcfg, cfg.trim_db) if partner else None
+    length = round(cfg.window_s * sr)
     seed = zlib.crc32(Path(path).name.encode()) ^ cfg.seed
     rng = np.random.default_rng(seed)
     outs = [ext(place(y, length, None))]
     for _ in range(cfg.n_aug):
-        v = augment_voice(y, rng, cfg.augment)
+        r = rng.random()
+        if other is not None and r < 0.3:
+            gap = np.zeros(int(rng.uniform(0.05, 0.3) * sr), dtype=np.float32)
+            seg = np.concatenate([y, gap, other] if rng.random() < 0.5 else [other, gap, y])
+        elif r < 0.55 and len(y) > int(0.6 * sr):
+            n = min(len(y), int(rng.uniform(0.4, 1.2) * sr))
+            start = int(rng.integers(0, len(y) - n + 1))
+            seg = y[start : start + n]
+        else:
+            seg = y
+        v = augment_voice(seg, rng, cfg.augment)
         w = augment_channel(place(v, length, rng), rng, cfg.augment)
         outs.append(ext(w))
     return np.stack(outs).astype(np.float16)
 
 
-def _work(args: tuple[str, DatasetConfig]) -> NDArray[np.float16]:
+def partners(utts: list[Utterance], seed: int) -> list[str | None]:
+    """For each clip, another clip of the same speaker and emotion (None if it has none)."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, u in enumerate(utts):
+        groups.setdefault((u.speaker, u.emotion), []).append(i)
+    rng = np.random.default_rng(seed)
+    out: list[str | None] = [None] * len(utts)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        order = rng.permutation(members)
+        for a, b in zip(order, np.roll(order, 1), strict=True):
+            out[int(a)] = utts[int(b)].path
+    return out
+
+
+def _work(args: tuple[str, DatasetConfig, str | None]) -> NDArray[np.float16]:
     return utterance_variants(*args)
 
 
@@ -119,13 +159,14 @@ def build(
     result: NDArray[np.float16] | None = None
     for corpus, idx in by_corpus.items():
         paths = [utts[i].path for i in idx]
+        mates = partners([utts[i] for i in idx], cfg.seed)
         digest = _files_digest(paths)
         f = cache / f"{corpus}-{digest}.npy"
         if f.exists():
             arr = np.load(f)
             log(f"features: {corpus}: {len(paths)} clips from cache {f}")
         else:
-            arr = _compute(paths, cfg, workers, corpus, log)
+            arr = _compute(paths, mates, cfg, workers, corpus, log)
             tmp = f.with_suffix(".tmp.npy")
             np.save(tmp, arr)
             tmp.replace(f)
@@ -145,9 +186,11 @@ def _files_digest(paths: list[str]) -> str:
     return h.hexdigest()[:12]
 
 
-def _compute(paths: list[str], cfg: DatasetConfig, workers: int, corpus: str, log) -> NDArray[np.float16]:
+def _compute(
+    paths: list[str], mates: list[str | None], cfg: DatasetConfig, workers: int, corpus: str, log
+) -> NDArray[np.float16]:
     t0 = time.time()
-    jobs = [(p, cfg) for p in paths]
+    jobs = [(p, cfg, m) for p, m in zip(paths, mates, strict=True)]
     out: list[NDArray[np.float16]] = []
     # spawn, not fork: the parent may already hold TensorFlow's threads; an
     # executor (unlike mp.Pool) raises instead of hanging if a worker dies

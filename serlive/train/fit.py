@@ -336,6 +336,11 @@ def run(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
         rep_q = evaluate_utterances(q, test_utts, out / "test_int8")
         rep_f = evaluate_utterances(f, test_utts, out / "test_float32", plots=False)
         metrics["test"] = {"int8": rep_q["summary"], "float32": rep_f["summary"]}
+        pred_q = json.loads((out / "test_int8" / "predictions.json").read_text())
+        pred_f = json.loads((out / "test_float32" / "predictions.json").read_text())
+        metrics["test"]["int8_float32_top1_agreement"] = float(
+            np.mean([a["pred"] == b["pred"] for a, b in zip(pred_q, pred_f, strict=True)])
+        )
         sq, sf = rep_q["summary"], rep_f["summary"]
         _log(
             f"test (unseen speakers, predict path): int8 acc {sq['accuracy']:.3f}, "
