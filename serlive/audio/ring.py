@@ -49,7 +49,9 @@ class RingBuffer:
         if capacity <= 0:
             raise ValueError("ring capacity must be positive")
         self.capacity = int(capacity)
-        self._buf = np.zeros(self.capacity, dtype=np.float32)
+        # np.full writes every page now; np.zeros would map them lazily and the audio
+        # callback would take a page fault every 4 KiB during the first pass round the ring
+        self._buf = np.full(self.capacity, 0.0, dtype=np.float32)
         self._claim = 0
         self._written = 0
         self._released = 0
