@@ -36,9 +36,13 @@ class ModelError(Exception):
 
 
 def default_model_path() -> Path:
-    """The shipped model: next to the package in a checkout, or in a frozen bundle."""
+    """``$SERLIVE_MODEL``, else the shipped model: in a frozen bundle, or ``models/`` of the checkout."""
+    import os
     import sys
 
+    env = os.environ.get("SERLIVE_MODEL")
+    if env:
+        return Path(env)
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return Path(bundle) / "models" / "serlive.tflite"
