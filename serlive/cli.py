@@ -144,9 +144,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         elif writer is not None:
             if args.timeline:
                 for w in rec["timeline"]:
-                    label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
+                    label = (
+                        "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
+                    )
                     probs = list(w["probabilities"].values())
-                    writer.writerow([given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""])
+                    writer.writerow(
+                        [given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""]
+                    )
             else:
                 probs = list(rec["probabilities"].values())
                 writer.writerow([given, rec["label"], rec["confidence"], *probs, rec["duration_s"], ""])
@@ -166,7 +170,7 @@ def format_text(rec: dict[str, Any]) -> str:
         buf.write("  no speech detected (all windows below the silence threshold)\n")
     buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%\n")
     for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
-        buf.write(f"    {label:<10} {'█' * int(round(p * 30)):<30} {100 * p:5.1f}%\n")
+        buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
     for w in rec.get("timeline", []):
         top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
         buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")
@@ -242,7 +246,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"serlive evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED
     s = rep["summary"]
-    print(json.dumps({k: s[k] for k in ("files", "accuracy", "macro_f1", "per_gender", "per_corpus")}, indent=2))
+    print(
+        json.dumps({k: s[k] for k in ("files", "accuracy", "macro_f1", "per_gender", "per_corpus")}, indent=2)
+    )
     print(f"report written to {args.out}")
     return EXIT_OK
 
@@ -400,7 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
     tr.add_argument("--data", help="folder holding corpus folders (default: $SERLIVE_DATA or ../shared/data)")
-    tr.add_argument("--corpora", default="ravdess,tess", help="comma list: ravdess,tess,savee,cremad,emodb,turevdb")
+    tr.add_argument(
+        "--corpora", default="ravdess,tess", help="comma list: ravdess,tess,savee,cremad,emodb,turevdb"
+    )
     tr.add_argument("--val", default="ravdess:15-16", help="validation speakers, e.g. ravdess:15-16")
     tr.add_argument("--test", default="ravdess:17-20", help="test speakers (may be empty)")
     tr.add_argument("--arch", choices=("cnn2d", "cnn1d"), default="cnn2d")

@@ -195,8 +195,13 @@ class FeatureExtractor:
         if len(frames) <= chunk:
             return self._raw_from_frames(frames)
         out = np.empty((len(frames), self.raw_dim), dtype=np.float32)
-        for i in range(0, len(frames), chunk):
-            out[i : i + chunk] = self._raw_from_frames(frames[i : i + chunk])
+        i = 0
+        while i < len(frames):
+            # fold a short remainder into the last chunk: a tiny matrix product
+            # takes OpenBLAS's small-matrix kernel, whose last bit differs
+            end = len(frames) if len(frames) - (i + chunk) < chunk // 2 else i + chunk
+            out[i:end] = self._raw_from_frames(frames[i:end])
+            i = end
         return out
 
     def _raw_from_frames(self, frames: FloatArray) -> FloatArray:
