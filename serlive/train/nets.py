@@ -22,6 +22,17 @@ def _conv2d_block(x, filters: int, pool: tuple[int, int] | None, dropout: float,
     return x
 
 
+def _stats_head(x, n_classes: int, dropout: float):
+    """Mean and max over time of (time, features), then a small dense classifier."""
+    x = layers.Concatenate(name="stats")(
+        [layers.GlobalAveragePooling1D(name="t_mean")(x), layers.GlobalMaxPooling1D(name="t_max")(x)]
+    )
+    x = layers.Dropout(dropout, name="drop")(x)
+    x = layers.Dense(64, activation="relu", name="fc")(x)
+    x = layers.Dropout(dropout, name="drop2")(x)
+    return layers.Dense(n_classes, activation="softmax", name="probs")(x)
+
+
 def cnn2d(
     input_shape: tuple[int, int, int], n_classes: int, width: int = 16, dropout: float = 0.3
 ) -> keras.Model:
@@ -39,13 +50,7 @@ def cnn2d(
     x = layers.Dense(width * 8, use_bias=False, name="frame_fc")(x)
     x = layers.BatchNormalization(momentum=0.9, name="frame_bn")(x)
     x = layers.ReLU(name="frame_relu")(x)
-    x = layers.Concatenate(name="stats")(
-        [layers.GlobalAveragePooling1D(name="t_mean")(x), layers.GlobalMaxPooling1D(name="t_max")(x)]
-    )
-    x = layers.Dropout(dropout, name="drop")(x)
-    x = layers.Dense(64, activation="relu", name="fc")(x)
-    x = layers.Dropout(dropout, name="drop2")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    out = _stats_head(x, n_classes, dropout)
     return keras.Model(inp, out, name="cnn2d")
 
 
@@ -60,13 +65,7 @@ def cnn1d(input_shape: tuple[int, int], n_classes: int, width: int = 64, dropout
         if i < 3:
             x = layers.MaxPooling1D(2, name=f"c{i}_pool")(x)
             x = layers.Dropout(0.1, name=f"c{i}_drop")(x)
-    x = layers.Concatenate(name="stats")(
-        [layers.GlobalAveragePooling1D(name="t_mean")(x), layers.GlobalMaxPooling1D(name="t_max")(x)]
-    )
-    x = layers.Dropout(dropout, name="drop")(x)
-    x = layers.Dense(64, activation="relu", name="fc")(x)
-    x = layers.Dropout(dropout, name="drop2")(x)
-    out = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    out = _stats_head(x, n_classes, dropout)
     return keras.Model(inp, out, name="cnn1d")
 
 
