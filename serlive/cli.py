@@ -1,7 +1,7 @@
 """``serlive`` command line: a thin adapter over :mod:`serlive.analysis` and the trainer.
 
-Subcommands: ``predict``, ``train``, ``evaluate``, ``listen`` and ``devices``
-(and, with a later layer, the GUI).  Heavy imports (TensorFlow, librosa)
+Subcommands: ``predict``, ``train``, ``evaluate``, ``listen``, ``devices`` and
+``gui``; no arguments, or only existing files, open the desktop app.  Heavy imports (TensorFlow, librosa)
 happen only inside the training subcommands, never on the predict path.
 """
 
@@ -447,7 +447,31 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--duration", type=_positive_float, help="stop after this many seconds")
     li.add_argument("--record", metavar="FILE", help="also write the captured audio to FILE (.wav, float32)")
     li.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
+
+    gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")
+    gu.add_argument("paths", nargs="*", help="an audio file to open in the viewer")
+    gu.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
     return p
+
+
+SUBCOMMANDS = ("predict", "train", "evaluate", "devices", "listen", "gui")
+
+
+def wants_gui(argv: Sequence[str]) -> bool:
+    """No arguments, or only paths of existing files (``serlive take.wav``): open the app."""
+    if not argv:
+        return True
+    return all(not a.startswith("-") and a not in SUBCOMMANDS and Path(a).is_file() for a in argv)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Open the desktop app (Qt is imported only here)."""
+    try:
+        from serlive.gui.app import run
+    except ImportError as exc:
+        print(f"serlive: the desktop app needs PySide6 and pyqtgraph ({exc})", file=sys.stderr)
+        return EXIT_USAGE
+    return run(args.paths, args.model)
 
 
 def _positive_float(text: str) -> float:
@@ -460,6 +484,8 @@ def _positive_float(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``serlive`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if wants_gui(argv):
+        argv = ["gui", *argv]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -473,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_devices(args)
         if args.command == "listen":
             return cmd_listen(args)
+        if args.command == "gui":
+            return cmd_gui(args)
         parser.print_help()
         return EXIT_USAGE
     except KeyboardInterrupt:

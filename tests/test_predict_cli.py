@@ -232,14 +232,18 @@ def test_unusable_model(capsys, audio, tiny_models, tmp_path):
     assert rc == 2 and "not found" in err
 
 
-def test_usage_errors(capsys):
+def test_usage_errors(capsys, monkeypatch):
     with pytest.raises(SystemExit) as info:
         main(["predict"])
     assert info.value.code == 2
     with pytest.raises(SystemExit):
         main(["predict", "x.wav", "--format", "xml"])
     capsys.readouterr()
-    assert main([]) == 2
+    # no arguments opens the desktop app (the GUI itself is tested in test_gui.py)
+    import serlive.cli
+
+    monkeypatch.setattr(serlive.cli, "cmd_gui", lambda args: 7)
+    assert main([]) == 7
 
 
 # --- as a separate process ----------------------------------------------------------------

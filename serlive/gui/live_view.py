@@ -1,0 +1,438 @@
+"""Live view: microphone → engine → waveform, scrolling log-mel, rolling probabilities, current emotion.
+
+Threads: the engine's worker analyses windows; this widget never waits on it.
+A 30 fps QTimer drains ``engine.results`` (non-blocking), reads the newest
+samples with ``engine.ring.latest``/``read`` (lock-free), and computes only
+the spectrogram columns that appeared since the last tick, so a frame costs
+a few small FFTs and a redraw.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from numpy.typing import NDArray
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from serlive.audio.sources import AudioDeviceError, AudioSource, InputDevice, list_input_devices
+from serlive.gui import messages
+from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
+from serlive.gui.plots import EmotionBars, emotion_pen, envelope, spectrogram_item
+from serlive.stream import Engine, Result, StreamEnd
+
+FPS = 30
+WAVE_S = 5.0  #: seconds of waveform shown
+SPEC_S = 10.0  #: seconds of scrolling spectrogram
+HISTORY_S = 60.0  #: seconds of rolling probabilities
+CLIP_LEVEL = 0.99
+CLIP_HOLD_S = 1.0
+
+
+class LiveView(QWidget):
+    """The live tab.  ``model_path`` None: the shipped model; each start builds a fresh Engine."""
+
+    #: one line for the main window's status bar
+    status_changed = Signal(str)
+
+    def __init__(
+        self,
+        model_path: str | Path | None,
+        labels: tuple[str, ...],
+        list_devices: Callable[[], list[InputDevice]] = list_input_devices,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.model_path = model_path
+        self.labels = labels
+        self._list_devices = list_devices
+        self.engine: Engine | None = None
+        self.devices: list[InputDevice] = []
+        self.record_path: str | None = None
+        self.results_seen = 0
+        self.frame_times: deque[float] = deque(maxlen=600)  #: seconds per tick, for the bench
+        self._history: deque[tuple[float, NDArray[np.float32] | None]] = deque()
+        self._spec_next_frame = 0
+        self._level_pos = 0
+        self._clip_until = 0.0
+        self._last_latency: float | None = None
+        self._extractor: Any = None
+        self._build()
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(1000 / FPS))
+        self.timer.timeout.connect(self.tick)
+        self.refresh_devices()
+
+    # --- layout ------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Input:"))
+        self.device_combo = QComboBox()
+        self.device_combo.setMinimumWidth(220)
+        controls.addWidget(self.device_combo, 1)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Look for input devices again")
+        self.refresh_button.clicked.connect(self.refresh_devices)
+        controls.addWidget(self.refresh_button)
+        controls.addWidget(QLabel("Hop:"))
+        self.hop_spin = QDoubleSpinBox()
+        self.hop_spin.setRange(0.1, 3.0)
+        self.hop_spin.setSingleStep(0.1)
+        self.hop_spin.setDecimals(2)
+        self.hop_spin.setSuffix(" s")
+        self.hop_spin.setValue(0.5)
+        self.hop_spin.setToolTip("Seconds between decisions (rounded to the 20 ms frame hop)")
+        controls.addWidget(self.hop_spin)
+        controls.addWidget(QLabel("Smoothing:"))
+        self.smooth_spin = QDoubleSpinBox()
+        self.smooth_spin.setRange(0.0, 0.95)
+        self.smooth_spin.setSingleStep(0.05)
+        self.smooth_spin.setValue(0.5)
+        self.smooth_spin.setToolTip("Weight of the past in the exponential smoothing; 0 = off")
+        controls.addWidget(self.smooth_spin)
+        self.record_check = QCheckBox("Record to file…")
+        self.record_check.setToolTip("Also write the captured audio to a WAV file")
+        self.record_check.toggled.connect(self._record_toggled)
+        controls.addWidget(self.record_check)
+        self.start_button = QPushButton("Start")
+        self.start_button.setShortcut("Space")
+        self.start_button.clicked.connect(self.toggle)
+        controls.addWidget(self.start_button)
+        root.addLayout(controls)
+
+        self.notice = QLabel("")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel { background: #fff3bf; color: #5c3c00; padding: 6px; }")
+        self.notice.hide()
+        root.addWidget(self.notice)
+
+        grid = QGridLayout()
+        root.addLayout(grid, 1)
+        self.wave_plot = pg.PlotWidget()
+        self.wave_plot.setYRange(-1, 1, padding=0)
+        self.wave_plot.setXRange(-WAVE_S, 0, padding=0)
+        self.wave_plot.setMouseEnabled(False, False)
+        self.wave_plot.setLabel("left", "waveform")
+        self.wave_curve = self.wave_plot.plot(pen=pg.mkPen("#8ce99a", width=1))
+        grid.addWidget(self.wave_plot, 0, 0)
+
+        self.spec_plot = pg.PlotWidget()
+        self.spec_plot.setMouseEnabled(False, False)
+        self.spec_plot.setLabel("left", "log-mel band")
+        self.spec_item = spectrogram_item()
+        self.spec_plot.addItem(self.spec_item)
+        self.spec_frames = round(SPEC_S * 50)
+        self.spec_buf = np.full((64, self.spec_frames), -120.0, np.float32)
+        self.spec_item.setImage(self.spec_buf, autoLevels=False)
+        self.spec_item.setRect(-SPEC_S, 0, SPEC_S, 64)
+        self.spec_plot.setXRange(-SPEC_S, 0, padding=0)
+        self.spec_plot.setYRange(0, 64, padding=0)
+        grid.addWidget(self.spec_plot, 1, 0)
+
+        self.prob_plot = pg.PlotWidget()
+        self.prob_plot.setMouseEnabled(False, False)
+        self.prob_plot.setYRange(0, 1, padding=0.02)
+        self.prob_plot.setXRange(-HISTORY_S, 0, padding=0)
+        self.prob_plot.setLabel("left", "probability")
+        self.prob_plot.setLabel("bottom", "seconds ago")
+        self.prob_plot.addLegend(offset=(5, 5), colCount=4)
+        self.prob_curves = [
+            self.prob_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
+        ]
+        grid.addWidget(self.prob_plot, 2, 0)
+
+        side = QVBoxLayout()
+        self.emotion_label = QLabel("—")
+        font = QFont()
+        font.setPointSize(32)
+        font.setBold(True)
+        self.emotion_label.setFont(font)
+        self.emotion_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.emotion_label.setMinimumWidth(260)
+        side.addWidget(self.emotion_label)
+        self.confidence_label = QLabel("stopped")
+        self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        side.addWidget(self.confidence_label)
+        self.bars = EmotionBars(self.labels)
+        side.addWidget(self.bars, 1)
+        meter = QHBoxLayout()
+        meter.addWidget(QLabel("Level"))
+        self.level_bar = QProgressBar()
+        self.level_bar.setRange(-60, 0)
+        self.level_bar.setValue(-60)
+        self.level_bar.setFormat("%v dBFS")
+        meter.addWidget(self.level_bar, 1)
+        self.clip_label = QLabel("CLIP")
+        self.clip_label.setToolTip("Lit for a second after a sample reaches full scale")
+        meter.addWidget(self.clip_label)
+        side.addLayout(meter)
+        self._set_clip(False)
+        grid.addLayout(side, 0, 1, 3, 1)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 1)
+
+    # --- devices -----------------------------------------------------------------------
+    def refresh_devices(self) -> None:
+        """Ask PortAudio again (a device plugged in, a sound server started)."""
+        error = None
+        try:
+            self.devices = list(self._list_devices())
+        except AudioDeviceError as exc:
+            self.devices, error = [], str(exc)
+        keep = self.device_combo.currentData()
+        self.device_combo.clear()
+        for d in self.devices:
+            mark = " (default)" if d.is_default else ""
+            self.device_combo.addItem(f"{d.name}{mark} — {d.default_rate:g} Hz", d.index)
+        default = next((i for i, d in enumerate(self.devices) if d.is_default), 0)
+        idx = self.device_combo.findData(keep) if keep is not None else -1
+        self.device_combo.setCurrentIndex(idx if idx >= 0 else default)
+        if not self.devices:
+            self.device_combo.addItem("no input device")
+            self.device_combo.setEnabled(False)
+            self.start_button.setEnabled(self.engine is not None and self.engine.running)
+            why = f" ({error})" if error else ""
+            self.show_notice(
+                "No audio input device found" + why + ". Connect a microphone or start a sound server, "
+                "then press Refresh. The file viewer (File ▸ Open) works without one."
+            )
+        else:
+            self.device_combo.setEnabled(True)
+            self.start_button.setEnabled(True)
+            self.hide_notice()
+
+    def select_device(self, index_or_name: int | str) -> bool:
+        """Select a device by PortAudio index or (part of) its name; True when found."""
+        for i, d in enumerate(self.devices):
+            if index_or_name == d.index or (isinstance(index_or_name, str) and index_or_name in d.name):
+                self.device_combo.setCurrentIndex(i)
+                return True
+        return False
+
+    def show_notice(self, text: str) -> None:
+        """A plain sentence above the plots (no device, stream ended with an error)."""
+        self.notice.setText(text)
+        self.notice.show()
+
+    def hide_notice(self) -> None:
+        """Hide the notice."""
+        self.notice.hide()
+
+    def _record_toggled(self, on: bool) -> None:
+        if on and self.record_path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Record to", "recording.wav", "WAV audio (*.wav)")
+            if not path:
+                self.record_check.setChecked(False)
+                return
+            self.record_path = path
+        if not on:
+            self.record_path = None
+        self.record_check.setText(f"Record: {Path(self.record_path).name}" if on else "Record to file…")
+
+    # --- start / stop ------------------------------------------------------------------
+    def toggle(self) -> None:
+        """Start when stopped, stop when running."""
+        if self.engine is not None and self.engine.running:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        """Open the selected microphone and start the engine; problems become a message box."""
+        if not self.devices:
+            messages.show_error(self, "No input device", "There is no audio input device to listen to.")
+            return
+        from serlive.audio.sources import MicrophoneSource
+
+        try:
+            source = MicrophoneSource(self.device_combo.currentData())
+        except AudioDeviceError as exc:
+            messages.show_error(self, "Cannot open the microphone", str(exc))
+            return
+        self.start_source(source)
+
+    def start_source(self, source: AudioSource) -> bool:
+        """Start the engine on any source (the microphone, or a FileSource for tests and demos)."""
+        from serlive.audio.record import RecordError
+        from serlive.audio.sources import AudioDeviceError as DevErr
+        from serlive.model import ModelError
+        from serlive.stream import EngineError
+
+        hop = round(self.hop_spin.value() / 0.02) * 0.02
+        try:
+            self.engine = Engine(
+                self.model_path, hop_s=hop, smoothing=self.smooth_spin.value(), record=self.record_path
+            )
+            self._extractor = self.engine.extractor
+            self.engine.start(source)
+        except (DevErr, RecordError, EngineError, ModelError, ValueError, OSError) as exc:
+            self.engine = None
+            messages.show_error(self, "Cannot start listening", str(exc))
+            return False
+        self._reset_display()
+        self.timer.start()
+        self._set_running(True)
+        rate = getattr(source, "sample_rate", 0)
+        self._device_text = f"{getattr(source, 'name', 'input')} @ {rate} Hz"
+        self.hide_notice()
+        return True
+
+    def stop(self) -> None:
+        """Stop the engine (bounded: returns within about 2 s whatever the device does)."""
+        if self.engine is not None:
+            self.engine.stop()
+            self.tick()  # drain the last results and the StreamEnd
+        self.timer.stop()
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setText("Stop" if running else "Start")
+        self.start_button.setEnabled(running or bool(self.devices))
+        for w in (self.hop_spin, self.smooth_spin, self.record_check, self.device_combo, self.refresh_button):
+            w.setEnabled(not running and (w is not self.device_combo or bool(self.devices)))
+        if not running:
+            self.confidence_label.setText("stopped")
+
+    def _reset_display(self) -> None:
+        self._history.clear()
+        self.results_seen = 0
+        self._spec_next_frame = 0
+        self._level_pos = 0
+        self.spec_buf.fill(-120.0)
+        self.emotion_label.setText("listening…")
+        self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
+        self.confidence_label.setText("first decision after 3 s")
+        self.bars.set_values(None)
+
+    # --- the 30 fps tick ---------------------------------------------------------------
+    def tick(self) -> None:
+        """Drain results, draw the newest audio; never blocks."""
+        t0 = time.perf_counter()
+        eng = self.engine
+        if eng is None:
+            return
+        ended: StreamEnd | None = None
+        latest: Result | None = None
+        while True:
+            try:
+                item = eng.results.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, StreamEnd):
+                ended = item
+            else:
+                latest = item
+                self.results_seen += 1
+                self._history.append((item.end_s, None if item.silent else item.shown))
+        if latest is not None:
+            self._show_result(latest)
+        ring = eng.ring
+        if ring is not None:
+            self._draw_audio(ring, eng.sample_rate)
+        self._update_status(eng)
+        if ended is not None:
+            self.timer.stop()
+            self._set_running(False)
+            if ended.error:
+                self.show_notice(f"Listening stopped: {ended.error}")
+        self.frame_times.append(time.perf_counter() - t0)
+
+    def _show_result(self, r: Result) -> None:
+        if r.latency_s is not None:
+            self._last_latency = r.latency_s
+        if r.silent:
+            self.emotion_label.setText("no speech")
+            self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
+            self.confidence_label.setText("too quiet to judge (below the speech gate)")
+            self.bars.set_values(None)
+        else:
+            self.emotion_label.setText(r.label)
+            self.emotion_label.setStyleSheet(f"color: {emotion_color(r.label)}")
+            self.confidence_label.setText(f"confidence {100 * r.confidence:.0f} %")
+            self.bars.set_values(r.shown)
+        now = r.end_s
+        while self._history and self._history[0][0] < now - HISTORY_S - 1:
+            self._history.popleft()
+        t = np.array([h[0] - now for h in self._history])
+        probs = np.array([np.full(len(self.labels), np.nan) if h[1] is None else h[1] for h in self._history])
+        for i, curve in enumerate(self.prob_curves):
+            curve.setData(t, probs[:, i])
+
+    def _draw_audio(self, ring: Any, sr: int) -> None:
+        written = ring.written
+        n_wave = int(WAVE_S * sr)
+        start, y = ring.latest(n_wave)
+        x, v = envelope(y, 1000)
+        self.wave_curve.setData((x + start - written) / sr, v)
+        # level meter and clipping over the samples that arrived since the last tick
+        new = max(1, min(written - self._level_pos, len(y)))
+        self._level_pos = written
+        tail = y[-new:] if len(y) else y
+        peak = float(np.max(np.abs(tail))) if len(tail) else 0.0
+        db = 20 * np.log10(max(peak, 1e-6))
+        self.level_bar.setValue(int(max(-60, min(0, db))))
+        now = time.monotonic()
+        if peak >= CLIP_LEVEL:
+            self._clip_until = now + CLIP_HOLD_S
+        self._set_clip(now < self._clip_until)
+        self._draw_spectrogram(ring, written)
+
+    def _draw_spectrogram(self, ring: Any, written: int) -> None:
+        ext = self._extractor
+        cfg = ext.cfg
+        hop, nfft = cfg.hop_length, cfg.n_fft
+        avail = (written - nfft) // hop + 1 if written >= nfft else 0
+        first = max(self._spec_next_frame, avail - self.spec_frames)
+        n_new = avail - first
+        if n_new <= 0:
+            return
+        data = ring.read(first * hop, (n_new - 1) * hop + nfft)
+        if data is None:  # overwritten while we were away: start from the newest frames
+            first = max(0, avail - 50)
+            n_new = avail - first
+            data = ring.read(first * hop, (n_new - 1) * hop + nfft)
+            if data is None:
+                return
+        mel = ext.raw_frames(data)[:, : cfg.n_mels].T  # (bands, frames)
+        k = min(mel.shape[1], self.spec_frames)
+        self.spec_buf[:, :-k] = self.spec_buf[:, k:]
+        self.spec_buf[:, -k:] = mel[:, -k:]
+        self._spec_next_frame = avail
+        self.spec_item.setImage(self.spec_buf, autoLevels=False)
+
+    def _set_clip(self, on: bool) -> None:
+        color = CLIP_COLOR if on else "#555555"
+        self.clip_label.setStyleSheet(f"QLabel {{ color: white; background: {color}; padding: 2px 6px; }}")
+
+    def _update_status(self, eng: Engine) -> None:
+        st = eng.stats()
+        lat = "n/a" if self._last_latency is None else f"{1000 * self._last_latency:.1f} ms"
+        self.status_changed.emit(
+            f"{getattr(self, '_device_text', '')}  |  decision latency {lat}  |  "
+            f"dropped samples {st.dropped_samples}  |  windows {st.windows}"
+        )
+
+    def shutdown(self) -> None:
+        """Stop everything (window closing)."""
+        self.stop()

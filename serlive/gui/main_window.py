@@ -1,0 +1,192 @@
+"""Main window: Live and File tabs, menus, drag and drop, persistent settings, About box."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
+
+from serlive import __version__
+from serlive.gui import messages
+from serlive.gui.file_view import FileView
+from serlive.gui.live_view import LiveView
+
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
+CORPORA_LICENCES = (
+    "RAVDESS: Creative Commons BY-NC-SA 4.0 (attribution, non-commercial, share-alike)",
+    "TESS: Creative Commons BY-NC-ND 4.0 (attribution, non-commercial, no derivatives)",
+)
+
+
+class MainWindow(QMainWindow):
+    """``model`` is an already loaded EmotionModel (the file viewer's); the live engine loads its own."""
+
+    def __init__(self, model: Any, model_path: str | Path | None = None, settings: QSettings | None = None):
+        super().__init__()
+        self.model = model
+        self.settings = settings or QSettings("serlive", "serlive")
+        self.setWindowTitle(f"serlive {__version__} — speech emotion")
+        self.setAcceptDrops(True)
+        self.tabs = QTabWidget()
+        self.live = LiveView(model_path, tuple(model.labels))
+        self.file = FileView(model)
+        self.tabs.addTab(self.live, "Live")
+        self.tabs.addTab(self.file, "File")
+        self.setCentralWidget(self.tabs)
+        self.live.status_changed.connect(self.statusBar().showMessage)
+        self.file.analysis_done.connect(lambda _a: self._update_actions())
+        self._build_menus()
+        self._restore()
+        self._update_actions()
+        self.statusBar().showMessage("ready")
+
+    # --- menus -------------------------------------------------------------------------
+    def _action(self, text: str, slot: Any, shortcut: Any = None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        return act
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        fm = mb.addMenu("&File")
+        self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
+        self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
+        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        for a in (self.open_action, None, self.csv_action, self.png_action, None, quit_action):
+            fm.addSeparator() if a is None else fm.addAction(a)
+        vm = mb.addMenu("&View")
+        vm.addAction(self._action("&Live", lambda: self.tabs.setCurrentWidget(self.live), "Ctrl+1"))
+        vm.addAction(self._action("&File", lambda: self.tabs.setCurrentWidget(self.file), "Ctrl+2"))
+        hm = mb.addMenu("&Help")
+        hm.addAction(self._action("&About serlive", self.show_about))
+        self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+
+    def _update_actions(self) -> None:
+        has = self.file.loaded is not None
+        self.csv_action.setEnabled(has)
+        self.png_action.setEnabled(True)
+
+    # --- files -------------------------------------------------------------------------
+    def open_file(self, path: str | Path) -> None:
+        """Show the File tab and analyse ``path``; a path that is not a file gets a message box."""
+        p = Path(path)
+        if not p.is_file():
+            messages.show_error(self, "Cannot open file", f"{p}: no such file")
+            return
+        self.settings.setValue("last_dir", str(p.parent))
+        self.tabs.setCurrentWidget(self.file)
+        self.file.open_file(p)
+
+    def open_dialog(self) -> None:
+        """File ▸ Open."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open audio file", str(self.settings.value("last_dir", "")), AUDIO_FILTER
+        )
+        if path:
+            self.open_file(path)
+
+    def export_csv_dialog(self) -> None:
+        """File ▸ Export timeline as CSV."""
+        if self.file.loaded is None:
+            messages.show_error(self, "Nothing to export", "Open and analyse a file first.")
+            return
+        default = str(Path(str(self.settings.value("last_dir", ""))) / (self.file.loaded.path.stem + ".csv"))
+        path, _ = QFileDialog.getSaveFileName(self, "Export timeline", default, "CSV (*.csv)")
+        if path:
+            try:
+                self.file.export_csv(path)
+            except OSError as exc:
+                messages.show_error(self, "Export failed", f"{path}: {exc.strerror or exc}")
+
+    def export_png_dialog(self) -> None:
+        """File ▸ Export view as PNG (the tab on screen)."""
+        path, _ = QFileDialog.getSaveFileName(self, "Export view", "serlive.png", "PNG image (*.png)")
+        if path and not self.tabs.currentWidget().grab().save(path, "PNG"):
+            messages.show_error(self, "Export failed", f"{path}: could not write the image")
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept drops of local files."""
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Open the first dropped file."""
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_file(files[0])
+
+    # --- about -------------------------------------------------------------------------
+    def about_text(self) -> str:
+        """Rich text of the About box: version, model metadata, training corpora and licences."""
+        meta = self.model.meta
+        extra = dict(meta.extra)
+        training = extra.get("training") or {}
+        corpora = training.get("corpora") if isinstance(training, dict) else None
+        lines = [
+            f"<h3>serlive {__version__}</h3>",
+            "<p>Real-time speech emotion recognition: live microphone and file viewer.</p>",
+            f"<p><b>Model labels:</b> {html.escape(', '.join(meta.labels))}<br>",
+            f"<b>Architecture:</b> {html.escape(str(extra.get('architecture', 'unknown')))}; "
+            f"window {meta.windows.window_s:g} s, hop {meta.windows.hop_s:g} s, "
+            f"{meta.features.n_mels} log-mel bands at {meta.features.sample_rate} Hz<br>",
+            f"<b>Training corpora:</b> {html.escape(', '.join(map(str, corpora)) if corpora else 'unknown')}",
+        ]
+        metrics = extra.get("metrics") or (training.get("metrics") if isinstance(training, dict) else None)
+        if metrics:
+            text = json.dumps(metrics, indent=None)[:600]
+            lines.append(f"<br><b>Metrics:</b> {html.escape(text)}")
+        lines.append("</p>")
+        if extra.get("licence"):
+            lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
+        lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
+        lines.append("<br>".join(html.escape(x) for x in CORPORA_LICENCES))
+        lines.append("</p><p>Code: MIT licence.</p>")
+        return "".join(lines)
+
+    def show_about(self) -> None:
+        """Help ▸ About."""
+        QMessageBox.about(self, "About serlive", self.about_text())
+
+    # --- settings ----------------------------------------------------------------------
+    def _restore(self) -> None:
+        s = self.settings
+        geom = s.value("geometry")
+        if isinstance(geom, QByteArray) and not geom.isEmpty():
+            self.restoreGeometry(geom)
+        else:
+            self.resize(1200, 760)
+        try:
+            self.live.hop_spin.setValue(float(s.value("hop_s", 0.5)))
+            self.live.smooth_spin.setValue(float(s.value("smoothing", 0.5)))
+        except (TypeError, ValueError):
+            pass
+        dev = s.value("device_name")
+        if dev:
+            self.live.select_device(str(dev))
+
+    def save_settings(self) -> None:
+        """Window geometry, live settings, last device (QSettings organisation "serlive")."""
+        s = self.settings
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("hop_s", self.live.hop_spin.value())
+        s.setValue("smoothing", self.live.smooth_spin.value())
+        i = self.live.device_combo.currentIndex()
+        if 0 <= i < len(self.live.devices):
+            s.setValue("device_name", self.live.devices[i].name)
+        s.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save settings, stop the engine, the worker and playback."""
+        self.save_settings()
+        self.live.shutdown()
+        self.file.shutdown()
+        super().closeEvent(event)

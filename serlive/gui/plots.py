@@ -1,0 +1,80 @@
+"""Plot building blocks shared by the live view and the file viewer (pyqtgraph)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from numpy.typing import NDArray
+
+from serlive.gui.colors import COLORMAP, SPECTROGRAM_LEVELS, emotion_color
+
+pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
+
+
+def envelope(y: NDArray[np.float32], n_bins: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+    """Min/max envelope of ``y`` in ``n_bins`` bins as ``(x_index, values)`` of 2 points per bin.
+
+    Why: drawing every sample of an hour (57 M points) or even of 5 s live
+    (80 k points at 30 fps) costs far more than a frame; a min/max pair per
+    pixel column looks identical and keeps clipping peaks visible.
+    """
+    n = len(y)
+    if n <= 2 * n_bins:
+        return np.arange(n, dtype=np.float64), np.asarray(y, np.float32)
+    per = n // n_bins
+    m = per * n_bins
+    blocks = y[:m].reshape(n_bins, per)
+    vals = np.empty(2 * n_bins, np.float32)
+    vals[0::2] = blocks.min(axis=1)
+    vals[1::2] = blocks.max(axis=1)
+    x = np.repeat(np.arange(n_bins, dtype=np.float64) * per + per / 2, 2)
+    return x, vals
+
+
+def downsample_columns(spec: NDArray[np.float32], max_cols: int) -> NDArray[np.float32]:
+    """Average groups of frames so an image has at most ``max_cols`` time columns (long files)."""
+    n = spec.shape[0]
+    if n <= max_cols:
+        return spec
+    per = int(np.ceil(n / max_cols))
+    m = (n // per) * per
+    return spec[:m].reshape(n // per, per, spec.shape[1]).mean(axis=1).astype(np.float32)
+
+
+def spectrogram_item() -> pg.ImageItem:
+    """An image with the shared colormap and fixed levels (no auto-levels: they would pump)."""
+    item = pg.ImageItem(axisOrder="row-major")
+    item.setColorMap(pg.colormap.get(COLORMAP))
+    item.setLevels(SPECTROGRAM_LEVELS)
+    return item
+
+
+def emotion_pen(label: str, width: float = 2.0) -> pg.QtGui.QPen:
+    """The pen of one emotion's curve."""
+    return pg.mkPen(emotion_color(label), width=width)
+
+
+class EmotionBars(pg.PlotWidget):
+    """Eight vertical bars, one per emotion, in the emotion colours."""
+
+    def __init__(self, labels: tuple[str, ...], parent: object = None) -> None:
+        super().__init__(parent=parent)
+        self.labels = labels
+        x = np.arange(len(labels))
+        self.bars = pg.BarGraphItem(
+            x=x, height=np.zeros(len(labels)), width=0.7, brushes=[emotion_color(lb) for lb in labels]
+        )
+        self.addItem(self.bars)
+        self.setYRange(0, 1, padding=0)
+        self.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        ax = self.getAxis("bottom")
+        ax.setTicks([[(i, lb[:4]) for i, lb in enumerate(labels)]])
+        self.setMinimumHeight(120)
+
+    def set_values(self, probs: NDArray[np.floating] | None) -> None:
+        """Show ``probs`` (None: all zero)."""
+        h = np.zeros(len(self.labels)) if probs is None else np.asarray(probs, np.float64)
+        self.bars.setOpts(height=h)

@@ -1,0 +1,209 @@
+"""Desktop app (pytest-qt, offscreen): window, file viewer, live view, responsiveness, errors.
+
+Uses the shipped model (loads in well under a second, no TensorFlow needed).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from PySide6.QtCore import QSettings, QTimer
+
+from serlive import cli
+from serlive.audio.sources import AudioDeviceError, FileSource, InputDevice
+from serlive.model import EmotionModel
+from tests.conftest import SR, speechlike, tone
+
+
+@pytest.fixture(scope="module")
+def model() -> EmotionModel:
+    return EmotionModel(num_threads=1)
+
+
+@pytest.fixture
+def errors(monkeypatch) -> list[tuple[str, str]]:
+    """Message boxes recorded instead of shown (a modal box would block the run)."""
+    from serlive.gui import messages
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
+    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, model, tmp_path, monkeypatch, errors):
+    from serlive.gui import live_view
+    from serlive.gui.main_window import MainWindow
+
+    devices = [InputDevice(3, "Fake mic", 1, 16000.0, "ALSA", True)]
+    monkeypatch.setattr(live_view, "list_input_devices", lambda: devices)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(model, settings=settings)
+    # the default argument was bound at definition time: point the view at the fake list
+    win.live._list_devices = lambda: devices
+    win.live.refresh_devices()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def _analyse(qtbot, win, path: Path) -> None:
+    win.open_file(path)
+    qtbot.waitUntil(lambda: not win.file.busy, timeout=30_000)
+    qtbot.wait(50)  # let the queued "finished" signal arrive
+
+
+def test_window_opens_without_heavy_imports(window):
+    assert window.isVisible()
+    assert window.tabs.count() == 2
+    assert "tensorflow" not in sys.modules and "numba" not in sys.modules and "librosa" not in sys.modules
+    assert "RAVDESS" in window.about_text() and "non-commercial" in window.about_text()
+
+
+def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):
+    path = make_audio("six.wav", speechlike(6.0))
+    _analyse(qtbot, window, path)
+    assert not errors
+    loaded = window.file.loaded
+    assert loaded is not None and len(loaded.analysis.windows) == 7
+    x, _y = window.file.time_curves[0].getData()
+    assert len(x) == 7
+    assert window.file.summary_label.text() in loaded.analysis.labels
+    csv_path = tmp_path / "t.csv"
+    window.file.export_csv(csv_path)
+    rows = csv_path.read_text().splitlines()
+    assert len(rows) == 8 and rows[0].startswith("start_s,end_s,silent,label,neutral")
+    png = tmp_path / "v.png"
+    assert window.file.export_png(png) and png.stat().st_size > 1000
+    window.file.seek(2.5)
+    assert window.file.cursors[0].value() == pytest.approx(2.5)
+
+
+def test_gui_thread_not_blocked_during_analysis(qtbot, window, make_audio):
+    path = make_audio("long.wav", np.tile(speechlike(10.0), 6))  # 60 s
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    window.tabs.setCurrentWidget(window.file)  # the first paint of the tab is not the analysis
+    qtbot.wait(100)
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(beat)
+    timer.start()
+    last[0] = time.perf_counter()
+    window.open_file(path)
+    qtbot.waitUntil(lambda: window.file.loaded is not None, timeout=60_000)
+    qtbot.wait(100)  # includes drawing the result on the GUI thread
+    timer.stop()
+    assert len(window.file.loaded.analysis.windows) == 115
+    assert len(gaps) > 5
+    assert max(gaps) < 0.050, f"GUI thread blocked for {1000 * max(gaps):.0f} ms"
+
+
+def test_bad_file_message_no_crash(qtbot, window, tmp_path, errors):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"this is not audio at all" * 20)
+    _analyse(qtbot, window, bad)
+    assert errors and errors[-1][0] == "Cannot open file" and "bad.wav" in errors[-1][1]
+    window.open_file(tmp_path / "missing.wav")
+    assert "no such file" in errors[-1][1]
+    assert window.isVisible()
+
+
+def test_cancel(qtbot, window, make_audio):
+    path = make_audio("long.wav", np.tile(speechlike(10.0), 12))
+    window.open_file(path)
+    window.file.cancel()
+    qtbot.waitUntil(lambda: not window.file.busy, timeout=30_000)
+    qtbot.wait(50)
+    assert window.file.loaded is None
+    assert "cancelled" in window.file.title.text().lower()
+
+
+def test_no_device_message(qtbot, model, tmp_path, errors):
+    from serlive.gui.live_view import LiveView
+
+    def none() -> list[InputDevice]:
+        raise AudioDeviceError("no audio input device found")
+
+    for lister in (lambda: [], none):
+        view = LiveView(None, model.labels, list_devices=lister)
+        qtbot.addWidget(view)
+        view.show()
+        assert view.notice.isVisible() and "No audio input device" in view.notice.text()
+        assert not view.start_button.isEnabled()
+        view.start()
+        assert errors and errors[-1][0] == "No input device"
+
+
+def test_live_view_updates_from_file_source(qtbot, model):
+    from serlive.gui.live_view import LiveView
+
+    view = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    view.show()
+    y = np.concatenate([speechlike(4.0), np.zeros(SR * 4, np.float32), 0.999 * tone(300, 1.0, amp=1.0)])
+    assert view.start_source(FileSource(samples=y, realtime=True, speed=4.0))
+    qtbot.waitUntil(lambda: view.engine is not None and not view.engine.running, timeout=20_000)
+    qtbot.wait(100)
+    view.tick()
+    assert view.results_seen >= 8
+    assert view.start_button.text() == "Start"
+    x, _ = view.prob_curves[0].getData()
+    assert x is not None and len(x) == view.results_seen
+    assert view.spec_buf.max() > -100  # spectrogram columns were drawn
+    _wx, wy = view.wave_curve.getData()
+    assert wy is not None and len(wy) > 100
+    assert view.level_bar.value() > -60
+
+
+def test_no_speech_state(qtbot, model):
+    from serlive.gui.live_view import LiveView
+
+    view = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    assert view.start_source(FileSource(samples=np.zeros(SR * 4, np.float32), realtime=False))
+    qtbot.waitUntil(lambda: not view.engine.running, timeout=20_000)
+    qtbot.wait(50)
+    view.tick()
+    assert view.emotion_label.text() == "no speech"
+
+
+def test_settings_persist(qtbot, model, tmp_path, errors):
+    from serlive.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(model, settings=settings)
+    qtbot.addWidget(win)
+    win.live.hop_spin.setValue(1.0)
+    win.resize(900, 600)
+    win.close()
+    win2 = MainWindow(model, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win2)
+    assert win2.live.hop_spin.value() == pytest.approx(1.0)
+    win2.close()
+
+
+def test_cli_routes_to_gui(monkeypatch, make_audio):
+    seen = []
+    monkeypatch.setattr(cli, "cmd_gui", lambda args: seen.append(args.paths) or 0)
+    path = make_audio("a.wav", speechlike(1.0))
+    assert cli.main([]) == 0 and cli.main([str(path)]) == 0
+    assert seen == [[], [str(path)]]
+    assert cli.wants_gui(["predict", str(path)]) is False
+    assert cli.wants_gui(["--version"]) is False
