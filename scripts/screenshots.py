@@ -1,0 +1,78 @@
+"""Drive the real app and save screenshots of the File and Live tabs (run by screenshots.sh).
+
+Usage: python scripts/screenshots.py file AUDIO OUT.png
+       python scripts/screenshots.py live PLAY_CMD OUT.png   (PLAY_CMD: shell command that plays speech
+                                                              into the microphone, run once capture has begun)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from PySide6.QtCore import QTimer
+
+from serlive.gui.app import application
+from serlive.gui.main_window import MainWindow
+from serlive.model import EmotionModel
+
+
+def save(win: MainWindow, out: str) -> None:
+    """Grab the whole window (menus, status bar) and write a small PNG."""
+    img = win.grab().toImage()
+    img.save(out, "PNG", 9)
+    print(f"wrote {out}", flush=True)
+
+
+def main() -> int:
+    mode, arg, out = sys.argv[1:4]
+    app = application()
+    win = MainWindow(EmotionModel(num_threads=1))
+    win.resize(1280, 760)
+    win.show()
+    t0 = time.monotonic()
+    player: list[subprocess.Popen] = []
+
+    if mode == "file":
+        win.open_file(arg)
+
+        def poll_file() -> None:
+            if win.file.loaded is not None or time.monotonic() - t0 > 60:
+                win.file.seek(win.file.loaded.analysis.duration_s * 0.4 if win.file.loaded else 0)
+                QTimer.singleShot(500, lambda: (save(win, out), app.quit()))
+            else:
+                QTimer.singleShot(100, poll_file)
+
+        QTimer.singleShot(100, poll_file)
+    else:
+        if not win.live.select_device("pulse"):
+            print("no 'pulse' input device", file=sys.stderr)
+        win.live.start()
+
+        def poll_live() -> None:
+            eng = win.live.engine
+            if eng is None:
+                app.quit()
+                return
+            if not player and eng.samples_received > 0:
+                player.append(subprocess.Popen(arg, shell=True))
+            if player and win.live.results_seen > 36:  # 20 s of decisions, taken while speech plays
+                save(win, out)
+                player[0].kill()
+                win.live.stop()
+                app.quit()
+            elif time.monotonic() - t0 > 90:
+                save(win, out)
+                app.quit()
+            else:
+                QTimer.singleShot(200, poll_live)
+
+        QTimer.singleShot(200, poll_live)
+    app.exec()
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
