@@ -207,3 +207,62 @@ def test_cli_routes_to_gui(monkeypatch, make_audio):
     assert seen == [[], [str(path)]]
     assert cli.wants_gui(["predict", str(path)]) is False
     assert cli.wants_gui(["--version"]) is False
+
+
+def test_model_load_failure_message(qtbot, tmp_path, errors):
+    from serlive.gui.app import run
+
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(b"not a model")
+    assert run([], str(bad)) == 2
+    assert errors and errors[-1][0] == "Cannot load the model"
+
+
+def test_drop_opens_file(qtbot, window, make_audio):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path = make_audio("dropped.wav", speechlike(4.0))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.file.loaded is not None, timeout=30_000)
+    assert window.tabs.currentWidget() is window.file
+    assert len(window.file.loaded.analysis.windows) == 3
+
+
+def test_playback_without_output_device(qtbot, window, make_audio, errors, monkeypatch):
+    from serlive.audio import sources
+
+    _analyse(qtbot, window, make_audio("p.wav", speechlike(3.0)))
+
+    def no_backend():
+        raise AudioDeviceError("the PortAudio library is not installed")
+
+    monkeypatch.setattr(sources, "load_backend", no_backend)
+    assert window.file.start_playback() is False
+    assert errors[-1][0] == "No audio output" and "PortAudio" in errors[-1][1]
+    assert window.file.play_button.text() == "Play"
+
+
+def test_live_records_to_file(qtbot, model, tmp_path):
+    import soundfile as sf
+
+    from serlive.gui.live_view import LiveView
+
+    view = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    view.record_path = str(tmp_path / "take.wav")
+    y = speechlike(4.0)
+    assert view.start_source(FileSource(samples=y, realtime=False))
+    qtbot.waitUntil(lambda: not view.engine.running, timeout=20_000)
+    view.stop()
+    rec, sr = sf.read(tmp_path / "take.wav", dtype="float32")
+    assert sr == SR and len(rec) == len(y)
