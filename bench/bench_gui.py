@@ -1,0 +1,144 @@
+"""Benchmark of the desktop app while live: frame time, CPU of the whole app, RSS over time.
+
+The real :class:`serlive.gui.main_window.MainWindow` (shipped model) listens
+to a :class:`serlive.audio.sources.FileSource` replaying espeak-ng-like
+synthetic speech with pauses in real time (20 ms blocks, like a microphone
+callback), so no sound card is needed.  Measured:
+
+* **tick time**: the live view's 30 fps timer slot (drain results, envelope,
+  new spectrogram columns, setData) — median / p95 / max;
+* **frame time**: the same plus the repaint it causes (``QWidget.repaint``
+  of the Live tab, forced synchronously once a second and timed);
+* **CPU**: process CPU time / wall time, in % of one core (engine worker,
+  replay thread, GUI thread and painting together);
+* **RSS**: sampled every 10 s; growth after the first minute says whether memory is flat.
+
+Run it under a display (``xvfb-run -a python bench/bench_gui.py``) or with
+``QT_QPA_PLATFORM=offscreen``.  Prints a table and one ``BENCH {json}`` line.
+
+    python bench/bench_gui.py [--seconds 180]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def rss_mb() -> float:
+    """Resident set size of this process from /proc (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def speech(seconds: float, sr: int = 16000) -> np.ndarray:
+    """Speech-like test signal (tests/conftest.py) with 1 s pauses every 4 s."""
+    from tests.conftest import speechlike
+
+    parts = []
+    i = 0
+    while sum(len(p) for p in parts) < seconds * sr:
+        parts += [speechlike(3.0, seed=i, f0=110 + 20 * (i % 5)), np.zeros(sr, np.float32)]
+        i += 1
+    return np.concatenate(parts)[: int(seconds * sr)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=180.0, help="how long to listen")
+    args = ap.parse_args()
+
+    from PySide6.QtCore import QSettings, QTimer
+
+    from serlive.audio.sources import FileSource
+    from serlive.gui.app import application
+    from serlive.gui.main_window import MainWindow
+    from serlive.model import EmotionModel
+
+    app = application()
+    settings = QSettings(str(Path("/tmp") / "serlive-bench.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(EmotionModel(num_threads=1), settings=settings)
+    win.resize(1280, 760)
+    win.show()
+    live = win.live
+    y = speech(args.seconds + 5)
+    rss: list[tuple[float, float]] = [(0.0, rss_mb())]
+    repaint_ms: list[float] = []
+    t_start = time.perf_counter()
+    cpu_start = time.process_time()
+
+    def sample() -> None:
+        t = time.perf_counter() - t_start
+        t0 = time.perf_counter()
+        live.repaint()
+        repaint_ms.append(1000 * (time.perf_counter() - t0))
+        if int(t) % 10 == 0 and (not rss or t - rss[-1][0] >= 9.5):
+            rss.append((t, rss_mb()))
+        if t >= args.seconds:
+            app.quit()
+
+    live.start_source(FileSource(samples=y, realtime=True))
+    live.frame_times.clear()
+    ticks: list[float] = []
+    orig_tick = live.tick
+
+    def timed_tick() -> None:
+        t0 = time.perf_counter()
+        orig_tick()
+        ticks.append(1000 * (time.perf_counter() - t0))
+
+    live.timer.timeout.disconnect()
+    live.timer.timeout.connect(timed_tick)
+    pacer = QTimer()
+    pacer.setInterval(1000)
+    pacer.timeout.connect(sample)
+    pacer.start()
+    app.exec()
+    wall = time.perf_counter() - t_start
+    cpu = time.process_time() - cpu_start
+    stats = live.engine.stats() if live.engine else None
+    live.stop()
+    rss.append((wall, rss_mb()))
+    tk = np.array(ticks)
+    after_1min = [m for t, m in rss if t >= 60] or [rss[-1][1]]
+    res = {
+        "seconds": round(wall, 1),
+        "platform": app.platformName(),
+        "ticks": len(tk),
+        "fps": round(len(tk) / wall, 1),
+        "tick_ms_median": round(float(np.median(tk)), 2),
+        "tick_ms_p95": round(float(np.percentile(tk, 95)), 2),
+        "tick_ms_max": round(float(tk.max()), 2),
+        "frame_ms_median": round(float(np.median(tk) + np.median(repaint_ms)), 2),
+        "repaint_ms_median": round(float(np.median(repaint_ms)), 2),
+        "repaint_ms_p95": round(float(np.percentile(repaint_ms, 95)), 2),
+        "cpu_percent_of_core": round(100 * cpu / wall, 1),
+        "rss_mb_start": round(rss[0][1], 1),
+        "rss_mb_1min": round(after_1min[0], 1),
+        "rss_mb_end": round(rss[-1][1], 1),
+        "windows": None if stats is None else stats.windows,
+        "dropped_samples": None if stats is None else stats.dropped_samples,
+    }
+    for k, v in res.items():
+        print(f"{k:>22}: {v}")
+    print("BENCH " + json.dumps(res))
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
