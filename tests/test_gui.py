@@ -266,3 +266,18 @@ def test_live_records_to_file(qtbot, model, tmp_path):
     view.stop()
     rec, sr = sf.read(tmp_path / "take.wav", dtype="float32")
     assert sr == SR and len(rec) == len(y)
+
+
+def test_segmented_analysis_equals_whole_file(model):
+    from serlive.analysis import analyse_signal
+    from serlive.gui.file_view import analyse_in_segments
+
+    y = np.concatenate([speechlike(7.0, seed=1), np.zeros(SR * 3, np.float32), speechlike(5.3, seed=2)])
+    whole = analyse_signal(y, model)
+    parts = analyse_in_segments(y, model, segment_windows=7)
+    assert len(parts.windows) == len(whole.windows) == 25
+    for a, b in zip(whole.windows, parts.windows, strict=True):
+        assert a.start_s == pytest.approx(b.start_s) and a.silent == b.silent
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
+    np.testing.assert_allclose(whole.probabilities, parts.probabilities, atol=1e-6)
+    assert whole.speech == parts.speech

@@ -37,20 +37,51 @@ WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
 
 
-def _lower_priority() -> None:
-    """Nice the calling (worker) thread so that on a busy machine the GUI thread gets the CPU first.
+def analyse_in_segments(
+    y: NDArray[np.float32],
+    model: Any,
+    segment_windows: int = 240,
+    progress: Any = None,
+) -> Analysis:
+    """:func:`serlive.analysis.analyse_signal` run on segments of ``segment_windows`` windows, merged.
 
-    On Linux ``setpriority`` with a thread id affects only that thread; elsewhere
-    this is a no-op.  Measured: without it, on 2 cores shared with a training job,
-    the GUI thread missed its 10 ms timer by up to 67 ms during an analysis.
+    Why not one call: for the whole signal it computes every frame's RMS through
+    one (frames × n_fft) temporary (460 MB for an hour) and reports no progress
+    and cannot be cancelled until that is done, and its long numpy calls hold the
+    GIL for tens of ms.  Segments start at window starts (multiples of the frame
+    hop), so each window sees exactly the frames it sees in a whole-file
+    analysis; the summary is computed the same way (mean of the non-silent windows).
     """
-    import os
+    from serlive.analysis import WindowResult, analyse_signal
+    from serlive.windows import window_starts
 
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-    except (AttributeError, OSError):
-        pass
+    meta = model.meta
+    sr = meta.features.sample_rate
+    win = meta.windows.window_samples(sr)
+    hop = meta.windows.hop_samples(sr)
+    starts = window_starts(len(y), win, hop)
+    if len(starts) <= segment_windows:
+        return analyse_signal(y, model, batch=8, progress=progress)
+    out = Analysis(duration_s=len(y) / sr, labels=tuple(model.labels))
+    groups = [starts[i : i + segment_windows] for i in range(0, len(starts), segment_windows)]
+    for gi, group in enumerate(groups):
+        g0 = group[0]
+
+        def inner(frac: float, gi: int = gi) -> bool:
+            return bool(progress((gi + frac) / len(groups))) if progress is not None else False
+
+        part = analyse_signal(y[g0 : group[-1] + win], model, batch=8, progress=inner)
+        off = g0 / sr
+        out.windows.extend(
+            WindowResult(w.start_s + off, w.end_s + off, w.probabilities, w.silent) for w in part.windows
+        )
+        if len(part.windows) < len(group):  # cancelled inside the segment
+            break
+    voiced = [w.probabilities for w in out.windows if not w.silent]
+    out.speech = bool(voiced)
+    pool = voiced or [w.probabilities for w in out.windows]
+    out.probabilities = np.mean(pool, axis=0).astype(np.float32)
+    return out
 
 
 class AnalysisCancelled(Exception):
@@ -66,6 +97,11 @@ class Loaded:
     sample_rate: int
     spectrogram: NDArray[np.float32]  #: (bands, columns), already downsampled for display
     analysis: Analysis
+    #: display data prepared on the worker (an hour's min/max is ~50 ms of numpy: not on the GUI thread)
+    wave_t: NDArray[np.float64]
+    wave_v: NDArray[np.float32]
+    times: NDArray[np.float64]  #: window centres
+    probs: NDArray[np.float64]  #: (windows, labels), NaN for silent windows (gaps in the curves)
 
 
 class _Signals(QObject):
@@ -143,6 +179,9 @@ class FileView(QWidget):
         self.cursors = []
         for p in (self.wave_plot, self.spec_plot, self.time_plot):
             p.setMouseEnabled(True, False)  # zoom and pan in time only
+            # draw only what is in view, at most ~2 points per pixel: an hour's curves paint in ms
+            p.setClipToView(True)
+            p.setDownsampling(auto=True, mode="peak")
             if p is not self.wave_plot:
                 p.setXLink(self.wave_plot)
             cur = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#ffffff", width=1))
@@ -210,11 +249,9 @@ class FileView(QWidget):
 
     def _work(self, gen: int, path: Path, cancel: threading.Event) -> None:
         """Worker thread: load, spectrogram, analysis.  Touches no widget, only emits signals."""
-        from serlive.analysis import analyse_signal
         from serlive.audio.io import AudioLoadError, load_audio
 
         sig = self._signals
-        _lower_priority()
         try:
             sr = int(self.model.meta.features.sample_rate)
             sig.progress.emit(gen, 0.0, "loading")
@@ -229,11 +266,17 @@ class FileView(QWidget):
                 sig.progress.emit(gen, 0.3 + 0.7 * frac, "analysing")
                 return cancel.is_set()
 
-            # small batches: progress and Cancel answer within a few ms
-            analysis = analyse_signal(y, self.model, batch=8, progress=progress)
+            analysis = analyse_in_segments(y, self.model, progress=progress)
             if cancel.is_set():
                 raise AnalysisCancelled
-            sig.finished.emit(gen, Loaded(path, y, sr, spec, analysis))
+            x, v = envelope(y, WAVE_BINS)
+            t = np.array([0.5 * (w.start_s + w.end_s) for w in analysis.windows])
+            if analysis.windows:
+                probs = np.array([w.probabilities for w in analysis.windows], np.float64)
+                probs[np.array([w.silent for w in analysis.windows])] = np.nan
+            else:
+                probs = np.zeros((0, len(self.labels)))
+            sig.finished.emit(gen, Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs))
         except AnalysisCancelled:
             sig.failed.emit(gen, "")
         except AudioLoadError as exc:
@@ -251,7 +294,7 @@ class FileView(QWidget):
         if n_frames <= 0:
             return np.full((cfg.n_mels, 1), -120.0, np.float32)
         per = max(1, int(np.ceil(n_frames / MAX_SPEC_COLS)))
-        step = per * 2048  # frames per piece, a whole number of display columns
+        step = per * 512  # frames per piece (a whole number of display columns): short GIL holds
         cols = []
         for f0 in range(0, n_frames, step):
             if cancel.is_set():
@@ -293,21 +336,13 @@ class FileView(QWidget):
         a = d.analysis
         sr = d.sample_rate
         dur = len(d.samples) / sr
-        x, v = envelope(d.samples, WAVE_BINS)
-        self.wave_curve.setData(x / sr, v)
+        self.wave_curve.setData(d.wave_t, d.wave_v)
         spec = d.spectrogram
         self.spec_item.setImage(spec, autoLevels=False)
         self.spec_item.setRect(0, 0, dur, spec.shape[0])
         self.spec_plot.setYRange(0, spec.shape[0], padding=0)
-        t = np.array([0.5 * (w.start_s + w.end_s) for w in a.windows])
-        if a.windows:
-            probs = np.array([w.probabilities for w in a.windows], np.float64)
-            silent = np.array([w.silent for w in a.windows])
-            probs[silent] = np.nan
-        else:
-            probs = np.zeros((0, len(self.labels)))
         for i, c in enumerate(self.time_curves):
-            c.setData(t, probs[:, i])
+            c.setData(d.times, d.probs[:, i])
         self.wave_plot.setXRange(0, max(dur, 1e-3), padding=0.01)
         self.set_cursor(0.0)
         label = a.label if a.speech else "no speech"
