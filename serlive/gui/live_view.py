@@ -76,6 +76,7 @@ class LiveView(QWidget):
         self._level_pos = 0
         self._clip_until = 0.0
         self._last_latency: float | None = None
+        self._ticks = 0
         self._extractor: Any = None
         self._build()
         self.timer = QTimer(self)
@@ -350,7 +351,9 @@ class LiveView(QWidget):
         ring = eng.ring
         if ring is not None:
             self._draw_audio(ring, eng.sample_rate)
-        self._update_status(eng)
+        self._ticks += 1
+        if self._ticks % 8 == 0 or ended is not None:  # 4 Hz: stats() copies the latency list
+            self._update_status(eng)
         if ended is not None:
             self.timer.stop()
             self._set_running(False)

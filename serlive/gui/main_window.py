@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         if not p.is_file():
             messages.show_error(self, "Cannot open file", f"{p}: no such file")
             return
-        self.settings.setValue("last_dir", str(p.parent))
+        self.settings.setValue("last_dir", str(p.resolve().parent))
         self.tabs.setCurrentWidget(self.file)
         self.file.open_file(p)
 
