@@ -281,3 +281,29 @@ def test_segmented_analysis_equals_whole_file(model):
         np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
     np.testing.assert_allclose(whole.probabilities, parts.probabilities, atol=1e-6)
     assert whole.speech == parts.speech
+
+
+def test_stream_error_shown_as_notice(qtbot, model):
+    import threading
+
+    from serlive.audio.sources import ThreadedSource
+    from serlive.gui.live_view import LiveView
+
+    class Unplugged(ThreadedSource):
+        """Delivers 4 s, then fails as a device that vanished."""
+
+        sample_rate = SR
+        name = "fake mic"
+
+        def produce(self, ring, stop: threading.Event) -> None:
+            ring.write(speechlike(4.0))
+            raise RuntimeError("device unplugged")
+
+    view = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    view.show()
+    assert view.start_source(Unplugged())
+    qtbot.waitUntil(lambda: not view.engine.running, timeout=20_000)
+    qtbot.waitUntil(lambda: view.notice.isVisible(), timeout=5_000)
+    assert "device unplugged" in view.notice.text()
+    assert view.start_button.text() == "Start"
