@@ -140,10 +140,16 @@ class MainWindow(QMainWindow):
             f"{meta.features.n_mels} log-mel bands at {meta.features.sample_rate} Hz<br>",
             f"<b>Training corpora:</b> {html.escape(', '.join(map(str, corpora)) if corpora else 'unknown')}",
         ]
+        clips = training.get("clips") if isinstance(training, dict) else None
+        if isinstance(clips, dict) and clips:
+            text = ", ".join(f"{k} {v}" for k, v in clips.items())
+            lines.append(f"<br><b>Clips:</b> {html.escape(text)}")
         metrics = extra.get("metrics") or (training.get("metrics") if isinstance(training, dict) else None)
         if metrics:
             text = json.dumps(metrics, indent=None)[:600]
             lines.append(f"<br><b>Metrics:</b> {html.escape(text)}")
+        else:
+            lines.append("<br><b>Metrics:</b> not in the model file; see models/README.md (the model card)")
         lines.append("</p>")
         if extra.get("licence"):
             lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
