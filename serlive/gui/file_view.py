@@ -152,6 +152,8 @@ class FileView(QWidget):
         top.addWidget(self.cancel_button)
         self.play_button = QPushButton("Play")
         self.play_button.setEnabled(False)
+        self.play_button.setShortcut("Space")  # the Live tab's Start has it too; only one is visible
+        self.play_button.setToolTip("Play from the cursor (Space); click a plot to move the cursor")
         self.play_button.clicked.connect(self.toggle_playback)
         top.addWidget(self.play_button)
         root.addLayout(top)
