@@ -120,6 +120,7 @@ class FileView(QWidget):
         self.model = model
         self.labels: tuple[str, ...] = tuple(model.labels)
         self.loaded: Loaded | None = None
+        self._pending = False
         self._generation = 0
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -219,8 +220,8 @@ class FileView(QWidget):
     # --- loading -----------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        """True while a file is being analysed."""
-        return self._thread is not None and self._thread.is_alive()
+        """True from :meth:`open_file` until the result is drawn or the failure reported."""
+        return self._pending
 
     def open_file(self, path: str | Path) -> None:
         """Start loading and analysing ``path`` in the background (cancels a running one)."""
@@ -229,6 +230,7 @@ class FileView(QWidget):
         self._generation += 1
         self._cancel = threading.Event()
         gen, cancel, p = self._generation, self._cancel, Path(path)
+        self._pending = True
         self.title.setText(f"Analysing {p.name}…")
         self.progress.setValue(0)
         self.progress.show()
@@ -315,6 +317,7 @@ class FileView(QWidget):
     def _on_failed(self, gen: int, message: str) -> None:
         if gen != self._generation:
             return
+        self._pending = False
         self.progress.hide()
         self.cancel_button.hide()
         if message:
@@ -328,41 +331,66 @@ class FileView(QWidget):
             return
         self.progress.hide()
         self.cancel_button.hide()
-        self.loaded = loaded
-        self._draw(loaded)
-        self.play_button.setEnabled(True)
-        self.analysis_done.emit(loaded.analysis)
+
+        def done() -> None:
+            self._pending = False
+            self.loaded = loaded
+            self.play_button.setEnabled(True)
+            self.analysis_done.emit(loaded.analysis)
+
+        # drawn a plot at a time so no single frame carries all of the first paint
+        self._run_steps(gen, self._draw_steps(loaded), done)
 
     # --- drawing -----------------------------------------------------------------------
-    def _draw(self, d: Loaded) -> None:
+    def _draw_steps(self, d: Loaded) -> list[Any]:
+        """The result drawn in four steps, one plot each (each PlotWidget repaints on its own)."""
         a = d.analysis
-        sr = d.sample_rate
-        dur = len(d.samples) / sr
-        self.wave_curve.setData(d.wave_t, d.wave_v)
-        spec = d.spectrogram
-        self.spec_item.setImage(spec, autoLevels=False)
-        self.spec_item.setRect(0, 0, dur, spec.shape[0])
-        self.spec_plot.setYRange(0, spec.shape[0], padding=0)
-        for i, c in enumerate(self.time_curves):
-            c.setData(d.times, d.probs[:, i])
-        self.wave_plot.setXRange(0, max(dur, 1e-3), padding=0.01)
-        self.set_cursor(0.0)
-        label = a.label if a.speech else "no speech"
-        self.summary_label.setText(label)
-        self.summary_label.setStyleSheet(f"color: {emotion_color(label) if a.speech else '#707070'}")
-        self.summary_detail.setText(
-            f"confidence {100 * a.confidence:.0f} %  ·  {len(a.windows)} windows  ·  {dur:.1f} s"
-            if a.speech
-            else f"no window is above the speech gate  ·  {dur:.1f} s"
-        )
-        self.bars.set_values(a.probabilities)
-        rows = "".join(
-            f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
-            f"<td align='right'>{100 * p:.1f} %</td></tr>"
-            for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
-        )
-        self.prob_text.setText(f"<table>{rows}</table>")
-        self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
+        dur = len(d.samples) / d.sample_rate
+
+        def wave() -> None:
+            self.wave_plot.setXRange(0, max(dur, 1e-3), padding=0.01)
+            self.wave_curve.setData(d.wave_t, d.wave_v)
+            self.set_cursor(0.0)
+
+        def spectrogram() -> None:
+            spec = d.spectrogram
+            self.spec_item.setImage(spec, autoLevels=False)
+            self.spec_item.setRect(0, 0, dur, spec.shape[0])
+            self.spec_plot.setYRange(0, spec.shape[0], padding=0)
+
+        def timeline() -> None:
+            for i, c in enumerate(self.time_curves):
+                c.setData(d.times, d.probs[:, i])
+
+        def summary() -> None:
+            label = a.label if a.speech else "no speech"
+            self.summary_label.setText(label)
+            self.summary_label.setStyleSheet(f"color: {emotion_color(label) if a.speech else '#707070'}")
+            self.summary_detail.setText(
+                f"confidence {100 * a.confidence:.0f} %  ·  {len(a.windows)} windows  ·  {dur:.1f} s"
+                if a.speech
+                else f"no window is above the speech gate  ·  {dur:.1f} s"
+            )
+            self.bars.set_values(a.probabilities)
+            rows = "".join(
+                f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
+                f"<td align='right'>{100 * p:.1f} %</td></tr>"
+                for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
+            )
+            self.prob_text.setText(f"<table>{rows}</table>")
+            self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
+
+        return [wave, spectrogram, timeline, summary]
+
+    def _run_steps(self, gen: int, steps: list[Any], done: Any) -> None:
+        """Run one step, let Qt paint, then the next (a stale generation stops the chain)."""
+        if gen != self._generation:
+            return
+        if not steps:
+            done()
+            return
+        steps[0]()
+        QTimer.singleShot(5, lambda: self._run_steps(gen, steps[1:], done))
 
     def set_cursor(self, seconds: float) -> None:
         """Move the playback cursor in all three plots."""
