@@ -486,6 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if wants_gui(argv):
         argv = ["gui", *argv]
+    elif argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and Path(argv[0]).suffix:
+        # `serlive take.wav` with a typo: say so rather than "invalid choice: 'take.wav'"
+        print(f"serlive: {argv[0]}: no such file", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

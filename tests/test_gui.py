@@ -207,6 +207,7 @@ def test_cli_routes_to_gui(monkeypatch, make_audio):
     assert seen == [[], [str(path)]]
     assert cli.wants_gui(["predict", str(path)]) is False
     assert cli.wants_gui(["--version"]) is False
+    assert cli.main([str(path.parent / "missing.wav")]) == 2 and seen == [[], [str(path)]]
 
 
 def test_model_load_failure_message(qtbot, tmp_path, errors):

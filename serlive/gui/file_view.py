@@ -477,7 +477,9 @@ class FileView(QWidget):
     def _follow_playback(self) -> None:
         if self.loaded is None:
             return
-        self.set_cursor(self._play_pos / self.loaded.sample_rate)
+        # samples handed to the device minus its output latency: what is audible now
+        latency = float(getattr(self._player, "latency", 0.0) or 0.0) if self._player is not None else 0.0
+        self.set_cursor(max(0.0, self._play_pos / self.loaded.sample_rate - latency))
         if self._player is not None and not self._player.active:
             self.stop_playback()
 
