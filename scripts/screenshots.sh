@@ -12,6 +12,11 @@ PULSE_PID=""
 cleanup() { [ -n "$PULSE_PID" ] && kill "$PULSE_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 export OPENBLAS_NUM_THREADS=1 QT_QPA_PLATFORM=xcb
+# Qt's xcb plugin needs libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1; without them draw offscreen
+if ! xvfb-run -a "$PY" -c "from PySide6.QtWidgets import QApplication; QApplication([])" >/dev/null 2>&1; then
+  echo "screenshots.sh: Qt cannot use xcb here (missing libxcb libraries?); drawing offscreen" >&2
+  export QT_QPA_PLATFORM=offscreen
+fi
 
 # a speech clip with pauses: three sentences at different pitch and speed, 0.8 s silence between
 espeak-ng -w "$TMP/a.wav" -p 70 -s 190 "I can't believe it, this is wonderful news, we won!"
