@@ -31,7 +31,14 @@ from PySide6.QtWidgets import (
 from serlive.analysis import Analysis
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
-from serlive.gui.plots import EmotionBars, downsample_columns, emotion_pen, envelope, spectrogram_item
+from serlive.gui.plots import (
+    EmotionBars,
+    downsample_columns,
+    emotion_pen,
+    envelope,
+    set_mel_axis,
+    spectrogram_item,
+)
 
 WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
@@ -168,7 +175,7 @@ class FileView(QWidget):
         self.wave_plot.setYRange(-1, 1, padding=0)
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen("#8ce99a", width=1))
         self.spec_plot = pg.PlotWidget()
-        self.spec_plot.setLabel("left", "log-mel band")
+        set_mel_axis(self.spec_plot, self.model.meta.features)
         self.spec_item = spectrogram_item()
         self.spec_plot.addItem(self.spec_item)
         self.time_plot = pg.PlotWidget()

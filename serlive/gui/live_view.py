@@ -36,9 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from serlive.audio.sources import AudioDeviceError, AudioSource, InputDevice, list_input_devices
+from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
-from serlive.gui.plots import EmotionBars, emotion_pen, envelope, spectrogram_item
+from serlive.gui.plots import EmotionBars, emotion_pen, envelope, set_mel_axis, spectrogram_item
 from serlive.stream import Engine, Result, StreamEnd
 
 FPS = 30
@@ -140,15 +141,10 @@ class LiveView(QWidget):
 
         self.spec_plot = pg.PlotWidget()
         self.spec_plot.setMouseEnabled(False, False)
-        self.spec_plot.setLabel("left", "log-mel band")
         self.spec_item = spectrogram_item()
         self.spec_plot.addItem(self.spec_item)
-        self.spec_frames = round(SPEC_S * 50)
-        self.spec_buf = np.full((64, self.spec_frames), -120.0, np.float32)
-        self.spec_item.setImage(self.spec_buf, autoLevels=False)
-        self.spec_item.setRect(-SPEC_S, 0, SPEC_S, 64)
         self.spec_plot.setXRange(-SPEC_S, 0, padding=0)
-        self.spec_plot.setYRange(0, 64, padding=0)
+        self._fit_spectrogram(DEFAULT_FEATURES)
         grid.addWidget(self.spec_plot, 1, 0)
 
         self.prob_plot = pg.PlotWidget()
@@ -192,6 +188,15 @@ class LiveView(QWidget):
         grid.addLayout(side, 0, 1, 3, 1)
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 1)
+
+    def _fit_spectrogram(self, cfg: FeatureConfig) -> None:
+        """Size the scrolling image for the model's bands and frame rate, label it in Hz."""
+        self.spec_frames = round(SPEC_S * cfg.sample_rate / cfg.hop_length)
+        self.spec_buf = np.full((cfg.n_mels, self.spec_frames), -120.0, np.float32)
+        self.spec_item.setImage(self.spec_buf, autoLevels=False)
+        self.spec_item.setRect(-SPEC_S, 0, SPEC_S, cfg.n_mels)
+        self.spec_plot.setYRange(0, cfg.n_mels, padding=0)
+        set_mel_axis(self.spec_plot, cfg)
 
     # --- devices -----------------------------------------------------------------------
     def refresh_devices(self) -> None:
@@ -286,6 +291,7 @@ class LiveView(QWidget):
                 self.model_path, hop_s=hop, smoothing=self.smooth_spin.value(), record=self.record_path
             )
             self._extractor = self.engine.extractor
+            self._fit_spectrogram(self._extractor.cfg)
             self.engine.start(source)
         except (DevErr, RecordError, EngineError, ModelError, ValueError, OSError) as exc:
             self.engine = None

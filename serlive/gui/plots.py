@@ -78,3 +78,18 @@ class EmotionBars(pg.PlotWidget):
         """Show ``probs`` (None: all zero)."""
         h = np.zeros(len(self.labels)) if probs is None else np.asarray(probs, np.float64)
         self.bars.setOpts(height=h)
+
+
+def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:
+    """Label a spectrogram's rows in Hz: row ``i`` is mel band ``i`` (centre at mel point ``i + 1``)."""
+    from serlive.features import hz_to_mel
+
+    n = int(cfg.n_mels)  # type: ignore[attr-defined]
+    lo, hi = float(hz_to_mel(cfg.fmin)), float(hz_to_mel(cfg.fmax))  # type: ignore[attr-defined]
+    ticks = []
+    for f in (250, 500, 1000, 2000, 4000, 8000):
+        if cfg.fmin <= f <= cfg.fmax:  # type: ignore[attr-defined]
+            pos = (float(hz_to_mel(f)) - lo) / (hi - lo) * (n + 1) - 1 + 0.5
+            ticks.append((pos, f"{f // 1000}k" if f >= 1000 else str(f)))
+    plot.getAxis("left").setTicks([ticks])
+    plot.setLabel("left", "frequency (Hz)")
