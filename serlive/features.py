@@ -271,5 +271,9 @@ def frame_rms_dbfs(y: FloatArray, cfg: FeatureConfig) -> FloatArray:
     frames = frame_signal(np.asarray(y, dtype=np.float32), cfg.n_fft, cfg.hop_length)
     if len(frames) == 0:
         return np.zeros(0, dtype=np.float32)
-    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float32), axis=1))
+    # in chunks: squaring the strided view materialises frames x n_fft floats
+    # (460 MB for an hour of audio at once)
+    rms = np.empty(len(frames), dtype=np.float32)
+    for i in range(0, len(frames), 4096):
+        rms[i : i + 4096] = np.sqrt(np.mean(np.square(frames[i : i + 4096], dtype=np.float32), axis=1))
     return (20 * np.log10(np.maximum(rms, 1e-7))).astype(np.float32)
