@@ -69,8 +69,16 @@ def analyse_signal(
     windows: WindowConfig | None = None,
     batch: int = 32,
     progress: Callable[[float], bool | None] | None = None,
+    segment_windows: int = 240,
 ) -> Analysis:
     """Analyse mono float32 samples at the model's rate.
+
+    The signal is processed in segments of ``segment_windows`` windows (2
+    minutes at the default hop): each segment's frames are computed once and
+    shared by its overlapping windows, memory stays bounded for hour-long
+    files, and progress and cancel work from the first segment on.  Segments
+    start at window starts (multiples of the frame hop), so every window sees
+    exactly the frames a whole-file computation would give it.
 
     ``progress(fraction)`` is called after each batch; returning ``True``
     cancels (the partial analysis is returned).
@@ -91,27 +99,28 @@ def analyse_signal(
         result.probabilities = np.full(len(model.labels), 1 / len(model.labels), np.float32)
         result.speech = False
         return result
-    if len(y) >= win:
-        raw = ext.raw_frames(y)
-        rms = frame_rms_dbfs(y, meta.features)
-    else:
-        padded = take_window(y, 0, win)
-        raw = ext.raw_frames(padded)
-        rms = frame_rms_dbfs(padded, meta.features)
-    probs_all: list[NDArray[np.float32]] = []
-    silent_all: list[bool] = []
-    for b0 in range(0, len(starts), batch):
-        chunk = starts[b0 : b0 + batch]
-        xs = []
-        for s in chunk:
-            f0 = s // fhop
-            xs.append(ext.window_input(raw[f0 : f0 + n_win_frames]))
-            silent_all.append(is_silent(rms[f0 : f0 + n_win_frames], wcfg.silence_dbfs))
-        probs_all.extend(model.predict(np.stack(xs)))
-        if progress is not None and progress(min(1.0, (b0 + len(chunk)) / len(starts))):
+    done = 0
+    cancelled = False
+    for g in range(0, len(starts), max(1, segment_windows)):
+        group = starts[g : g + max(1, segment_windows)]
+        seg = take_window(y, group[0], group[-1] - group[0] + win)  # pads a short clip
+        raw = ext.raw_frames(seg)
+        rms = frame_rms_dbfs(seg, meta.features)
+        for b0 in range(0, len(group), batch):
+            chunk = group[b0 : b0 + batch]
+            xs, silent = [], []
+            for s in chunk:
+                f0 = (s - group[0]) // fhop
+                xs.append(ext.window_input(raw[f0 : f0 + n_win_frames]))
+                silent.append(is_silent(rms[f0 : f0 + n_win_frames], wcfg.silence_dbfs))
+            for s, p, sil in zip(chunk, model.predict(np.stack(xs)), silent, strict=True):
+                result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil))
+            done += len(chunk)
+            if progress is not None and progress(min(1.0, done / len(starts))):
+                cancelled = True
+                break
+        if cancelled:
             break
-    for s, p, sil in zip(starts, probs_all, silent_all, strict=False):
-        result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil))
     voiced = [w.probabilities for w in result.windows if not w.silent]
     result.speech = bool(voiced)
     pool = voiced or [w.probabilities for w in result.windows]

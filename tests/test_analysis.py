@@ -136,3 +136,20 @@ def test_analyse_file_resamples(make_audio):
     a = analyse_file(make_audio("x48.flac", y48, sr=48000), model)
     assert a.duration_s == pytest.approx(4.0, abs=1e-3)
     assert len(a.windows) == 3
+
+
+def test_segments_give_the_whole_file_result():
+    """Segmented analysis (bounded memory) sees exactly the frames of a whole-file pass."""
+    y = np.concatenate([speechlike(20.0, seed=3), np.zeros(3 * SR, np.float32), speechlike(9.3, seed=4)])
+    whole = analyse_signal(y, StubModel(), segment_windows=10**6)
+    seen: list[float] = []
+    parts = analyse_signal(y, StubModel(), segment_windows=7, progress=lambda f: seen.append(f) or None)
+    assert [w.start_s for w in parts.windows] == [w.start_s for w in whole.windows]
+    assert [w.silent for w in parts.windows] == [w.silent for w in whole.windows]
+    np.testing.assert_allclose(
+        [w.probabilities for w in parts.windows], [w.probabilities for w in whole.windows], atol=1e-6
+    )
+    np.testing.assert_allclose(parts.probabilities, whole.probabilities, atol=1e-6)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    cancelled = analyse_signal(y, StubModel(), segment_windows=7, batch=4, progress=lambda f: True)
+    assert len(cancelled.windows) == 4

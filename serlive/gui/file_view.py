@@ -50,45 +50,15 @@ def analyse_in_segments(
     segment_windows: int = 240,
     progress: Any = None,
 ) -> Analysis:
-    """:func:`serlive.analysis.analyse_signal` run on segments of ``segment_windows`` windows, merged.
+    """Analyse ``y`` for the viewer: small batches so the worker releases the GIL often.
 
-    Why not one call: for the whole signal it computes every frame's RMS through
-    one (frames × n_fft) temporary (460 MB for an hour) and reports no progress
-    and cannot be cancelled until that is done, and its long numpy calls hold the
-    GIL for tens of ms.  Segments start at window starts (multiples of the frame
-    hop), so each window sees exactly the frames it sees in a whole-file
-    analysis; the summary is computed the same way (mean of the non-silent windows).
+    :func:`serlive.analysis.analyse_signal` already works in segments of
+    ``segment_windows`` windows (bounded memory, progress and cancel from the
+    start); this only picks the viewer's batch size.
     """
-    from serlive.analysis import WindowResult, analyse_signal
-    from serlive.windows import window_starts
+    from serlive.analysis import analyse_signal
 
-    meta = model.meta
-    sr = meta.features.sample_rate
-    win = meta.windows.window_samples(sr)
-    hop = meta.windows.hop_samples(sr)
-    starts = window_starts(len(y), win, hop)
-    if len(starts) <= segment_windows:
-        return analyse_signal(y, model, batch=8, progress=progress)
-    out = Analysis(duration_s=len(y) / sr, labels=tuple(model.labels))
-    groups = [starts[i : i + segment_windows] for i in range(0, len(starts), segment_windows)]
-    for gi, group in enumerate(groups):
-        g0 = group[0]
-
-        def inner(frac: float, gi: int = gi) -> bool:
-            return bool(progress((gi + frac) / len(groups))) if progress is not None else False
-
-        part = analyse_signal(y[g0 : group[-1] + win], model, batch=8, progress=inner)
-        off = g0 / sr
-        out.windows.extend(
-            WindowResult(w.start_s + off, w.end_s + off, w.probabilities, w.silent) for w in part.windows
-        )
-        if len(part.windows) < len(group):  # cancelled inside the segment
-            break
-    voiced = [w.probabilities for w in out.windows if not w.silent]
-    out.speech = bool(voiced)
-    pool = voiced or [w.probabilities for w in out.windows]
-    out.probabilities = np.mean(pool, axis=0).astype(np.float32)
-    return out
+    return analyse_signal(y, model, batch=8, progress=progress, segment_windows=segment_windows)
 
 
 class AnalysisCancelled(Exception):
