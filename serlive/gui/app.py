@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from serlive.gui.main_window import MainWindow
 
 ICON = Path(__file__).resolve().parent / "icon.svg"
 
@@ -40,4 +46,44 @@ def run(files: Sequence[str] = (), model_path: str | None = None) -> int:
     win.show()
     for f in files[:1]:
         win.open_file(f)
+    _env_hooks(win, bool(files))
     return app.exec()
+
+
+def _env_hooks(win: MainWindow, has_file: bool) -> None:
+    """For the packaged app's smoke test and ``bench/bench_exe.py``; nothing happens unless set.
+
+    ``SERLIVE_TRACE=1``: print ``serlive-trace: EVENT TIME`` (``time.time()``) on stderr when the window
+    has been painted (``shown``), a file has been analysed (``file-analysed``) and the first live frame
+    has been painted (``live-frame``); without a file it also starts listening at once on the default
+    input, as the Start button does (``no-input-device`` if there is none).
+    ``SERLIVE_QUIT_AFTER=SECONDS``: close the window (as File > Quit does) after that long.
+    """
+    from PySide6.QtCore import QTimer
+
+    if os.environ.get("SERLIVE_TRACE"):
+        live = win.live
+
+        def trace(event: str) -> None:
+            win.repaint()  # the frame is on screen before we say so
+            print(f"serlive-trace: {event} {time.time():.3f}", file=sys.stderr, flush=True)
+
+        def first_live_frame() -> None:
+            if live.engine is not None and live.engine.samples_received > 0:
+                live.timer.timeout.disconnect(first_live_frame)
+                trace("live-frame")
+
+        def start() -> None:
+            trace("shown")
+            if not has_file:
+                if live.devices:
+                    live.timer.timeout.connect(first_live_frame)  # after LiveView.tick
+                    live.start()
+                else:
+                    trace("no-input-device")
+
+        win.file.analysis_done.connect(lambda _a: trace("file-analysed"))
+        QTimer.singleShot(0, start)
+    quit_after = os.environ.get("SERLIVE_QUIT_AFTER")
+    if quit_after:
+        QTimer.singleShot(round(1000 * float(quit_after)), win.close)
