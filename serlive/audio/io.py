@@ -8,6 +8,7 @@ and the reason, never a bare library exception.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +45,30 @@ def resample(y: NDArray[np.float32], sr_in: int, sr_out: int) -> NDArray[np.floa
     return soxr.resample(y, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
 
 
-def sanitize(y: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
-    """Replace NaN/Inf samples by 0 and return how many there were.
+#: Largest sample magnitude kept (120 dB above full scale).  Float files may exceed ±1 (some tools
+#: write float WAV scaled like 16-bit integers, up to ±32768), but a value near float32's limit
+#: (1e30, say) overflows the power spectrum to inf and turns every feature of its window into NaN.
+MAX_ABS_SAMPLE = 1e6
 
-    Float files may hold them; one NaN would otherwise poison every feature
-    of its window.
+
+def sanitize(y: NDArray[np.float32]) -> tuple[NDArray[np.float32], int]:
+    """Replace NaN/Inf samples by 0, clip beyond ±:data:`MAX_ABS_SAMPLE`; return how many changed.
+
+    Float files may hold such values; one NaN would otherwise poison every
+    feature of its window, and one huge value overflow them.  Replacing them
+    (rather than refusing the file) keeps one bad sample from hiding an
+    otherwise good recording, and is deterministic: the same file always
+    gives the same samples.
     """
     bad = ~np.isfinite(y)
     n_bad = int(bad.sum())
     if n_bad:
         y = np.where(bad, 0.0, y).astype(np.float32)
-    return y, n_bad
+    big = np.abs(y) > MAX_ABS_SAMPLE
+    n_big = int(big.sum())
+    if n_big:
+        y = np.clip(y, -MAX_ABS_SAMPLE, MAX_ABS_SAMPLE).astype(np.float32)
+    return y, n_bad + n_big
 
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
@@ -87,23 +101,109 @@ def _reason(exc: Exception) -> str:
     return text.strip() or type(exc).__name__
 
 
+#: Frames read per block when a file is streamed (1.4 s at 48 kHz; 2 MB of float32 for 8 channels).
+BLOCK_FRAMES = 65536
+#: Sample rates a file may declare.  Outside this range a header is corrupt or not speech audio, and
+#: a tiny rate would make the 16 kHz output enormous (1 MB of samples at 7 Hz is 2.3 billion samples).
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
+
+log = logging.getLogger(__name__)
+
+
+def _available_bytes() -> int | None:
+    """``MemAvailable`` from /proc/meminfo, None where it cannot be read (not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def load_audio(path: str | Path, sample_rate: int = 16000) -> NDArray[np.float32]:
     """Read ``path`` as mono float32 at ``sample_rate``.
 
+    The file is streamed in blocks of :data:`BLOCK_FRAMES` frames: each block
+    is downmixed, sanitised (NaN/Inf become 0, see :func:`sanitize`) and fed
+    to a streaming soxr resampler whose output goes straight into the result
+    array.  So the peak memory is the result plus a few blocks, whatever the
+    file's rate and channel count (a 2 h 192 kHz 8-channel file would be
+    44 GB as float32 if read whole); the samples are identical to reading the
+    whole file and calling :func:`to_mono`, :func:`sanitize` and
+    :func:`resample` (soxr's streaming and one-shot conversions agree bit for
+    bit).
+
     Raises :class:`AudioLoadError` for missing, unreadable, empty or
-    non-audio files.
+    non-audio files, a declared sample rate outside
+    [:data:`MIN_SAMPLE_RATE`, :data:`MAX_SAMPLE_RATE`], and a file whose
+    result would not fit in the available memory.
     """
     p = Path(path)
     _check_path(path, p)
     try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(p)) as f:
+            return _read_stream(path, f, sample_rate)
+    except AudioLoadError:
+        raise
     except FileNotFoundError:
         raise AudioLoadError(path, "file not found") from None
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as exc:
         raise AudioLoadError(path, f"not a readable audio file ({_reason(exc)})") from None
     except MemoryError:
         raise AudioLoadError(path, "file too large to load") from None
-    if data.shape[0] == 0:
+
+
+def _read_stream(path: str | Path, f: sf.SoundFile, sample_rate: int) -> NDArray[np.float32]:
+    """The body of :func:`load_audio` for an open file."""
+    sr_in = int(f.samplerate)
+    if not MIN_SAMPLE_RATE <= sr_in <= MAX_SAMPLE_RATE:
+        raise AudioLoadError(
+            path, f"unsupported sample rate {sr_in} Hz (expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)"
+        )
+    frames = max(0, int(f.frames))
+    # soxr's output length is round(frames * ratio); a little slack, trimmed below
+    expect = -(-frames * sample_rate // sr_in) + 16
+    avail = _available_bytes()
+    if avail is not None and 4 * expect > avail:
+        hours = frames / sr_in / 3600
+        raise AudioLoadError(
+            path,
+            f"too long to load: {hours:.1f} h of audio needs {4 * expect / 1e9:.1f} GB of memory, "
+            f"{avail / 1e9:.1f} GB available",
+        )
+    out = np.empty(expect, np.float32)
+    n = 0
+    n_bad = 0
+    stream = None if sr_in == sample_rate else soxr.ResampleStream(sr_in, sample_rate, 1, "float32", "HQ")
+    buf = np.empty((BLOCK_FRAMES, f.channels), np.float32)
+
+    def put(y: NDArray[np.float32]) -> None:
+        nonlocal out, n
+        if n + len(y) > len(out):  # the header undercounted: grow (rare)
+            out = np.resize(out, max(2 * len(out), n + len(y)))
+        out[n : n + len(y)] = y
+        n += len(y)
+
+    read = 0
+    while True:
+        got = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True, out=buf)
+        if len(got) == 0:
+            break
+        read += len(got)
+        y, bad = sanitize(to_mono(got))
+        n_bad += bad
+        put(y if stream is None else stream.resample_chunk(y))
+        if len(got) < BLOCK_FRAMES:
+            break
+    if read == 0:
         raise AudioLoadError(path, "contains no audio samples")
-    y, _ = sanitize(to_mono(data))
-    return resample(y, int(sr), sample_rate)
+    if stream is not None:
+        put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    if n_bad:
+        log.warning("%s: %d NaN/Inf or out-of-range samples replaced or clipped", path, n_bad)
+    if n < len(out) // 2:  # the header promised far more than the file holds: do not keep the rest
+        return out[:n].copy()
+    out.resize(n, refcheck=False)  # shrinks in place (realloc), no copy
+    return out
