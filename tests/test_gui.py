@@ -109,8 +109,9 @@ def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):
     assert window.file.cursors[0].value() == pytest.approx(2.5)
 
 
-def test_gui_thread_not_blocked_during_analysis(qtbot, window, make_audio):
-    path = make_audio("long.wav", np.tile(speechlike(10.0), 6))  # 60 s
+@pytest.mark.parametrize("minutes", [1, pytest.param(60, marks=pytest.mark.slow)])
+def test_gui_thread_not_blocked_during_analysis(qtbot, window, make_audio, minutes):
+    path = make_audio("long.wav", np.tile(speechlike(10.0), 6 * minutes), subtype="PCM_16")
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -127,10 +128,10 @@ def test_gui_thread_not_blocked_during_analysis(qtbot, window, make_audio):
     timer.start()
     last[0] = time.perf_counter()
     window.open_file(path)
-    qtbot.waitUntil(lambda: window.file.loaded is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.file.loaded is not None, timeout=120_000)
     qtbot.wait(100)  # includes drawing the result on the GUI thread
     timer.stop()
-    assert len(window.file.loaded.analysis.windows) == 115
+    assert len(window.file.loaded.analysis.windows) == 120 * minutes - 5
     assert len(gaps) > 5
     assert max(gaps) < 0.050, f"GUI thread blocked for {1000 * max(gaps):.0f} ms"
 
@@ -328,3 +329,45 @@ def test_stream_error_shown_as_notice(qtbot, model):
     qtbot.waitUntil(lambda: view.notice.isVisible(), timeout=5_000)
     assert "device unplugged" in view.notice.text()
     assert view.start_button.text() == "Start"
+
+
+def test_zoom_renders_spectrogram_detail(qtbot, window, make_audio, monkeypatch):
+    """Zoomed into a long file, the visible stretch is re-rendered from the model's own frames."""
+    from serlive.gui import file_view
+
+    monkeypatch.setattr(file_view, "MAX_SPEC_COLS", 100)  # 60 s in 100 columns: 0.6 s a column
+    y = np.tile(speechlike(10.0), 6)
+    _analyse(qtbot, window, make_audio("zoom.wav", y))
+    view = window.file
+    assert view.loaded.spectrogram.shape[1] <= 100
+    assert not view.detail_item.isVisible()
+
+    view.wave_plot.setXRange(10.0, 15.0, padding=0)
+    qtbot.waitUntil(view.detail_item.isVisible, timeout=10_000)
+    img = view.detail_item.image
+    rect = view.detail_item.mapRectToParent(view.detail_item.boundingRect())
+    assert img.shape[0] == view.model.extractor.cfg.n_mels
+    assert img.shape[1] >= 250  # a column per 20 ms frame, not 0.6 s
+    assert rect.left() == pytest.approx(10.0, abs=0.02)
+    assert rect.right() >= 15.0 - 0.02
+    # the same frames the model sees for that stretch
+    ext = view.model.extractor
+    hop = ext.cfg.hop_length
+    f0 = round(rect.left() * SR / hop)
+    expect = ext.raw_frames(y[f0 * hop : (f0 + img.shape[1] - 1) * hop + ext.cfg.n_fft])[:, : ext.cfg.n_mels]
+    np.testing.assert_allclose(img, expect.T, atol=0.05)  # dB; float32 sums in other chunk sizes
+
+    # back out to the whole file: still finer than the 100-column overview, but bounded by the pixels
+    view.wave_plot.setXRange(0.0, 60.0, padding=0)
+
+    def spans_all() -> bool:
+        r = view.detail_item.mapRectToParent(view.detail_item.boundingRect())
+        return r.width() > 59.0
+
+    qtbot.waitUntil(spans_all, timeout=10_000)
+    assert view.detail_item.image.shape[1] <= 2 * max(100, view.spec_plot.width())
+
+    # a new file drops the old detail; a short one (74 frames, all in the overview) needs none
+    _analyse(qtbot, window, make_audio("short.wav", speechlike(1.5)))
+    qtbot.wait(300)
+    assert not view.detail_item.isVisible()

@@ -3,7 +3,9 @@
 Loading, the spectrogram and the analysis run on a worker thread (the GUI
 keeps painting; a progress bar and Cancel); the results arrive through Qt
 signals.  An hour of audio is drawn from a min/max envelope and a
-time-averaged spectrogram of at most a few thousand columns.
+time-averaged spectrogram of at most a few thousand columns; when the view is
+zoomed in further than those columns resolve, the visible stretch is
+re-rendered at full detail on a worker thread and laid over it.
 """
 
 from __future__ import annotations
@@ -85,6 +87,16 @@ class _Signals(QObject):
     progress = Signal(int, float, str)  # generation, fraction, phase
     finished = Signal(int, object)  # generation, Loaded
     failed = Signal(int, str)  # generation, message
+    detail = Signal(int, int, int, object)  # generation, first frame, end frame, (bands, columns) image
+
+
+@dataclass(frozen=True)
+class _DetailRequest:
+    generation: int
+    samples: NDArray[np.float32]
+    frame0: int
+    frame1: int
+    max_cols: int
 
 
 class FileView(QWidget):
@@ -105,9 +117,20 @@ class FileView(QWidget):
         self._signals.progress.connect(self._on_progress)
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
+        self._signals.detail.connect(self._on_detail)
         self._player: Any = None
         self._play_pos = 0
+        # zoomed-in spectrogram detail: one worker thread, only the newest request is rendered
+        self._detail_cv = threading.Condition()
+        self._detail_req: _DetailRequest | None = None
+        self._detail_thread: threading.Thread | None = None
+        self._detail_stop = False
         self._build()
+        self._zoom_timer = QTimer(self)
+        self._zoom_timer.setSingleShot(True)
+        self._zoom_timer.setInterval(120)  # after the wheel or drag settles
+        self._zoom_timer.timeout.connect(self.request_detail)
+        self.wave_plot.sigXRangeChanged.connect(lambda *_: self._zoom_timer.start())
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(33)
         self.play_timer.timeout.connect(self._follow_playback)
@@ -148,6 +171,10 @@ class FileView(QWidget):
         set_mel_axis(self.spec_plot, self.model.meta.features)
         self.spec_item = spectrogram_item()
         self.spec_plot.addItem(self.spec_item)
+        self.detail_item = spectrogram_item()  # the visible stretch at full detail, over spec_item
+        self.detail_item.setZValue(1)
+        self.detail_item.hide()
+        self.spec_plot.addItem(self.detail_item)
         self.time_plot = pg.PlotWidget()
         self.time_plot.setLabel("left", "probability")
         self.time_plot.setLabel("bottom", "time", units="s")
@@ -167,6 +194,7 @@ class FileView(QWidget):
             if p is not self.wave_plot:
                 p.setXLink(self.wave_plot)
             cur = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#ffffff", width=1))
+            cur.setZValue(10)
             p.addItem(cur)
             self.cursors.append(cur)
             p.scene().sigMouseClicked.connect(lambda ev, plot=p: self._clicked(plot, ev))
@@ -207,6 +235,7 @@ class FileView(QWidget):
         self.cancel()
         self.stop_playback()
         self._generation += 1
+        self.detail_item.hide()
         self._cancel = threading.Event()
         gen, cancel, p = self._generation, self._cancel, Path(path)
         self._pending = True
@@ -371,6 +400,69 @@ class FileView(QWidget):
         steps[0]()
         QTimer.singleShot(5, lambda: self._run_steps(gen, steps[1:], done))
 
+    # --- zoomed-in spectrogram detail ---------------------------------------------------
+    def request_detail(self) -> None:
+        """Render the visible stretch at full detail when the overview's columns are too coarse for it.
+
+        The overview holds at most MAX_SPEC_COLS time-averaged columns: for an
+        hour that is ~0.9 s a column, a blur once zoomed in.  Frames for the
+        visible range are computed on a worker (never on the GUI thread) and
+        averaged to at most two columns per pixel.
+        """
+        d = self.loaded
+        if d is None:
+            return
+        cfg = self.model.extractor.cfg
+        n_frames = self.model.extractor.n_frames(len(d.samples))
+        dur = len(d.samples) / d.sample_rate
+        x0, x1 = (float(v) for v in self.wave_plot.getPlotItem().vb.viewRange()[0])
+        x0, x1 = max(0.0, x0), min(dur, x1)
+        frame_s = cfg.hop_length / d.sample_rate
+        f0, f1 = int(x0 / frame_s), min(n_frames, int(np.ceil(x1 / frame_s)) + 1)
+        width_px = max(100, self.spec_plot.width())
+        overview_cols = d.spectrogram.shape[1] * (x1 - x0) / max(dur, 1e-9)
+        if f1 - f0 < 2 or overview_cols >= min(f1 - f0, width_px):
+            self.detail_item.hide()  # the overview already shows all there is to see here
+            return
+        with self._detail_cv:
+            self._detail_req = _DetailRequest(self._generation, d.samples, f0, f1, 2 * width_px)
+            if self._detail_thread is None:
+                self._detail_thread = threading.Thread(
+                    target=self._detail_loop, name="serlive-spectrogram-detail", daemon=True
+                )
+                self._detail_thread.start()
+            self._detail_cv.notify()
+
+    def _detail_loop(self) -> None:
+        """Worker thread: render the newest request; touches no widget, only emits a signal."""
+        ext = self.model.extractor
+        cfg = ext.cfg
+        while True:
+            with self._detail_cv:
+                while self._detail_req is None and not self._detail_stop:
+                    self._detail_cv.wait()
+                if self._detail_stop:
+                    return
+                req, self._detail_req = self._detail_req, None
+            try:
+                seg = req.samples[req.frame0 * cfg.hop_length : (req.frame1 - 1) * cfg.hop_length + cfg.n_fft]
+                mel = ext.raw_frames(seg)[:, : cfg.n_mels]
+                img = downsample_columns(mel, req.max_cols).T.copy()
+            except Exception:  # a display nicety: the overview stays
+                continue
+            # frames the columns cover (averaging drops a remainder of < one column's frames)
+            per = 1 if img.shape[1] == len(mel) else int(np.ceil(len(mel) / req.max_cols))
+            covered = img.shape[1] * per
+            self._signals.detail.emit(req.generation, req.frame0, req.frame0 + covered, img)
+
+    def _on_detail(self, gen: int, frame0: int, frame1: int, img: NDArray[np.float32]) -> None:
+        if gen != self._generation or self.loaded is None:
+            return
+        frame_s = self.model.extractor.cfg.hop_length / self.loaded.sample_rate
+        self.detail_item.setImage(img, autoLevels=False)
+        self.detail_item.setRect(frame0 * frame_s, 0, (frame1 - frame0) * frame_s, img.shape[0])
+        self.detail_item.show()
+
     def set_cursor(self, seconds: float) -> None:
         """Move the playback cursor in all three plots."""
         for c in self.cursors:
@@ -486,4 +578,7 @@ class FileView(QWidget):
         """Cancel the worker and stop playback (window closing)."""
         self.cancel()
         self.stop_playback()
+        with self._detail_cv:
+            self._detail_stop = True
+            self._detail_cv.notify()
         self.wait(2.0)
