@@ -8,7 +8,6 @@ and the reason, never a bare library exception.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +106,6 @@ BLOCK_FRAMES = 65536
 #: a tiny rate would make the 16 kHz output enormous (1 MB of samples at 7 Hz is 2.3 billion samples).
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
 
-log = logging.getLogger(__name__)
-
 
 def _available_bytes() -> int | None:
     """``MemAvailable`` from /proc/meminfo, None where it cannot be read (not Linux)."""
@@ -157,6 +154,10 @@ def load_audio(path: str | Path, sample_rate: int = 16000) -> NDArray[np.float32
 
 def _read_stream(path: str | Path, f: sf.SoundFile, sample_rate: int) -> NDArray[np.float32]:
     """The body of :func:`load_audio` for an open file."""
+    if f.format == "RAW":
+        # libsndfile found no header and guessed from the name (.au/.snd: 8 kHz µ-law, .vox, .gsm):
+        # any bytes at all "load" that way, so random data would be analysed as if it were audio
+        raise AudioLoadError(path, "not a readable audio file (no audio header; headerless data is not read)")
     sr_in = int(f.samplerate)
     if not MIN_SAMPLE_RATE <= sr_in <= MAX_SAMPLE_RATE:
         raise AudioLoadError(
@@ -175,7 +176,6 @@ def _read_stream(path: str | Path, f: sf.SoundFile, sample_rate: int) -> NDArray
         )
     out = np.empty(expect, np.float32)
     n = 0
-    n_bad = 0
     stream = None if sr_in == sample_rate else soxr.ResampleStream(sr_in, sample_rate, 1, "float32", "HQ")
     buf = np.empty((BLOCK_FRAMES, f.channels), np.float32)
 
@@ -192,8 +192,7 @@ def _read_stream(path: str | Path, f: sf.SoundFile, sample_rate: int) -> NDArray
         if len(got) == 0:
             break
         read += len(got)
-        y, bad = sanitize(to_mono(got))
-        n_bad += bad
+        y, _ = sanitize(to_mono(got))
         put(y if stream is None else stream.resample_chunk(y))
         if len(got) < BLOCK_FRAMES:
             break
@@ -201,8 +200,9 @@ def _read_stream(path: str | Path, f: sf.SoundFile, sample_rate: int) -> NDArray
         raise AudioLoadError(path, "contains no audio samples")
     if stream is not None:
         put(stream.resample_chunk(np.zeros(0, np.float32), last=True))
-    if n_bad:
-        log.warning("%s: %d NaN/Inf or out-of-range samples replaced or clipped", path, n_bad)
+    if n == 0:  # one or two frames at a high rate round to no sample at all
+        reason = f"too short: {read} frames at {sr_in} Hz make no sample at {sample_rate} Hz"
+        raise AudioLoadError(path, reason)
     if n < len(out) // 2:  # the header promised far more than the file holds: do not keep the rest
         return out[:n].copy()
     out.resize(n, refcheck=False)  # shrinks in place (realloc), no copy
