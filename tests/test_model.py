@@ -358,3 +358,77 @@ def test_shipped_model_is_speaker_independent(shipped):
 
 def test_default_model_path_points_into_the_checkout():
     assert default_model_path() == REPO / "models" / "serlive.tflite"
+
+
+# --- bad models through the command line -------------------------------------------------------
+def _bad_models(tiny_models, tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """name → (path, a fragment the one error line must contain)."""
+    data = tiny_models.int8.read_bytes()
+    (tmp_path / "empty.tflite").write_bytes(b"")
+    (tmp_path / "folder.tflite").mkdir()
+    (tmp_path / "half.tflite").write_bytes(data[: len(data) // 2])
+    (tmp_path / "head.tflite").write_bytes(data[:64])
+    (tmp_path / "random.tflite").write_bytes(np.random.default_rng(3).bytes(4000))
+    (tmp_path / "model.wav").write_bytes(b"RIFF" + bytes(200))  # a foreign file under any name
+    reversed_labels = tiny_models.with_metadata(_meta(labels=tuple(reversed(LABELS))), "mismatch.tflite")
+    rate_8k = _meta(features=FeatureConfig(sample_rate=8000, fmax=4000.0, hop_length=80, n_fft=160))
+    return {
+        "missing": (tmp_path / "none.tflite", "not found"),
+        "empty": (tmp_path / "empty.tflite", "not a TFLite flatbuffer"),
+        "folder": (tmp_path / "folder.tflite", "cannot read model"),
+        "truncated-half": (tmp_path / "half.tflite", "TFLite"),
+        "truncated-header": (tmp_path / "head.tflite", "TFLite"),
+        "random-bytes": (tmp_path / "random.tflite", "not a TFLite flatbuffer"),
+        "foreign-file": (tmp_path / "model.wav", "not a TFLite flatbuffer"),
+        "foreign-tflite": (tiny_models.plain, "no serlive metadata"),
+        "labels-mismatch": (reversed_labels, "labels"),
+        "features-mismatch": (tiny_models.with_metadata(rate_8k, "8k-cli.tflite"), "input shape"),
+    }
+
+
+@pytest.mark.parametrize("command", ["predict", "listen"])
+def test_bad_models_give_one_clear_line_from_the_cli(tiny_models, tmp_path, capsys, monkeypatch, command):
+    """Each bad model: exit 2, nothing on stdout, one ``serlive`` line naming the file and the problem."""
+    from serlive import cli
+    from serlive.audio import sources
+
+    def no_device():
+        raise AssertionError("a bad model must be refused before any device is opened")
+
+    monkeypatch.setattr(sources, "load_backend", no_device)
+    clip = tmp_path / "clip.wav"
+    import soundfile as sf
+
+    sf.write(str(clip), speechlike(3.5), 16000)
+    for name, (path, fragment) in _bad_models(tiny_models, tmp_path).items():
+        argv = [command, str(clip)] if command == "predict" else [command, "--duration", "1"]
+        rc = cli.main([*argv, "--model", str(path)])
+        captured = capsys.readouterr()
+        assert rc == 2 and captured.out == "", name
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in captured.err, (name, captured.err)
+        assert lines[0].startswith(f"serlive{'' if command == 'predict' else ' listen'}: "), (name, lines)
+        assert str(path) in lines[0] and fragment in lines[0], (name, lines[0])
+
+
+def test_the_shipped_model_still_works_after_a_bad_one(tmp_path, capsys, monkeypatch):
+    """A bad --model changes nothing for the next run: the default (shipped) model loads and predicts."""
+    import soundfile as sf
+
+    from serlive import cli
+    from serlive.audio import sources
+    from tests.fake_sounddevice import FakeSoundDevice, device
+
+    clip = tmp_path / "clip.wav"
+    sf.write(str(clip), speechlike(3.5), 16000)
+    assert cli.main(["predict", str(clip), "--model", str(tmp_path / "none.tflite")]) == 2
+    capsys.readouterr()
+    assert cli.main(["predict", str(clip), "--format", "json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["label"] in LABELS and rec["duration_s"] == 3.5
+    sd = FakeSoundDevice([device("pulse", 32, 32)], default=0)
+    sd.signal, sd.speed = speechlike(4.0), 8.0
+    monkeypatch.setattr(sources, "load_backend", lambda: sd)
+    assert cli.main(["listen", "--duration", "1", "--format", "json"]) == 0
+    err = capsys.readouterr().err
+    assert "listening to pulse" in err and "Traceback" not in err
