@@ -56,7 +56,8 @@ def _env_hooks(win: MainWindow, has_file: bool) -> None:
     ``SERLIVE_TRACE=1``: print ``serlive-trace: EVENT TIME`` (``time.time()``) on stderr when the window
     has been painted (``shown``), a file has been analysed (``file-analysed``) and the first live frame
     has been painted (``live-frame``); without a file it also starts listening at once on the default
-    input, as the Start button does (``no-input-device`` if there is none).
+    input, as the Start button does (``listening`` once the stream is open, ``no-input-device`` if there
+    is none).
     ``SERLIVE_QUIT_AFTER=SECONDS``: close the window (as File > Quit does) after that long.
     """
     from PySide6.QtCore import QTimer
@@ -79,6 +80,7 @@ def _env_hooks(win: MainWindow, has_file: bool) -> None:
                 if live.devices:
                     live.timer.timeout.connect(first_live_frame)  # after LiveView.tick
                     live.start()
+                    trace("listening")  # the input stream is open; its first block is not there yet
                 else:
                     trace("no-input-device")
 

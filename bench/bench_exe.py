@@ -1,0 +1,137 @@
+"""Start-up time of the standalone executable: launch → window painted → first live frame painted.
+
+Launches ``serlive`` (no arguments: the Live tab) with ``SERLIVE_TRACE=1``, which makes the app start
+listening on the default input at once, as a click on Start would, and print
+``serlive-trace: EVENT TIME`` when
+
+* ``shown``: the main window has been painted (first event-loop turn after ``show()``);
+* ``listening``: the input stream is open and running (what a click on Start does: the live engine
+  with its own model instance, the PortAudio stream);
+* ``live-frame``: the live view has painted its first frame of captured audio (the first 30 fps tick
+  after the engine received samples, followed by a synchronous repaint of the window).
+
+Times are ``time.time()`` in the app minus ``time.time()`` just before ``Popen``: they include the
+bootloader (and for a one-file build the unpacking to a temp dir), Python start-up, the imports, the
+model load, opening the microphone and, for ``live-frame``, the wait for the device's first audio
+block (a property of the device and sound server: PulseAudio's null-sink monitor, the virtual
+microphone used here and in CI, delivers its first block 0.4-1.7 s after the stream starts, from
+source as from the executable).  ``SERLIVE_QUIT_AFTER`` then closes the
+window; the run must end with exit code 0.
+
+Needs an input device: with none (no sound card, no sound server) it starts PulseAudio with a null sink
+whose monitor is the default source (the virtual microphone of ``.ci/run``), if ``pulseaudio`` is
+installed.  Qt draws offscreen unless ``--platform xcb`` (then it needs ``$DISPLAY``).  Each run gets a
+fresh ``$XDG_CONFIG_HOME``, so saved settings play no part.
+
+    python bench/bench_exe.py                                   # dist/serlive/serlive, 5 runs
+    python bench/bench_exe.py --exe dist/serlive/serlive --exe /tmp/onefile/serlive --exe .venv/bin/serlive
+
+Prints a table and one ``BENCH {json}`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pulse_running(env: dict[str, str]) -> bool:
+    """A sound server answers (and so PortAudio will see its default source)."""
+    if shutil.which("pactl") is None:
+        return False
+    return subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0
+
+
+def start_virtual_mic(tmp: Path, env: dict[str, str]) -> subprocess.Popen | None:
+    """PulseAudio with a 16 kHz null sink whose monitor is the default source, as in .ci/run."""
+    if shutil.which("pulseaudio") is None:
+        return None
+    runtime = tmp / "xdg-runtime"
+    runtime.mkdir(mode=0o700)
+    env["XDG_RUNTIME_DIR"] = str(runtime)
+    proc = subprocess.Popen(
+        [
+            "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+            "-L", "module-native-protocol-unix auth-anonymous=1",
+            "-L", "module-null-sink sink_name=vmic16 rate=16000 channels=1 format=s16le",
+        ],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(50):
+        if pulse_running(env):
+            break
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-source", "vmic16.monitor"], env=env, capture_output=True)
+    return proc
+
+
+def launch(exe: str, env: dict[str, str], quit_after: float, timeout: float) -> dict[str, float | int]:
+    """One start: seconds from Popen to each traced event, and the exit code."""
+    with tempfile.TemporaryDirectory() as cfg:
+        run_env = {**env, "XDG_CONFIG_HOME": cfg, "SERLIVE_TRACE": "1", "SERLIVE_QUIT_AFTER": str(quit_after)}
+        t0 = time.time()
+        proc = subprocess.run(
+            [exe], env=run_env, cwd=cfg, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    out: dict[str, float | int] = {"rc": proc.returncode}
+    for line in proc.stderr.splitlines():
+        if line.startswith("serlive-trace: "):
+            event, t = line.split()[1:3]
+            out.setdefault(event, float(t) - t0)
+    if proc.returncode != 0 or "live-frame" not in out:
+        sys.stderr.write(proc.stderr[-2000:])
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--exe", action="append", help="executable (repeatable; default dist/serlive/serlive)")
+    ap.add_argument("--runs", type=int, default=5, help="starts per executable (the first is reported apart)")
+    ap.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM (default offscreen)")
+    ap.add_argument("--quit-after", type=float, default=4.0, help="SERLIVE_QUIT_AFTER, seconds")
+    args = ap.parse_args()
+    # absolute: each run starts in a temp dir (the app must not depend on the working directory)
+    exes = [str(Path(e).resolve()) for e in args.exe or [REPO / "dist" / "serlive" / "serlive"]]
+
+    env = {**os.environ, "QT_QPA_PLATFORM": args.platform}
+    pulse = None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            if not pulse_running(env):
+                pulse = start_virtual_mic(Path(tmp), env)
+            timeout = 60 + args.quit_after
+            results = {e: [launch(e, env, args.quit_after, timeout) for _ in range(args.runs)] for e in exes}
+        finally:
+            if pulse is not None:
+                pulse.terminate()
+                pulse.wait(timeout=10)
+
+    print(f"{'executable':<45} {'event':<11} {'first':>7} {'median':>7} {'max':>7}   (s from launch)")
+    summary = {}
+    for exe, runs in results.items():
+        summary[exe] = {"runs": len(runs), "exit_codes": sorted({int(r["rc"]) for r in runs})}
+        for event in ("shown", "listening", "live-frame", "no-input-device"):
+            ts = [float(r[event]) for r in runs if event in r]
+            if not ts:
+                continue
+            rest = ts[1:] or ts
+            summary[exe][event] = {"first": ts[0], "median": statistics.median(rest), "max": max(ts)}
+            print(f"{exe[-45:]:<45} {event:<11} {ts[0]:7.3f} {statistics.median(rest):7.3f} {max(ts):7.3f}")
+        print(f"{'':<45} exit codes {summary[exe]['exit_codes']}")
+    print("BENCH " + json.dumps({"bench": "exe_start", "platform": args.platform, "results": summary}))
+    ok = all(s["exit_codes"] == [0] and "live-frame" in s for s in summary.values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
