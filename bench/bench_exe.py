@@ -18,10 +18,14 @@ microphone used here and in CI, delivers its first block 0.4-1.7 s after the str
 source as from the executable).  ``SERLIVE_QUIT_AFTER`` then closes the
 window; the run must end with exit code 0.
 
-Needs an input device: with none (no sound card, no sound server) it starts PulseAudio with a null sink
-whose monitor is the default source (the virtual microphone of ``.ci/run``), if ``pulseaudio`` is
-installed.  Qt draws offscreen unless ``--platform xcb`` (then it needs ``$DISPLAY``).  Each run gets a
-fresh ``$XDG_CONFIG_HOME``, so saved settings play no part.
+The microphone: the bench starts its own PulseAudio (``pulseaudio``, ``pactl``, ``pacat``; its own
+``XDG_RUNTIME_DIR`` and ``PULSE_SERVER``, so a sound server already running plays no part) with a
+16 kHz null sink whose monitor is the default source, the virtual microphone of ``.ci/run``.  By
+default silence is played into the sink at 20 ms latency, so the source delivers audio continuously
+as a running microphone does; ``--idle-mic`` plays nothing, and then the null sink delivers its first
+block about 1.9 s after PortAudio's device scan whatever the app does.  Qt draws offscreen unless
+``--platform xcb`` (then it needs ``$DISPLAY``).  Each run gets a fresh ``$XDG_CONFIG_HOME``, so saved
+settings play no part.
 
     python bench/bench_exe.py                                   # dist/serlive/serlive, 5 runs
     python bench/bench_exe.py --exe dist/serlive/serlive --exe /tmp/onefile/serlive --exe .venv/bin/serlive
@@ -45,34 +49,41 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def pulse_running(env: dict[str, str]) -> bool:
-    """A sound server answers (and so PortAudio will see its default source)."""
-    if shutil.which("pactl") is None:
-        return False
-    return subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0
-
-
-def start_virtual_mic(tmp: Path, env: dict[str, str]) -> subprocess.Popen | None:
-    """PulseAudio with a 16 kHz null sink whose monitor is the default source, as in .ci/run."""
-    if shutil.which("pulseaudio") is None:
-        return None
-    runtime = tmp / "xdg-runtime"
+def start_virtual_mic(tmp: Path, feed: bool) -> tuple[dict[str, str], list[subprocess.Popen]]:
+    """A PulseAudio daemon of our own: a 16 kHz null sink whose monitor is the default source (the
+    virtual microphone of .ci/run), and with ``feed`` a low-latency stream of silence played into the
+    sink, so the monitor delivers audio continuously, as a running microphone does.  An idle null sink
+    delivers its first block up to 2 s after PortAudio's device scan, whoever asks."""
+    for tool in ("pulseaudio", "pactl", "pacat"):
+        if shutil.which(tool) is None:
+            sys.exit(f"bench_exe.py: {tool} not found (apt-get install pulseaudio pulseaudio-utils)")
+    runtime = tmp / "pulse-runtime"
     runtime.mkdir(mode=0o700)
-    env["XDG_RUNTIME_DIR"] = str(runtime)
-    proc = subprocess.Popen(
-        [
-            "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-            "-L", "module-native-protocol-unix auth-anonymous=1",
-            "-L", "module-null-sink sink_name=vmic16 rate=16000 channels=1 format=s16le",
-        ],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(50):
-        if pulse_running(env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    daemon_env = dict(base, XDG_RUNTIME_DIR=str(runtime), HOME=str(tmp))
+    env = dict(daemon_env, PULSE_SERVER=f"unix:{runtime}/pulse/native")
+    procs = [
+        subprocess.Popen(
+            [
+                "pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+                "-L", "module-native-protocol-unix auth-anonymous=1",
+                "-L", "module-null-sink sink_name=vmic16 rate=16000 channels=1 format=s16le",
+            ],
+            env=daemon_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    ]  # fmt: skip
+    for _ in range(100):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
             break
         time.sleep(0.1)
-    subprocess.run(["pactl", "set-default-source", "vmic16.monitor"], env=env, capture_output=True)
-    return proc
+    default_source = ["pactl", "set-default-source", "vmic16.monitor"]
+    subprocess.run(default_source, env=env, check=True, capture_output=True)
+    if feed:
+        with open("/dev/zero", "rb") as zeros:  # the child keeps its own copy of the descriptor
+            feeder = ["pacat", "--playback", "--latency-msec=20", "--device=vmic16"]
+            procs.append(subprocess.Popen(feeder, stdin=zeros, env=env))
+        time.sleep(0.5)
+    return env, procs
 
 
 def launch(exe: str, env: dict[str, str], quit_after: float, timeout: float) -> dict[str, float | int]:
@@ -99,22 +110,21 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="starts per executable (the first is reported apart)")
     ap.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM (default offscreen)")
     ap.add_argument("--quit-after", type=float, default=4.0, help="SERLIVE_QUIT_AFTER, seconds")
+    ap.add_argument("--idle-mic", action="store_true", help="play nothing into the virtual microphone")
     args = ap.parse_args()
     # absolute: each run starts in a temp dir (the app must not depend on the working directory)
     exes = [str(Path(e).resolve()) for e in args.exe or [REPO / "dist" / "serlive" / "serlive"]]
 
-    env = {**os.environ, "QT_QPA_PLATFORM": args.platform}
-    pulse = None
     with tempfile.TemporaryDirectory() as tmp:
+        env, procs = start_virtual_mic(Path(tmp), feed=not args.idle_mic)
+        env["QT_QPA_PLATFORM"] = args.platform
         try:
-            if not pulse_running(env):
-                pulse = start_virtual_mic(Path(tmp), env)
             timeout = 60 + args.quit_after
             results = {e: [launch(e, env, args.quit_after, timeout) for _ in range(args.runs)] for e in exes}
         finally:
-            if pulse is not None:
-                pulse.terminate()
-                pulse.wait(timeout=10)
+            for proc in reversed(procs):  # the feeder, then the daemon: by PID
+                proc.terminate()
+                proc.wait(timeout=10)
 
     print(f"{'executable':<45} {'event':<11} {'first':>7} {'median':>7} {'max':>7}   (s from launch)")
     summary = {}
@@ -128,7 +138,9 @@ def main() -> int:
             summary[exe][event] = {"first": ts[0], "median": statistics.median(rest), "max": max(ts)}
             print(f"{exe[-45:]:<45} {event:<11} {ts[0]:7.3f} {statistics.median(rest):7.3f} {max(ts):7.3f}")
         print(f"{'':<45} exit codes {summary[exe]['exit_codes']}")
-    print("BENCH " + json.dumps({"bench": "exe_start", "platform": args.platform, "results": summary}))
+    mic = "idle null sink" if args.idle_mic else "null sink fed with silence (20 ms)"
+    bench = {"bench": "exe_start", "platform": args.platform, "mic": mic, "results": summary}
+    print("BENCH " + json.dumps(bench))
     ok = all(s["exit_codes"] == [0] and "live-frame" in s for s in summary.values())
     return 0 if ok else 1
 
