@@ -455,6 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SUBCOMMANDS = ("predict", "train", "evaluate", "devices", "listen", "gui")
+#: what only the training extra installs, and ``serlive.train`` (left out of the standalone executable)
+TRAIN_ONLY = ("tensorflow", "keras", "librosa", "sklearn", "matplotlib", "serlive.train")
 
 
 def wants_gui(argv: Sequence[str]) -> bool:
@@ -512,6 +514,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except ModuleNotFoundError as exc:
+        # the trainer without the [train] extra, or in the standalone executable (which has none)
+        name = exc.name or ""
+        if args.command in ("train", "evaluate") and name.startswith(TRAIN_ONLY):
+            print(
+                f"serlive {args.command}: needs the training extra, pip install -e '.[train]' ({exc})",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        raise
 
 
 if __name__ == "__main__":

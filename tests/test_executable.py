@@ -11,7 +11,7 @@ directory other than the checkout:
   venv's Python prints from source (same numpy/scipy/LiteRT, so any difference is the packaging's);
 * the desktop app opened offscreen on that clip analyses it and exits with code 0 when
   ``SERLIVE_QUIT_AFTER`` closes the window;
-* ``devices`` loads the bundled PortAudio.
+* ``devices`` loads the bundled PortAudio; ``train`` says that it needs the training extra.
 
 In CI (``CI=true``) a build that cannot be made fails the test; elsewhere the test is skipped only
 when the build venv cannot be set up (offline: no PyInstaller).
@@ -121,6 +121,12 @@ def test_version(folder_exe: Path, elsewhere: Path) -> None:
     proc = run([str(folder_exe), "--version"], elsewhere, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"serlive {__version__}"
+
+
+def test_train_is_not_in_the_executable(folder_exe: Path, elsewhere: Path) -> None:
+    proc = run([str(folder_exe), "train", "--data", str(elsewhere)], elsewhere, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "needs the training extra" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_bundle_contents(folder_exe: Path, workdir: Path) -> None:
