@@ -63,6 +63,6 @@ else
   exe=$DISTPATH/serlive/serlive
 fi
 "$exe" --version >/dev/null
-size=$(du -sm "$DISTPATH/serlive" | cut -f1)
+size=$(( $(du -sb "$DISTPATH/serlive" | cut -f1) / 1000000 ))  # MB = 10^6 bytes
 say "built $exe (${size} MB; venv $((t1 - t0)) s, PyInstaller $((t2 - t1)) s)"
 echo "$exe"
