@@ -37,6 +37,12 @@ PYTHON=${PYTHON:-python3}
 VENV=${SERLIVE_BUILD_VENV:-$ROOT/.venv-build}
 say() { printf 'build_exe.sh: %s\n' "$*" >&2; }
 
+# one build at a time per build venv (two test runs in one checkout would pip-install into it at once)
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$VENV.lock"
+  flock 9
+fi
+
 t0=$(date +%s)
 if [[ ! -x "$VENV/bin/python" ]]; then
   say "creating the build venv $VENV"
