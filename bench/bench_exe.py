@@ -31,7 +31,7 @@ counted start of each executable (its files possibly not yet in the page cache),
 the others.
 
     python bench/bench_exe.py                                   # dist/serlive/serlive, 5 runs
-    python bench/bench_exe.py --exe dist/serlive/serlive --exe /tmp/onefile/serlive --exe .venv/bin/serlive
+    python bench/bench_exe.py --exe dist/serlive/serlive --exe dist/onefile/serlive --exe .venv/bin/serlive
 
 Prints a table and one ``BENCH {json}`` line.
 """
