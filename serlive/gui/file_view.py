@@ -44,6 +44,7 @@ from serlive.gui.plots import (
 
 WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
+LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
 
 
 def analyse_in_segments(
@@ -180,10 +181,9 @@ class FileView(QWidget):
         self.time_plot.setLabel("bottom", "time", units="s")
         self.time_plot.setYRange(0, 1, padding=0.02)
         self.time_plot.addLegend(offset=(5, 5), colCount=4)
-        # 1-pixel (cosmetic) pens: Qt's raster engine draws them ~6x faster than 2-pixel ones,
-        # which keeps an hour's 8 x 7200-point timeline at ~4 ms per paint instead of ~27 ms
+        # pens set per file in _draw_steps (2 px for short files, 1 px for long ones)
         self.time_curves = [
-            self.time_plot.plot(pen=emotion_pen(lb, width=1), name=lb, connect="finite") for lb in self.labels
+            self.time_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
         ]
         self.cursors = []
         for p in (self.wave_plot, self.spec_plot, self.time_plot):
@@ -367,7 +367,11 @@ class FileView(QWidget):
             self.spec_plot.setYRange(0, spec.shape[0], padding=0)
 
         def timeline() -> None:
+            # 1-pixel (cosmetic) pens for long files: Qt's raster engine draws them ~6x faster than
+            # 2-pixel ones (an hour's 8 x 7195 points: ~4 ms a paint instead of ~27 ms)
+            width = 2 if len(d.times) <= LONG_TIMELINE_POINTS else 1
             for i, c in enumerate(self.time_curves):
+                c.setPen(emotion_pen(self.labels[i], width=width))
                 c.setData(d.times, d.probs[:, i])
 
         def summary() -> None:
