@@ -14,8 +14,13 @@ TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import struct
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,6 +232,42 @@ def _make_interpreter(content: bytes, num_threads: int) -> Any:
         raise ModelError(f"the TFLite runtime rejected the model ({exc})") from exc
 
 
+#: what the LiteRT runtime prints on stderr whenever an interpreter is made: news to nobody
+_RUNTIME_CHATTER = (b"INFO: Created TensorFlow Lite XNNPACK delegate",)
+
+
+@contextlib.contextmanager
+def _runtime_chatter_filtered() -> Iterator[None]:
+    """Hold file descriptor 2 in a temporary file while the runtime starts, then pass it on.
+
+    The C++ runtime writes its INFO line straight to fd 2, ahead of the output
+    of every ``serlive`` command.  Everything else written meanwhile (by any
+    thread) is copied to stderr afterwards, in order, so no message is lost:
+    it only arrives a few milliseconds later.
+    """
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (a frozen GUI app on Windows, say)
+        yield
+        return
+    with tempfile.TemporaryFile() as hold:
+        os.dup2(hold.fileno(), 2)
+        try:
+            yield
+        finally:
+            if sys.stderr is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            hold.seek(0)
+            kept = [ln for ln in hold.read().splitlines(keepends=True) if not ln.startswith(_RUNTIME_CHATTER)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 class EmotionModel:
     """A loaded, checked model: ``predict(batch_of_inputs) -> probabilities``.
 
@@ -247,8 +288,9 @@ class EmotionModel:
                 raise ModelError("no serlive metadata in the model (not exported by serlive?)")
             self.meta = ModelMetadata.from_json(entries[METADATA_NAME])
             check_compatible(self.meta)
-            self._interp = _make_interpreter(content, num_threads)
-            self._interp.allocate_tensors()
+            with _runtime_chatter_filtered():
+                self._interp = _make_interpreter(content, num_threads)
+                self._interp.allocate_tensors()
         except ModelError as exc:
             raise ModelError(f"{self.path}: {exc}") from exc
         inp = self._interp.get_input_details()[0]

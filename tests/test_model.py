@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -432,3 +434,29 @@ def test_the_shipped_model_still_works_after_a_bad_one(tmp_path, capsys, monkeyp
     assert cli.main(["listen", "--duration", "1", "--format", "json"]) == 0
     err = capsys.readouterr().err
     assert "listening to pulse" in err and "Traceback" not in err
+
+
+def test_runtime_chatter_filtered_other_output_kept(capfd):
+    """The runtime's INFO line is dropped; anything else written to fd 2 meanwhile still arrives."""
+    import os
+
+    from serlive.model import _runtime_chatter_filtered
+
+    with _runtime_chatter_filtered():
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"a real warning\n")
+    assert capfd.readouterr().err == "a real warning\n"
+
+
+def test_predict_stderr_is_clean(make_audio):
+    """No runtime chatter ahead of a command's output: stderr of a good predict run is empty."""
+    path = make_audio("clean.wav", speechlike(3.5))
+    res = subprocess.run(
+        [sys.executable, "-m", "serlive.cli", "predict", "--format", "json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    assert json.loads(res.stdout)["label"] in LABELS
