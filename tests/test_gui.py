@@ -379,3 +379,41 @@ def test_zoom_renders_spectrogram_detail(qtbot, window, make_audio, monkeypatch)
     _analyse(qtbot, window, make_audio("short.wav", speechlike(1.5)))
     qtbot.wait(300)
     assert not view.detail_item.isVisible()
+
+
+def test_status_bar_counts_device_overflows(qtbot, model):
+    import threading
+
+    from serlive.audio.sources import ThreadedSource
+    from serlive.gui.live_view import LiveView
+
+    class Overflowing(ThreadedSource):
+        """A device that reports three overflowed blocks while it delivers 4 s."""
+
+        sample_rate = SR
+        name = "fake mic"
+
+        @property
+        def overflows(self) -> int:
+            return 3
+
+        def produce(self, ring, stop: threading.Event) -> None:
+            y = speechlike(4.0)
+            for i in range(0, len(y), 320):
+                if stop.is_set():
+                    return
+                ring.write(y[i : i + 320])
+                time.sleep(0.002)
+            stop.wait(30)
+
+    view = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    seen: list[str] = []
+    view.status_changed.connect(seen.append)
+    view.show()
+    assert view.start_source(Overflowing())
+    try:
+        qtbot.waitUntil(lambda: any("device overflows 3" in s for s in seen), timeout=20_000)
+    finally:
+        view.stop()
+    assert "dropped samples 0" in seen[-1]

@@ -437,9 +437,15 @@ class LiveView(QWidget):
     def _update_status(self, eng: Engine) -> None:
         st = eng.stats()
         lat = "n/a" if self._last_latency is None else f"{1000 * self._last_latency:.1f} ms"
+        # losses the user should know of appear only when they happen, so the line stays short
+        losses = "".join(
+            f"  |  {name} {n}"
+            for name, n in (("device overflows", st.device_overflows), ("late windows", st.dropped_windows))
+            if n
+        )
         self.status_changed.emit(
             f"{getattr(self, '_device_text', '')}  |  decision latency {lat}  |  "
-            f"dropped samples {st.dropped_samples}  |  windows {st.windows}"
+            f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
         )
 
     def shutdown(self) -> None:
