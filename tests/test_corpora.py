@@ -245,12 +245,22 @@ def test_split_by_speaker_is_disjoint_and_complete(parser_corpus):
     assert "tess:YAF" in spk[0] and "emodb:03" in spk[0]
 
 
-#: A typo in --val/--test (e.g. "ravdess:1" for "ravdess:01") must be refused, not
-#: silently move the intended test speakers into training.
+#: A speaker in --val/--test that the data does not have must be refused, not silently
+#: leave the intended test speakers in training.
 def test_split_by_speaker_refuses_unknown_speakers(parser_corpus):
     utts = load_all(parser_corpus.root, ["ravdess"])
-    with pytest.raises(ValueError, match="ravdess:1"):
-        split_by_speaker(utts, ["ravdess:02"], speakers_arg("ravdess:1-1"))
+    with pytest.raises(ValueError, match="ravdess:99"):
+        split_by_speaker(utts, ["ravdess:02"], speakers_arg("ravdess:99"))
+
+
+def test_split_by_speaker_numbers_match_by_value(parser_corpus):
+    """``ravdess:1-2`` means the actors the corpus calls ``ravdess:01`` and ``ravdess:02``."""
+    utts = load_all(parser_corpus.root, ["ravdess"])
+    _tr, va, te = split_by_speaker(utts, speakers_arg("ravdess:2"), speakers_arg("ravdess:1-1"))
+    assert {utts[i].speaker for i in va} == {"ravdess:02"}
+    assert {utts[i].speaker for i in te} == {"ravdess:01"}
+    with pytest.raises(ValueError, match="both validation and test"):
+        split_by_speaker(utts, ["ravdess:1"], ["ravdess:01"])
 
 
 def test_split_by_speaker_refuses_overlap(parser_corpus):

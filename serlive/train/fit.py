@@ -68,10 +68,20 @@ def speakers_arg(text: str) -> list[str]:
     return out
 
 
+def _speaker_key(speaker: str) -> str:
+    """``ravdess:05`` and ``ravdess:5`` alike: numeric speaker ids compare by value."""
+    corpus, _, spk = speaker.partition(":")
+    return f"{corpus}:{int(spk)}" if spk.isdigit() else speaker
+
+
 def split_by_speaker(
     utts: list[Utterance], val: list[str], test: list[str]
 ) -> tuple[list[int], list[int], list[int]]:
     """Indices of train / validation / test; a speaker is in exactly one."""
+    # "ravdess:5" names the speaker the corpus calls "ravdess:05": numbers match by value
+    by_value = {_speaker_key(u.speaker): u.speaker for u in utts}
+    val = [by_value.get(_speaker_key(s), s) for s in val]
+    test = [by_value.get(_speaker_key(s), s) for s in test]
     if set(val) & set(test):
         raise ValueError(f"speakers in both validation and test: {sorted(set(val) & set(test))}")
     known = {u.speaker for u in utts}
