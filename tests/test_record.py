@@ -71,6 +71,14 @@ eng.wait(60)
 
 
 @pytest.mark.slow
+def _sigkill(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` hard (no handler runs, nothing is flushed) and check that it died of it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL, f"child ended on its own (exit {proc.returncode})"
+
+
 def test_recording_survives_sigkill(tmp_path: Path):
     """Kill a process recording a real-time replay: the file opens and holds every flushed sample."""
     y = speechlike(20.0, seed=5)
@@ -95,13 +103,8 @@ def test_recording_survives_sigkill(tmp_path: Path):
                 break
             last = int(line)
         assert last >= 2 * SR, f"child did not flush: {proc.stderr.read() if proc.stderr else ''}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == -signal.SIGKILL
+        _sigkill(proc)
     got, sr = sf.read(out, dtype="float32")
     assert sr == SR
     assert last <= len(got) < len(y)  # everything up to the last flush we saw, not the whole clip
@@ -171,13 +174,8 @@ def test_listen_record_killed_loses_at_most_one_flush_interval(tmp_path: Path):
                 pytest.fail(f"listen ended early: {proc.stderr.read() if proc.stderr else ''}")
             lines += 1
         time.sleep(0.37)  # somewhere between two header updates
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.returncode == -signal.SIGKILL
+        _sigkill(proc)
     got, sr = sf.read(out, dtype="float32")
     assert sr == SR and len(got) >= 6 * SR
     np.testing.assert_array_equal(got, y[: len(got)])  # exactly what was captured, in order
