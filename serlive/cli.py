@@ -366,14 +366,9 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         if previous_term is not None:  # a second SIGTERM while stopping acts as usual
             signal.signal(signal.SIGTERM, previous_term)
         stopped = engine.stop(timeout=3.0)
-    while ended is None:  # windows published while stopping
-        try:
-            item = engine.results.get_nowait()
-        except queue.Empty:
-            break
-        if isinstance(item, StreamEnd):
-            ended = item
-        else:
+    if ended is None:  # windows published while stopping
+        late, ended = engine.drain()
+        for item in late:
             emit(item)
     stats = engine.stats()
     print(f"serlive listen: stopped: {stats.summary()}", file=err if as_json else out, flush=True)

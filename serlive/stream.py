@@ -651,6 +651,23 @@ class Engine:
             labels=self.labels,
         )
 
+    def drain(self) -> tuple[list[Result], StreamEnd | None]:
+        """Everything waiting in :attr:`results`, without blocking: the windows, and the end if it came.
+
+        For consumers that poll (the GUI's frame timer, ``listen`` after ``stop()``).
+        """
+        out: list[Result] = []
+        ended: StreamEnd | None = None
+        while True:
+            try:
+                item = self.results.get_nowait()
+            except queue.Empty:
+                return out, ended
+            if isinstance(item, StreamEnd):
+                ended = item
+            else:
+                out.append(item)
+
     def _publish(self, run: _Run, item: Result | StreamEnd) -> None:
         if isinstance(item, Result):
             with run.stats_lock:

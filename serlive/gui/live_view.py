@@ -9,7 +9,6 @@ a few small FFTs and a redraw.
 
 from __future__ import annotations
 
-import queue
 import time
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
 from serlive.gui.plots import EmotionBars, emotion_pen, envelope, set_mel_axis, spectrogram_item
-from serlive.stream import Engine, Result, StreamEnd
+from serlive.stream import Engine, Result
 
 FPS = 30
 WAVE_S = 5.0  #: seconds of waveform shown
@@ -339,21 +338,12 @@ class LiveView(QWidget):
         eng = self.engine
         if eng is None:
             return
-        ended: StreamEnd | None = None
-        latest: Result | None = None
-        while True:
-            try:
-                item = eng.results.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(item, StreamEnd):
-                ended = item
-            else:
-                latest = item
-                self.results_seen += 1
-                self._history.append((item.end_s, None if item.silent else item.shown))
-        if latest is not None:
-            self._show_result(latest)
+        results, ended = eng.drain()
+        for item in results:
+            self._history.append((item.end_s, None if item.silent else item.shown))
+        self.results_seen += len(results)
+        if results:
+            self._show_result(results[-1])
         ring = eng.ring
         if ring is not None:
             self._draw_audio(ring, eng.sample_rate)
