@@ -64,6 +64,13 @@ def analyse_in_segments(
     return analyse_signal(y, model, batch=8, progress=progress, segment_windows=segment_windows)
 
 
+def mel_frames(ext: Any, y: NDArray[np.float32], frame0: int, frame1: int) -> NDArray[np.float32]:
+    """The model's log-mel frames ``frame0 .. frame1 - 1`` of ``y``, as ``(frames, bands)``."""
+    cfg = ext.cfg
+    seg = y[frame0 * cfg.hop_length : (frame1 - 1) * cfg.hop_length + cfg.n_fft]
+    return ext.raw_frames(seg)[:, : cfg.n_mels]
+
+
 class AnalysisCancelled(Exception):
     """The user pressed Cancel (or opened another file)."""
 
@@ -311,9 +318,7 @@ class FileView(QWidget):
         for f0 in range(0, n_frames, step):
             if cancel.is_set():
                 raise AnalysisCancelled
-            f1 = min(n_frames, f0 + step)
-            seg = y[f0 * cfg.hop_length : (f1 - 1) * cfg.hop_length + cfg.n_fft]
-            mel = ext.raw_frames(seg)[:, : cfg.n_mels]
+            mel = mel_frames(ext, y, f0, min(n_frames, f0 + step))
             cols.append(downsample_columns(mel, max(1, len(mel) // per)))
         return np.concatenate(cols).T.copy()
 
@@ -440,7 +445,6 @@ class FileView(QWidget):
     def _detail_loop(self) -> None:
         """Worker thread: render the newest request; touches no widget, only emits a signal."""
         ext = self.model.extractor
-        cfg = ext.cfg
         while True:
             with self._detail_cv:
                 while self._detail_req is None and not self._detail_stop:
@@ -449,8 +453,7 @@ class FileView(QWidget):
                     return
                 req, self._detail_req = self._detail_req, None
             try:
-                seg = req.samples[req.frame0 * cfg.hop_length : (req.frame1 - 1) * cfg.hop_length + cfg.n_fft]
-                mel = ext.raw_frames(seg)[:, : cfg.n_mels]
+                mel = mel_frames(ext, req.samples, req.frame0, req.frame1)
                 img = downsample_columns(mel, req.max_cols).T.copy()
             except Exception:  # a display nicety: the overview stays
                 continue
