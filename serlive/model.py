@@ -15,6 +15,7 @@ TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import json
 import os
 import struct
@@ -29,29 +30,68 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import LABELS, FeatureConfig, WindowConfig
-from serlive.features import FeatureExtractor
+from serlive.features import FEATURE_KINDS, FeatureExtractor
 
 METADATA_NAME = "serlive"
 METADATA_VERSION = 1
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "serlive.tflite"
+#: The shipped default model: a file in the package's ``models/`` folder (package data, so it is in the
+#: wheel, the sdist and the PyInstaller bundle).  Switching the default to another shipped file is this line.
+DEFAULT_MODEL_NAME = "serlive.tflite"
+#: metadata keys that date a model, newest convention first (``serlive.train.export`` writes ``trained``)
+DATE_KEYS = ("trained", "created")
 
 
 class ModelError(Exception):
     """A model file that cannot be used, with the reason in the message."""
 
 
-def default_model_path() -> Path:
-    """``$SERLIVE_MODEL``, else the shipped model: in a frozen bundle, or ``models/`` of the checkout."""
-    import os
-    import sys
+def shipped_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
+    """A model file shipped inside the package (``serlive/models/NAME``), wherever the package lives.
 
+    Found through :mod:`importlib.resources` rather than a path relative to the checkout, so the same
+    call works in an editable install, a regular install from a wheel or sdist, and the PyInstaller
+    bundle (whose resource reader maps the package to ``sys._MEIPASS/serlive``).  Every supported
+    layout keeps the package as plain files, so the resource is a real path that the runtime can read
+    and that messages can show.
+    """
+    return Path(os.fspath(importlib.resources.files("serlive").joinpath("models", name)))
+
+
+def default_model_path() -> Path:
+    """``$SERLIVE_MODEL`` when set (``--model`` overrides both), else the shipped default model."""
     env = os.environ.get("SERLIVE_MODEL")
     if env:
         return Path(env)
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "models" / "serlive.tflite"
-    return DEFAULT_MODEL
+    return shipped_model_path()
+
+
+def model_date(meta: ModelMetadata) -> str | None:
+    """When the model was trained (exported), as its metadata says; None for models that do not say."""
+    for key in DATE_KEYS:
+        value = meta.extra.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+def describe_model(path: str | Path) -> str:
+    """One line for ``serlive --version``: the model file and its training date.
+
+    Reads only the metadata (no runtime), so ``--version`` stays quick and still answers, with the
+    reason, when the model is missing or unusable.
+    """
+    path = Path(path)
+    try:
+        entries = read_tflite_metadata(path.read_bytes())
+        if METADATA_NAME not in entries:
+            raise ModelError("no serlive metadata in the model")
+        meta = ModelMetadata.from_json(entries[METADATA_NAME])
+    except OSError as exc:
+        return f"{path} (cannot read it: {exc.strerror or exc})"
+    except ModelError as exc:
+        return f"{path} ({exc})"
+    date = model_date(meta)
+    return f"{path} ({f'trained {date}' if date else 'training date not recorded'})"
 
 
 # --- minimal flatbuffer reading ----------------------------------------------
@@ -203,7 +243,7 @@ def check_compatible(meta: ModelMetadata, expected_rate: int | None = None) -> N
     if meta.windows.window_s <= 0 or meta.features.sample_rate <= 0:
         raise ModelError("model metadata has a non-positive window or sample rate")
     f = meta.features
-    if min(f.n_fft, f.hop_length, f.n_mels) <= 0 or f.kind not in ("logmel", "frame_vector"):
+    if min(f.n_fft, f.hop_length, f.n_mels) <= 0 or f.kind not in FEATURE_KINDS:
         raise ModelError(f"model metadata has an unusable feature config {f}")
     hop = meta.windows.hop_samples(f.sample_rate)
     if meta.windows.hop_s <= 0 or hop % f.hop_length:

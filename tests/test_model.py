@@ -15,17 +15,22 @@ from hypothesis import strategies as st
 
 from serlive.config import LABELS, FeatureConfig, WindowConfig
 from serlive.model import (
+    DEFAULT_MODEL_NAME,
     METADATA_NAME,
     EmotionModel,
     ModelError,
     ModelMetadata,
     check_compatible,
     default_model_path,
+    describe_model,
     read_tflite_metadata,
+    shipped_model_path,
 )
 from tests.conftest import REPO, speechlike
 
-SHIPPED = REPO / "models" / "serlive.tflite"
+#: the one place in the checkout for shipped models (package data)
+MODELS_DIR = REPO / "serlive" / "models"
+SHIPPED = MODELS_DIR / DEFAULT_MODEL_NAME
 
 
 def _meta(**kw) -> ModelMetadata:
@@ -326,7 +331,7 @@ def test_architectures_fit_the_size_budget():
 @pytest.fixture(scope="module")
 def shipped() -> Path:
     if not SHIPPED.exists():
-        pytest.skip("models/serlive.tflite not present yet")
+        pytest.skip(f"{SHIPPED} not present yet")
     return SHIPPED
 
 
@@ -358,8 +363,47 @@ def test_shipped_model_is_speaker_independent(shipped):
     assert not train & set(training.get("val_speakers", []))
 
 
-def test_default_model_path_points_into_the_checkout():
-    assert default_model_path() == REPO / "models" / "serlive.tflite"
+def test_default_model_path_points_into_the_checkout(monkeypatch):
+    """The editable install finds the shipped model in the package folder of the checkout."""
+    monkeypatch.delenv("SERLIVE_MODEL", raising=False)
+    assert default_model_path() == SHIPPED == shipped_model_path()
+    assert shipped_model_path("other.tflite") == MODELS_DIR / "other.tflite"
+
+
+def test_serlive_model_overrides_the_default(monkeypatch, tiny_models):
+    monkeypatch.setenv("SERLIVE_MODEL", str(tiny_models.int8))
+    assert default_model_path() == tiny_models.int8
+    assert EmotionModel().path == tiny_models.int8
+
+
+def test_shipped_models_are_package_data():
+    """Every model file in serlive/models matches a package-data glob, so wheels and sdists carry it."""
+    import fnmatch
+    import tomllib
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = setuptools["package-data"]["serlive"]
+    files = [p.relative_to(REPO / "serlive").as_posix() for p in MODELS_DIR.iterdir() if p.is_file()]
+    assert f"models/{DEFAULT_MODEL_NAME}" in files and "models/README.md" in files
+    missing = [f for f in files if f.endswith(".tflite") and not any(fnmatch.fnmatch(f, g) for g in globs)]
+    assert not missing
+    assert any(fnmatch.fnmatch("models/serlive-encoder.tflite", g) for g in globs)  # a model added later
+    assert not (REPO / "models").exists(), "one place for model files: serlive/models"
+
+
+def test_describe_model_names_the_file_and_its_date(tiny_models, tmp_path):
+    dated = tiny_models.with_metadata(_meta(extra={"trained": "2026-11-22"}), "dated.tflite")
+    assert describe_model(dated) == f"{dated} (trained 2026-11-22)"
+    old = tiny_models.with_metadata(_meta(extra={"created": "2025-01-02T03:04:05Z"}), "old.tflite")
+    assert describe_model(old) == f"{old} (trained 2025-01-02T03:04:05Z)"
+    undated = tiny_models.with_metadata(_meta(), "undated.tflite")
+    assert describe_model(undated) == f"{undated} (training date not recorded)"
+    assert describe_model(tmp_path / "none.tflite").startswith(f"{tmp_path / 'none.tflite'} (cannot read it:")
+    assert describe_model(tiny_models.plain) == f"{tiny_models.plain} (no serlive metadata in the model)"
+
+
+def test_shipped_model_carries_its_training_date(shipped):
+    assert describe_model(shipped) == f"{shipped} (trained 2026-11-22)"
 
 
 # --- bad models through the command line -------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,14 @@ def export_tflite(
     representative: NDArray[np.float32],
     float_path: str | Path | None = None,
 ) -> dict[str, int]:
-    """Write the int8 model (and optionally a float32 twin for comparison); sizes in bytes."""
+    """Write the int8 model (and optionally a float32 twin for comparison); sizes in bytes.
+
+    The metadata gets the export time (UTC) as ``trained`` unless it names one already: ``serlive
+    --version`` shows it, so a user can tell which model an installed app runs.
+    """
+    if "trained" not in meta.extra:
+        trained = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        meta = replace(meta, extra={**meta.extra, "trained": trained})
     sizes: dict[str, int] = {}
     int8 = attach_metadata(_convert(model, representative), meta)
     Path(path).write_bytes(int8)
