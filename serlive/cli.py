@@ -1,8 +1,9 @@
 """``serlive`` command line: a thin adapter over :mod:`serlive.analysis` and the trainer.
 
 Subcommands: ``predict``, ``train``, ``evaluate``, ``listen``, ``devices`` and
-``gui``; no arguments, or only existing files, open the desktop app.  Heavy imports (TensorFlow, librosa)
-happen only inside the training subcommands, never on the predict path.
+``gui``; no arguments, or only existing files, open the desktop app.  ``--version`` names the model in
+use; ``--install-desktop-entry``/``--uninstall-desktop-entry`` add or remove the menu entry.  Heavy
+imports (TensorFlow, librosa) happen only inside the training subcommands, never on the predict path.
 """
 
 from __future__ import annotations
@@ -387,10 +388,59 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def version_text() -> str:
+    """``serlive --version``: the app's version, then the model file in use and its training date.
+
+    The model line says which model an installed app runs ($SERLIVE_MODEL or the shipped default), so
+    a bug report or a comparison of two installs can name it.
+    """
+    from serlive.model import default_model_path, describe_model
+
+    return f"serlive {__version__}\nmodel: {describe_model(default_model_path())}"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, computed only when asked for (it reads the model's metadata)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def cmd_desktop_entry(install: bool) -> int:
+    """Write (or remove) the menu entry and icon in the user's XDG data folders."""
+    from serlive import desktop
+
+    try:
+        paths = desktop.install() if install else desktop.uninstall()
+    except OSError as exc:
+        print(f"serlive: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if install:
+        print(f"serlive: wrote {paths[0]} and {paths[1]}")
+        print(f"serlive: the menu entry runs {' '.join(desktop.launcher_command())}")
+    elif paths:
+        print(f"serlive: removed {' and '.join(map(str, paths))}")
+    else:
+        print("serlive: no desktop entry to remove")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and options."""
     p = argparse.ArgumentParser(prog="serlive", description="Real-time speech emotion recognition.")
-    p.add_argument("--version", action="version", version=f"serlive {__version__}")
+    p.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show the version and the model in use, and exit"
+    )
+    desk = p.add_mutually_exclusive_group()
+    desk.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add serlive to the desktop's menu and to 'Open with' for audio files (this user), and exit",
+    )
+    desk.add_argument(
+        "--uninstall-desktop-entry", action="store_true", help="remove that menu entry and icon, and exit"
+    )
     sub = p.add_subparsers(dest="command")
 
     pr = sub.add_parser("predict", help="emotion of audio files (or folders of them)")
@@ -489,6 +539,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        if args.command:
+            parser.error("--install-desktop-entry and --uninstall-desktop-entry take no subcommand")
+        return cmd_desktop_entry(install=args.install_desktop_entry)
     try:
         if args.command == "predict":
             return cmd_predict(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.resources
 import os
 import sys
 import time
@@ -16,7 +17,8 @@ from PySide6.QtWidgets import QApplication
 if TYPE_CHECKING:
     from serlive.gui.main_window import MainWindow
 
-ICON = Path(__file__).resolve().parent / "icon.svg"
+#: package data, found the same way in a checkout, a wheel install and the PyInstaller bundle
+ICON = Path(os.fspath(importlib.resources.files("serlive.gui").joinpath("icon.svg")))
 
 
 def application(argv: Sequence[str] | None = None) -> QApplication:
@@ -26,6 +28,8 @@ def application(argv: Sequence[str] | None = None) -> QApplication:
         app = QApplication(list(argv or sys.argv[:1]))
     app.setOrganizationName("serlive")
     app.setApplicationName("serlive")
+    # the window belongs to serlive.desktop (serlive --install-desktop-entry): its icon and name in docks
+    app.setDesktopFileName("serlive")
     if ICON.exists():
         app.setWindowIcon(QIcon(str(ICON)))
     return app  # type: ignore[return-value]
