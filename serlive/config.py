@@ -52,8 +52,9 @@ class FeatureConfig:
     active_db: float = 50.0
     #: Divisor applied after mean removal so inputs are O(1).
     scale_db: float = 20.0
-    #: Which model input the features produce: "logmel" (2D CNN) or
-    #: "frame_vector" (1D CNN over MFCC+ZCR+RMS+chroma).
+    #: Which model input the features produce: "logmel" (2D CNN),
+    #: "frame_vector" (1D CNN over MFCC+ZCR+RMS+chroma) or "whisper_logmel"
+    #: (Whisper's 80-band log10 mel, the pretrained encoder's input).
     kind: str = "logmel"
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,4 +104,21 @@ class Settings:
 
 
 DEFAULT_FEATURES = FeatureConfig()
+
+#: Whisper's front end: 16 kHz, 25 ms Hann frames every 10 ms, 80 Slaney mel
+#: bands 0-8 kHz, log10 power floored 8 decades (80 dB) under the window's
+#: peak.  Frames are not centred (unlike Whisper's STFT) for the same reason
+#: as ours: a stream's frames must match a file's.  ``active_db`` here is the
+#: pooling threshold the encoder model applies to each frame's mean band level.
+WHISPER_FEATURES = FeatureConfig(
+    n_fft=400,
+    hop_length=160,
+    n_mels=80,
+    fmin=0.0,
+    fmax=8000.0,
+    top_db=80.0,
+    active_db=30.0,
+    scale_db=1.0,
+    kind="whisper_logmel",
+)
 DEFAULT_WINDOWS = WindowConfig()

@@ -30,6 +30,11 @@ from serlive.config import FeatureConfig
 
 FloatArray = NDArray[np.float32]
 
+#: The model inputs this module can compute (``FeatureConfig.kind``).
+FEATURE_KINDS = ("logmel", "frame_vector", "whisper_logmel")
+#: Whisper's power floor before its log10 (``log_mel_spectrogram``'s ``clamp(min=1e-10)``).
+_WHISPER_AMIN = 1e-10
+
 #: Power floor before the log. Far below any real signal so that the per-window
 #: ``top_db`` floor (relative to the peak) decides, keeping quiet windows level-invariant.
 _AMIN = 1e-20
@@ -130,7 +135,7 @@ class FeatureExtractor:
         mean: NDArray[np.floating] | None = None,
         std: NDArray[np.floating] | None = None,
     ) -> None:
-        if cfg.kind not in ("logmel", "frame_vector"):
+        if cfg.kind not in FEATURE_KINDS:
             raise ValueError(f"unknown feature kind {cfg.kind!r}")
         if cfg.fmax > cfg.sample_rate / 2:
             raise ValueError("fmax above Nyquist")
@@ -148,14 +153,14 @@ class FeatureExtractor:
     @property
     def raw_dim(self) -> int:
         """Width of one raw frame vector."""
-        if self.cfg.kind == "logmel":
+        if self.cfg.kind in ("logmel", "whisper_logmel"):
             return self.cfg.n_mels
         return self.cfg.n_mels + 2 + self.cfg.n_chroma
 
     @property
     def input_dim(self) -> int:
         """Width of one frame of model input."""
-        if self.cfg.kind == "logmel":
+        if self.cfg.kind in ("logmel", "whisper_logmel"):
             return self.cfg.n_mels
         return self.cfg.n_mfcc + 2 + self.cfg.n_chroma
 
@@ -206,6 +211,8 @@ class FeatureExtractor:
 
     def _raw_from_frames(self, frames: FloatArray) -> FloatArray:
         power = self.power_spectrum(frames)
+        if self.cfg.kind == "whisper_logmel":
+            return np.log10(np.maximum(power @ self.mel_fb.T, _WHISPER_AMIN)).astype(np.float32)
         mel_db = 10.0 * np.log10(np.maximum(power @ self.mel_fb.T, _AMIN))
         if self.cfg.kind == "logmel":
             return mel_db.astype(np.float32)
@@ -233,6 +240,17 @@ class FeatureExtractor:
         x = x - x[active].mean(axis=0, keepdims=True)
         return (x / c.scale_db).astype(np.float32)
 
+    def whisper_input(self, log_mel: FloatArray) -> FloatArray:
+        """Whisper's own normalisation of a window's log10 mel power: floor, shift, scale.
+
+        ``max(x, x.max() - top_db/10)`` then ``(x + 4) / 4``, exactly as
+        Whisper's ``log_mel_spectrogram`` does over its 30 s input, applied here
+        to one 3 s window: the encoder was pretrained on inputs shaped like
+        this, so anything else would waste what it learnt.
+        """
+        x = np.maximum(log_mel, log_mel.max() - self.cfg.top_db / 10.0)
+        return ((x + 4.0) / 4.0).astype(np.float32)
+
     def window_input(self, raw: FloatArray) -> FloatArray:
         """Model input of one window from its raw frames."""
         if raw.shape[0] == 0:
@@ -240,6 +258,8 @@ class FeatureExtractor:
         c = self.cfg
         if c.kind == "logmel":
             return self.normalised_logmel(raw)[:, :, None]
+        if c.kind == "whisper_logmel":
+            return self.whisper_input(raw)
         mel_db = raw[:, : c.n_mels]
         db = np.maximum(mel_db, mel_db.max() - c.top_db)
         mfcc = db @ self.dct

@@ -78,7 +78,7 @@ _BLAS_SMALL_MNK = 1_000_000
 
 def min_frame_batch(cfg: FeatureConfig) -> int:
     """Fewest frames :class:`_FrameCache` computes per call for this feature config."""
-    narrowest = cfg.n_mels if cfg.kind == "logmel" else min(cfg.n_mels, cfg.n_chroma)
+    narrowest = min(cfg.n_mels, cfg.n_chroma) if cfg.kind == "frame_vector" else cfg.n_mels
     rows = math.ceil(_BLAS_SMALL_MNK / (narrowest * (cfg.n_fft // 2 + 1))) + 1
     return -(-rows // 16) * 16
 
