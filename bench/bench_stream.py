@@ -14,7 +14,7 @@ microphone callback, with a consumer thread draining the result queue as
   not queued).  Dropped windows and samples, windows expected vs analysed,
   RSS sampled along the way (flat memory = no growth after the warm-up).
 
-Model: ``--model``, else ``models/serlive.tflite`` when present, else a tiny
+Model: ``--model``, else the shipped default model when present, else a tiny
 untrained int8 cnn2d exported on the spot (needs the [train] extra).  Prints a
 table and one ``BENCH {json}`` line.
 
@@ -160,7 +160,7 @@ def run_stream(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="a .tflite (default: models/serlive.tflite, else a tiny test model)")
+    p.add_argument("--model", help="a .tflite (default: the shipped model, else a tiny test model)")
     p.add_argument("--hop", type=float, default=0.5, help="window hop in seconds (default 0.5)")
     p.add_argument("--live-seconds", type=float, default=60.0, help="real-time phase length")
     p.add_argument("--sim-minutes", type=float, default=10.0, help="simulated stream length")
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         elif default_model_path().is_file():
             path, which = default_model_path(), "shipped"
         else:
-            path, which = tiny_model(tmp), "tiny untrained int8 cnn2d (width 4): no models/serlive.tflite"
+            path, which = tiny_model(tmp), "tiny untrained int8 cnn2d (width 4): no shipped model"
         try:
             model = EmotionModel(path, num_threads=1)
         except ModelError as exc:

@@ -4,9 +4,9 @@ Builds the one-folder app (and the one-file variant) into a temp dir with its ow
 (``.venv-build``, without the training extra), then checks the executable, always run from a
 directory other than the checkout:
 
-* ``--version``;
-* the bundle: the model is the shipped one, nothing of the training stack (TensorFlow, librosa, numba,
-  ...) is inside, and the folder stays under 250 MB;
+* ``--version``, naming the bundled model (found through ``importlib.resources``) and its training date;
+* the bundle: every shipped model is there at its package path, byte for byte, nothing of the
+  training stack (TensorFlow, librosa, numba, ...) is inside, and the folder stays under 250 MB;
 * ``predict --format json --timeline`` on a generated clip prints exactly the bytes that the build
   venv's Python prints from source (same numpy/scipy/LiteRT, so any difference is the packaging's);
 * the desktop app opened offscreen on that clip analyses it and exits with code 0 when
@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from serlive import __version__
+from serlive.model import DEFAULT_MODEL_NAME
 from tests.conftest import REPO, SR, speechlike, write_audio
 
 pytestmark = pytest.mark.slow
@@ -39,6 +40,7 @@ BUILD_SCRIPT = REPO / "scripts" / "build_exe.sh"
 MAX_FOLDER_MB = 250
 #: modules of the training stack that must not be in the executable
 FORBIDDEN = ("tensorflow", "keras", "tf_keras", "librosa", "numba", "llvmlite", "matplotlib", "sklearn")
+MODELS = REPO / "serlive" / "models"
 
 
 def build(tmp: Path, *args: str) -> Path:
@@ -110,17 +112,23 @@ def build_venv_python() -> Path:
 
 def source_predict(clip: Path, cwd: Path) -> str:
     """``serlive predict`` from source in the build venv (the code and libraries that were bundled)."""
-    model = REPO / "models" / "serlive.tflite"
+    model = MODELS / DEFAULT_MODEL_NAME
     cmd = [str(build_venv_python()), "-m", "serlive.cli", "predict", "--format", "json", "--timeline"]
     proc = run([*cmd, "--model", str(model), str(clip)], cwd)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
+def version_lines(model_dir: Path) -> list[str]:
+    """What ``--version`` prints when the model in ``model_dir`` (inside the bundle) is the one in use."""
+    return [f"serlive {__version__}", f"model: {model_dir / DEFAULT_MODEL_NAME} (trained 2026-11-22)"]
+
+
 def test_version(folder_exe: Path, elsewhere: Path) -> None:
     proc = run([str(folder_exe), "--version"], elsewhere, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"serlive {__version__}"
+    bundled = folder_exe.parent / "_internal" / "serlive" / "models"
+    assert proc.stdout.splitlines() == version_lines(bundled)
 
 
 def test_train_is_not_in_the_executable(folder_exe: Path, elsewhere: Path) -> None:
@@ -131,8 +139,9 @@ def test_train_is_not_in_the_executable(folder_exe: Path, elsewhere: Path) -> No
 
 def test_bundle_contents(folder_exe: Path, workdir: Path) -> None:
     internal = folder_exe.parent / "_internal"
-    bundled = internal / "models" / "serlive.tflite"
-    assert bundled.read_bytes() == (REPO / "models" / "serlive.tflite").read_bytes()
+    for model in [*MODELS.glob("*.tflite"), MODELS / "README.md"]:  # package data at its package path
+        assert (internal / "serlive" / "models" / model.name).read_bytes() == model.read_bytes()
+    assert not (internal / "models").exists()
     assert (internal / "assets" / "example.wav").is_file()
     assert (internal / "serlive" / "gui" / "icon.svg").is_file()
     assert (internal / "libportaudio.so.2").is_file()
@@ -174,6 +183,21 @@ def test_gui_offscreen_opens_the_file_and_quits(folder_exe: Path, clip: Path, el
     assert sorted(p.name for p in folder_exe.parent.iterdir()) == ["_internal", "serlive"]
 
 
+def test_desktop_entry_runs_the_executable(folder_exe: Path, elsewhere: Path) -> None:
+    """The entry points at the executable itself; the icon comes out of the bundle."""
+    from tests.test_desktop import read_entry, split_exec
+
+    xdg = elsewhere / "xdg"
+    proc = run([str(folder_exe), "--install-desktop-entry"], elsewhere, timeout=60, XDG_DATA_HOME=str(xdg))
+    assert proc.returncode == 0, proc.stderr
+    entry = read_entry(xdg / "applications" / "serlive.desktop")
+    assert split_exec(entry["Exec"]) == [str(folder_exe), "%F"]
+    icon = xdg / "icons" / "hicolor" / "scalable" / "apps" / "serlive.svg"
+    assert icon.read_bytes() == (REPO / "serlive" / "gui" / "icon.svg").read_bytes()
+    proc = run([str(folder_exe), "--uninstall-desktop-entry"], elsewhere, timeout=60, XDG_DATA_HOME=str(xdg))
+    assert proc.returncode == 0 and not icon.exists(), proc.stderr
+
+
 def test_devices_uses_the_bundled_portaudio(folder_exe: Path, elsewhere: Path) -> None:
     # 0 with a microphone (CI's virtual one), 2 with "no audio input device": never a missing library
     proc = run([str(folder_exe), "devices"], elsewhere, timeout=60, LD_DEBUG="files")
@@ -187,7 +211,10 @@ def test_devices_uses_the_bundled_portaudio(folder_exe: Path, elsewhere: Path) -
 def test_onefile(onefile_exe: Path, clip: Path, elsewhere: Path) -> None:
     proc = run([str(onefile_exe), "--version"], elsewhere, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"serlive {__version__}"
+    lines = proc.stdout.splitlines()  # the model sits in the temp dir the one-file build unpacks to
+    assert lines[0] == f"serlive {__version__}", lines
+    assert lines[1].startswith("model: /") and "/_MEI" in lines[1], lines
+    assert lines[1].endswith(f"/serlive/models/{DEFAULT_MODEL_NAME} (trained 2026-11-22)"), lines
     proc = run([str(onefile_exe), "predict", "--format", "json", "--timeline", str(clip)], elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == source_predict(clip, elsewhere)

@@ -70,6 +70,7 @@ def test_window_opens(window):
     assert window.isVisible()
     assert window.tabs.count() == 2
     assert "RAVDESS" in window.about_text() and "non-commercial" in window.about_text()
+    assert f"{window.model.path} (trained 2026-11-22)" in window.about_text()  # as serlive --version says
 
 
 def test_no_heavy_imports():

@@ -15,6 +15,7 @@ from serlive import __version__
 from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
+from serlive.model import model_date, shipped_model_path
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
 CORPORA_LICENCES = (
@@ -131,10 +132,13 @@ class MainWindow(QMainWindow):
         extra = dict(meta.extra)
         training = extra.get("training") or {}
         corpora = training.get("corpora") if isinstance(training, dict) else None
+        date = model_date(meta)
+        trained = f"trained {date}" if date else "training date not recorded"
         lines = [
             f"<h3>serlive {__version__}</h3>",
             "<p>Real-time speech emotion recognition: live microphone and file viewer.</p>",
-            f"<p><b>Model labels:</b> {html.escape(', '.join(meta.labels))}<br>",
+            f"<p><b>Model file:</b> {html.escape(str(self.model.path))} ({html.escape(trained)})<br>",
+            f"<b>Model labels:</b> {html.escape(', '.join(meta.labels))}<br>",
             f"<b>Architecture:</b> {html.escape(str(extra.get('architecture', 'unknown')))}; "
             f"window {meta.windows.window_s:g} s, hop {meta.windows.hop_s:g} s, "
             f"{meta.features.n_mels} log-mel bands at {meta.features.sample_rate} Hz<br>",
@@ -149,7 +153,8 @@ class MainWindow(QMainWindow):
             text = json.dumps(metrics, indent=None)[:600]
             lines.append(f"<br><b>Metrics:</b> {html.escape(text)}")
         else:
-            lines.append("<br><b>Metrics:</b> not in the model file; see models/README.md (the model card)")
+            card = html.escape(str(shipped_model_path("README.md")))
+            lines.append(f"<br><b>Metrics:</b> not in the model file; see the model card {card}")
         lines.append("</p>")
         if extra.get("licence"):
             lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
