@@ -342,6 +342,7 @@ class Engine:
         first_audio_timeout_s: float = 10.0,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         on_flush: Callable[[int], None] | None = None,
+        number_takes: bool = True,
     ) -> None:
         if model is None or isinstance(model, (str, Path)):
             from serlive.model import EmotionModel
@@ -371,6 +372,9 @@ class Engine:
         self.hop_s = self.hop / self.sample_rate
         self.smoothing = float(smoothing)
         self.record = None if record is None else Path(record)
+        #: an engine started again with the same ``record`` writes ``take-2.wav``, ``take-3.wav``, ...
+        #: (False: an existing file is a RecordError at start); a file is never overwritten
+        self.number_takes = number_takes
         self.on_result = on_result
         self.drop_late = drop_late
         self.ring_s = float(ring_s)
@@ -402,7 +406,13 @@ class Engine:
         if model_ring is not capture:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
         if self.record is not None:
-            run.recorder = WavRecorder(self.record, self.sample_rate, self.flush_interval_s, self.on_flush)
+            run.recorder = WavRecorder(
+                self.record,
+                self.sample_rate,
+                self.flush_interval_s,
+                self.on_flush,
+                numbered=self.number_takes,
+            )
         try:
             source.start(capture)
         except BaseException:
@@ -450,6 +460,18 @@ class Engine:
         return None if self._run is None else self._run.error
 
     @property
+    def record_path(self) -> Path | None:
+        """The file the current (or last) stream records to: :attr:`record` or its numbered take."""
+        run = self._run
+        return None if run is None or run.recorder is None else run.recorder.path
+
+    @property
+    def recorded_samples(self) -> int:
+        """Samples written to the current (or last) stream's recording."""
+        run = self._run
+        return 0 if run is None or run.recorder is None else run.recorder.frames_written
+
+    @property
     def ring(self) -> RingBuffer | None:
         """Model-rate samples of the current stream (for a waveform: ``ring.latest(n)``)."""
         return None if self._run is None else self._run.ring
@@ -480,6 +502,8 @@ class Engine:
     def _worker(self, run: _Run) -> None:
         cpu0 = time.thread_time()
         drop_late = run.source.realtime if self.drop_late is None else self.drop_late
+        clean = False  # the loop ended normally (stop, end of source, device error): keep its tail
+        finished = False
         try:
             while not run.stop.is_set():
                 finished = run.source.finished  # before pumping, so its last samples are included
@@ -491,9 +515,6 @@ class Engine:
                     run.error = error
                     break
                 if finished:
-                    if run.resampler is not None:
-                        self._resample(run, np.zeros(0, np.float32), last=True)
-                        self._analyse(run, drop_late)
                     break
                 if run.source.realtime:
                     stalled = self._stalled(run)
@@ -501,6 +522,7 @@ class Engine:
                         run.error = stalled
                         break
                 run.capture.wait_for(self._wake_index(run), _IDLE_WAKE_S)
+            clean = True
         except RecordError as exc:  # disk full, file gone: the message names the file
             run.error = str(exc)
         except Exception as exc:
@@ -509,6 +531,8 @@ class Engine:
         finally:
             run.ending = True
             _bounded(run.source.stop, 1.0)
+            if clean:
+                self._finish_tail(run, analyse=finished and not run.stop.is_set(), drop_late=drop_late)
             if run.recorder is not None:
                 try:
                     run.recorder.close()
@@ -519,6 +543,32 @@ class Engine:
             # StreamEnd before done: whoever saw wait() return finds it in the queue
             self._publish(run, StreamEnd(run.error, self.stats()))
             run.done.set()
+
+    def _finish_tail(self, run: _Run, analyse: bool, drop_late: bool) -> None:
+        """After the source has stopped: move on every sample it delivered, then flush the resampler.
+
+        Why: the worker moves audio on once per window or :data:`_IDLE_WAKE_S`, so at
+        ``stop()`` up to that much captured audio (plus whatever the device delivered while
+        closing) is still in the capture ring; a recording must hold every captured sample
+        up to the moment of Stop.  Windows are analysed only when the source ran out by
+        itself (a replayed file gets every window); a stop request does not wait for the model.
+        """
+        try:
+            target = run.capture.written
+            piece = int(_PIECE_S * run.source.sample_rate)
+            while run.cursor < target:
+                self._pump(run, min(target - run.cursor, piece))
+            if run.resampler is not None:
+                self._resample(run, np.zeros(0, np.float32), last=True)
+                with run.stats_lock:
+                    run.stats.samples = run.ring.written
+            if analyse:
+                self._analyse(run, drop_late)
+        except RecordError as exc:
+            run.error = run.error or str(exc)
+        except Exception as exc:
+            log.exception("engine worker failed while finishing the stream")
+            run.error = run.error or f"engine failed: {type(exc).__name__}: {exc}"
 
     def _stalled(self, run: _Run) -> str | None:
         now = time.perf_counter()

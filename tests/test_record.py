@@ -182,3 +182,70 @@ def test_listen_record_killed_loses_at_most_one_flush_interval(tmp_path: Path):
     written = (out.stat().st_size - _HEADER_SIZE) // 4
     undeclared = written - len(got)
     assert 0 <= undeclared <= (DEFAULT_FLUSH_INTERVAL_S * speed + 1.0) * SR + 320
+
+
+# --- every captured sample, never an overwrite (issue 11, defects 1 and 2) --------------------------
+def _mic_engine(tmp_path: Path, rate: int = SR, **kw):
+    """An engine recording a fake microphone that plays a known, non-repeating signal in real time."""
+    from serlive.audio.sources import MicrophoneSource
+    from serlive.stream import Engine
+    from tests.fake_sounddevice import FakeSoundDevice, device
+    from tests.test_analysis import StubModel
+
+    sd = FakeSoundDevice([device("pulse", 32, 32, float(rate))], default=0, rates={0: {rate}})
+    sd.signal = speechlike(60.0, seed=21)
+    sd.speed = 2.0
+    eng = Engine(StubModel(), record=tmp_path / "take.wav", **kw)
+    return sd, eng, lambda: MicrophoneSource("pulse", sample_rate=SR, backend=sd)
+
+
+@pytest.mark.parametrize("rate", [SR, 48000], ids=["16k", "48k-resampled"])
+def test_stop_records_every_captured_sample(tmp_path: Path, rate: int):
+    """Start, run, Stop, three times: each take holds exactly the samples captured up to Stop, in order,
+    and goes to its own numbered file (the earlier takes are left as they were)."""
+    sd, eng, mic = _mic_engine(tmp_path, rate)
+    takes = []
+    for n, run_s in enumerate((1.13, 0.61, 1.87), start=1):  # stops between the worker's steps
+        eng.start(mic())
+        time.sleep(run_s)
+        assert eng.stop(2.0)
+        captured = eng.samples_received
+        path = eng.record_path
+        assert path == (tmp_path / "take.wav" if n == 1 else tmp_path / f"take-{n}.wav")
+        got, sr = sf.read(path, dtype="float32")
+        assert sr == SR and len(got) == eng.recorded_samples
+        if rate == SR:
+            assert len(got) == captured, f"take {n}: {len(got)} recorded of {captured} captured"
+            np.testing.assert_array_equal(got, sd.signal[:captured])
+        else:  # the model-rate stream of every captured sample, filter tail included
+            assert abs(len(got) - captured * SR / rate) <= 1, (len(got), captured)
+        takes.append((path, got))
+    for path, got in takes:  # no take replaced another
+        again, _ = sf.read(path, dtype="float32")
+        np.testing.assert_array_equal(again, got)
+
+
+def test_an_existing_file_is_refused_or_numbered_never_overwritten(tmp_path: Path):
+    from serlive.audio.record import next_free_path, take_path
+
+    old = tmp_path / "take.wav"
+    old.write_bytes(b"precious")
+    (tmp_path / "take-2.wav").write_bytes(b"also precious")
+    with pytest.raises(RecordError, match=r"already exists and is not overwritten.*take-3\.wav"):
+        WavRecorder(old, SR)
+    rec = WavRecorder(old, SR, numbered=True)
+    rec.write(np.ones(10, np.float32))
+    rec.close()
+    assert rec.path == tmp_path / "take-3.wav" and rec.requested_path == old
+    assert old.read_bytes() == b"precious" and (tmp_path / "take-2.wav").read_bytes() == b"also precious"
+    assert sf.info(rec.path).frames == 10
+    assert take_path(old, 1) == old and take_path(old, 7) == tmp_path / "take-7.wav"
+    assert next_free_path(old) == tmp_path / "take-4.wav"
+
+
+def test_engine_with_numbering_off_refuses_an_existing_file_before_opening_the_device(tmp_path: Path):
+    sd, eng, mic = _mic_engine(tmp_path, number_takes=False)
+    (tmp_path / "take.wav").write_bytes(b"precious")
+    with pytest.raises(RecordError, match="already exists"):
+        eng.start(mic())
+    assert sd.streams == [] and (tmp_path / "take.wav").read_bytes() == b"precious"

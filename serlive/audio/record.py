@@ -14,6 +14,13 @@ The format is 32-bit IEEE float WAV: the engine's samples are float32, so this
 is bit-exact (16-bit PCM would round a 24-bit or resampled capture).  The RIFF
 size field limits a file to 4 GiB, about 18 h of 16 kHz mono; the recorder
 stops writing at that point and says so in :attr:`WavRecorder.truncated`.
+
+A recorder never overwrites a file: it creates its file with ``O_EXCL``, so a
+take cannot replace an earlier one even if the file appears between a check
+and the open.  ``numbered=True`` (the desktop app, an engine started several
+times) moves on to ``take-2.wav``, ``take-3.wav``, ... and :attr:`WavRecorder.path`
+says which file was used; otherwise an existing file is a :class:`RecordError`
+(``serlive listen --record``: a script gets exactly the file it named, or an error).
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ _HEADER_SIZE = 12 + 26 + 12 + 8
 _MAX_DATA = 0xFFFFFFFF - _HEADER_SIZE
 _WAVE_FORMAT_IEEE_FLOAT = 3
 DEFAULT_FLUSH_INTERVAL_S = 0.5
+#: Highest take number tried before giving up (a folder holding take-2 ... take-9999 is a mistake).
+MAX_TAKE = 9999
 
 
 class RecordError(OSError):
@@ -65,8 +74,30 @@ def _header(sample_rate: int, channels: int, n_frames: int) -> bytes:
     )
 
 
+def take_path(path: str | Path, n: int) -> Path:
+    """Take ``n`` of a recording named ``path``: take 1 is ``path`` itself, take 2 ``stem-2.wav``, ..."""
+    p = Path(path)
+    return p if n <= 1 else p.with_name(f"{p.stem}-{n}{p.suffix}")
+
+
+def next_free_path(path: str | Path) -> Path:
+    """The first take of ``path`` that does not exist yet (for messages; the recorder itself claims
+    its file atomically, so this is only a suggestion)."""
+    for n in range(1, MAX_TAKE + 1):
+        p = take_path(path, n)
+        if not os.path.lexists(p):
+            return p
+    return take_path(path, MAX_TAKE + 1)
+
+
 class WavRecorder:
-    """Appends mono float32 samples to a WAV file, keeping the header current.
+    """Appends mono float32 samples to a new WAV file, keeping the header current.
+
+    The file must not exist: with ``numbered=False`` an existing file raises
+    :class:`RecordError`; with ``numbered=True`` the next free take
+    (``stem-2.wav``, ``stem-3.wav``, ...) is created instead and
+    :attr:`path` is the file really written.  ``requested_path`` keeps what
+    the caller asked for.
 
     ``on_flush(n_samples)`` (optional) is called after each header update with
     the number of samples the file now declares; tests use it to know what a
@@ -79,8 +110,11 @@ class WavRecorder:
         sample_rate: int,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         on_flush: Callable[[int], None] | None = None,
+        *,
+        numbered: bool = False,
     ) -> None:
-        self.path = Path(path)
+        self.requested_path = Path(path)
+        self.path = self.requested_path
         if self.path.suffix.lower() != ".wav":
             raise RecordError(f"{self.path}: recordings are written as .wav (float32, lossless)")
         self.sample_rate = int(sample_rate)
@@ -89,12 +123,36 @@ class WavRecorder:
         self.frames_written = 0
         self.frames_declared = 0
         self.truncated = False
+        self._fd: int | None = self._create(numbered)
         try:
-            self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             self._write_all(_header(self.sample_rate, 1, 0))
         except OSError as exc:
+            os.close(self._fd)
+            self._fd = None
+            self.path.unlink(missing_ok=True)  # ours: created a moment ago
             raise RecordError(f"{self.path}: cannot write recording ({exc.strerror or exc})") from None
         self._last_flush = time.monotonic()
+
+    def _create(self, numbered: bool) -> int:
+        """Create the file exclusively (``O_EXCL``: never truncate a file, even one that appeared
+        a moment ago), trying the next take when ``numbered``."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        for n in range(1, (MAX_TAKE if numbered else 1) + 1):
+            p = take_path(self.requested_path, n)
+            try:
+                fd = os.open(p, flags, 0o644)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise RecordError(f"{p}: cannot write recording ({exc.strerror or exc})") from None
+            self.path = p
+            return fd
+        if numbered:
+            raise RecordError(f"{self.requested_path}: takes 1 to {MAX_TAKE} all exist; choose another name")
+        raise RecordError(
+            f"{self.requested_path}: already exists and is not overwritten; choose another name "
+            f"(e.g. {next_free_path(self.requested_path).name})"
+        )
 
     def _write_all(self, data: bytes | memoryview) -> None:
         assert self._fd is not None

@@ -327,6 +327,7 @@ class MicrophoneSource(AudioSource):
         self._mix = np.zeros(max(self.blocksize, 8192), dtype=np.float32)
         self._stream: Any = None
         self._lock = threading.Lock()  # guards _stream between stop() callers, never the callback
+        self._closer: threading.Thread | None = None  # the thread closing the last stream
         self._stopping = False
         self._overflows = 0
 
@@ -425,15 +426,19 @@ class MicrophoneSource(AudioSource):
         with self._lock:
             self._stopping = True
             stream, self._stream = self._stream, None
+            if stream is not None:
+
+                def close() -> None:
+                    stream.abort(ignore_errors=True)
+                    stream.close(ignore_errors=True)
+
+                self._closer = threading.Thread(target=close, name="serlive-mic-close", daemon=True)
+                self._closer.start()
+            # a second caller (the engine's worker after stop()) waits for the same close: only then
+            # has the callback written its last block, and the recording can take every sample
+            closer = self._closer
         self._finished = True
-        if stream is None:
+        if closer is None or closer is threading.current_thread():
             return True
-
-        def close() -> None:
-            stream.abort(ignore_errors=True)
-            stream.close(ignore_errors=True)
-
-        t = threading.Thread(target=close, name="serlive-mic-close", daemon=True)
-        t.start()
-        t.join(timeout)
-        return not t.is_alive()
+        closer.join(timeout)
+        return not closer.is_alive()
