@@ -183,7 +183,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from serlive.train.corpora import default_data_root
     from serlive.train.fit import TrainConfig, run, speakers_arg
 
-    root = args.data or default_data_root()
+    root = os.pathsep.join(args.data) if args.data else default_data_root()
     if root is None:
         print("serlive train: no data folder; pass --data or set SERLIVE_DATA", file=sys.stderr)
         return EXIT_USAGE
@@ -225,7 +225,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from serlive.train.evaluate import evaluate_utterances
     from serlive.train.fit import speakers_arg
 
-    root = args.data or default_data_root()
+    root = os.pathsep.join(args.data) if args.data else default_data_root()
     if root is None:
         print("serlive evaluate: no data folder; pass --data or set SERLIVE_DATA", file=sys.stderr)
         return EXIT_USAGE
@@ -450,7 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
-    tr.add_argument("--data", help="folder holding corpus folders (default: $SERLIVE_DATA or ../shared/data)")
+    tr.add_argument(
+        "--data",
+        action="append",
+        help="folder holding corpus folders; repeat for several (default: $SERLIVE_DATA, "
+        "several joined by ':', or ../shared/data)",
+    )
     tr.add_argument(
         "--corpora", default="ravdess,tess", help="comma list: ravdess,tess,savee,cremad,emodb,turevdb"
     )
@@ -472,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score a model on labelled corpora")
     ev.add_argument("--model", help="model to score (default: the shipped model)")
-    ev.add_argument("--data", help="folder holding corpus folders")
+    ev.add_argument("--data", action="append", help="folder holding corpus folders; repeat for several")
     ev.add_argument("--corpora", help="comma list (default: all found)")
     ev.add_argument("--speakers", help="only these speakers, e.g. ravdess:17-20")
     ev.add_argument("--out", default="runs/evaluate", help="report folder")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +161,133 @@ def parse_turevdb(path: Path) -> Utterance | None:
     return Utterance(str(path), "turevdb", f"turevdb:{m.group(1)}", "unknown", TUREV_EMOTIONS[m.group(2)])
 
 
+NEMO_EMOTIONS = {
+    "anger": "angry", "fear": "fearful", "happiness": "happy",
+    "neutral": "neutral", "sadness": "sad", "surprised": "surprised",
+}  # fmt: skip
+_NEMO_RE = re.compile(r"^([A-Z]{2}\d)_([a-z]+)_(\d+)$")
+
+
+def _nemo_genders(root: Path) -> dict[str, str]:
+    """Speaker genders from nEMO's ``data.tsv`` (speaker ids there carry leading spaces)."""
+    for candidate in root.rglob("data.tsv"):
+        with candidate.open(newline="", encoding="utf-8") as fh:
+            return {
+                row["speaker_id"].strip(): row["gender"].strip().lower()
+                for row in csv.DictReader(fh, delimiter="\t")
+                if row.get("speaker_id") and row.get("gender")
+            }
+    return {}
+
+
+def parse_nemo(path: Path, genders: dict[str, str] | None = None) -> Utterance | None:
+    """``<SPK>_<emotion>_<n>`` (Polish, acted); gender from ``data.tsv`` when present."""
+    m = _NEMO_RE.match(path.stem)
+    if not m or m.group(2) not in NEMO_EMOTIONS:
+        return None
+    gender = (genders or {}).get(m.group(1), "unknown")
+    if gender not in ("male", "female"):
+        gender = "unknown"
+    return Utterance(str(path), "nemo", f"nemo:{m.group(1)}", gender, NEMO_EMOTIONS[m.group(2)])
+
+
+ASED_EMOTIONS = {"n": "neutral", "f": "fearful", "h": "happy", "s": "sad", "a": "angry"}
+_ASED_RE = re.compile(r"^([nfhsaNFHSA])\d+-(\d+)-(\d+)-(0[12])-(\d+)$")
+
+
+def parse_ased(path: Path) -> Utterance | None:
+    """``<e><n>-<sentence>-<take>-<gender>-<speaker>`` (Amharic); gender 01 female, 02 male."""
+    m = _ASED_RE.match(path.stem)
+    if not m:
+        return None
+    gender = "female" if m.group(4) == "01" else "male"
+    return Utterance(
+        str(path), "ased", f"ased:{int(m.group(5)):02d}", gender, ASED_EMOTIONS[m.group(1).lower()]
+    )
+
+
+ESD_EMOTIONS = {
+    "angry": "angry",
+    "happy": "happy",
+    "neutral": "neutral",
+    "sad": "sad",
+    "surprise": "surprised",
+}
+#: ESD speakers 0011-0020 speak English (0011-0015 female... per the corpus's table); we hold 0020 only.
+ESD_GENDERS = {"0020": "male"}
+_ESD_RE = re.compile(r"^(\d{4})_(\d{6})$")
+
+
+def parse_esd(path: Path) -> Utterance | None:
+    """``<Emotion>/<spk>_<nnnnnn>``: the emotion is the folder's name."""
+    m = _ESD_RE.match(path.stem)
+    emotion = ESD_EMOTIONS.get(path.parent.name.lower())
+    if not m or emotion is None:
+        return None
+    spk = m.group(1)
+    return Utterance(str(path), "esd", f"esd:{spk}", ESD_GENDERS.get(spk, "unknown"), emotion)
+
+
+EMOSPEECH_EMOTIONS = {"calm": "calm", "fearful": "fearful", "angry": "angry", "happy": "happy"}
+#: The app's "unknown user" hash: clips by many people under one id, so never in validation or test.
+EMOSPEECH_UNKNOWN_USER = "d14a028c2a3a2bc9476102bb288234c415a2b01f828ea62ac5b3e42f"
+#: Keywords that are not emotional speech (filler and background recordings).
+_EMOSPEECH_NOT_SPEECH = {"unknown", "background"}
+_EMOSPEECH_RE = re.compile(r"^([a-z]+)-([a-z]+)-([A-Za-z]+)-(\d{13,14})-([0-9a-f]{16,})$")
+
+
+def parse_emospeech(path: Path) -> Utterance | None:
+    """``<keyword>-<environment>-<emotion>-<timestamp>-<userhash>`` (phone app, in the wild).
+
+    Emotion ``None`` and the ``unknown``/``background`` keywords are dropped;
+    the unknown-user hash becomes the train-only speaker ``emospeech:unknown``.
+    """
+    m = _EMOSPEECH_RE.match(path.stem)
+    if not m or m.group(1) in _EMOSPEECH_NOT_SPEECH:
+        return None
+    emotion = EMOSPEECH_EMOTIONS.get(m.group(3).lower())
+    if emotion is None:
+        return None
+    user = m.group(5)
+    speaker = "emospeech:unknown" if user == EMOSPEECH_UNKNOWN_USER else f"emospeech:{user[:12]}"
+    return Utterance(str(path), "emospeech", speaker, "unknown", emotion)
+
+
+#: Speakers that stand for many people (a corpus's "unknown user"): training only.
+TRAIN_ONLY_SPEAKERS = frozenset({"emospeech:unknown"})
+
+
+@dataclass(frozen=True)
+class ArousalClip:
+    """A clip labelled with an arousal level only (BAVED): 0 low, 1 neutral, 2 high."""
+
+    path: str
+    corpus: str
+    speaker: str
+    gender: str
+    arousal: int
+
+
+_BAVED_RE = re.compile(r"^(\d+)-([mf])-(\d+)-(\d+)-([012])-(\d+)$")
+
+
+def parse_baved(path: Path) -> ArousalClip | None:
+    """``<speaker>-<gender>-<age>-<word>-<level>-<record>`` (Arabic words; arousal, not categories)."""
+    m = _BAVED_RE.match(path.stem)
+    if not m:
+        return None
+    gender = "male" if m.group(2) == "m" else "female"
+    return ArousalClip(str(path), "baved", f"baved:{int(m.group(1)):02d}", gender, int(m.group(5)))
+
+
+def load_arousal(root: str | Path) -> list[ArousalClip]:
+    """BAVED's clips with their arousal level; never categorical labels (the corpus has none)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder not found: {root}")
+    return [c for c in map(parse_baved, _audio_files(root)) if c is not None]
+
+
 PARSERS: dict[str, Callable[[Path], Utterance | None]] = {
     "ravdess": parse_ravdess,
     "tess": parse_tess,
@@ -168,10 +295,17 @@ PARSERS: dict[str, Callable[[Path], Utterance | None]] = {
     "cremad": parse_cremad,
     "emodb": parse_emodb,
     "turevdb": parse_turevdb,
+    "nemo": parse_nemo,
+    "ased": parse_ased,
+    "esd": parse_esd,
+    "emospeech": parse_emospeech,
 }
 #: Folder names recognised under a data root (lower-cased, '-'/'_' removed).
 ALIASES = {"ravdess": "ravdess", "tess": "tess", "savee": "savee", "cremad": "cremad",
-           "emodb": "emodb", "turevdb": "turevdb", "turev": "turevdb"}  # fmt: skip
+           "emodb": "emodb", "turevdb": "turevdb", "turev": "turevdb", "nemo": "nemo", "ased": "ased",
+           "asedv1": "ased", "esd": "esd", "emospeech": "emospeech", "baved": "baved"}  # fmt: skip
+#: Corpora under a data root that carry no categorical labels (see :func:`load_arousal`).
+AROUSAL_ONLY = frozenset({"baved"})
 
 
 @dataclass
@@ -190,9 +324,14 @@ def load_corpus(name: str, root: str | Path, report: LoadReport | None = None) -
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
-    genders = _cremad_genders(root) if name == "cremad" else None
+    genders = _cremad_genders(root) if name == "cremad" else _nemo_genders(root) if name == "nemo" else None
     for path in _audio_files(root):
-        utt = parse_cremad(path, genders) if name == "cremad" else PARSERS[name](path)
+        if name == "cremad":
+            utt = parse_cremad(path, genders)
+        elif name == "nemo":
+            utt = parse_nemo(path, genders)
+        else:
+            utt = PARSERS[name](path)
         if report is not None:
             if utt is None:
                 report.skipped += 1
@@ -202,33 +341,55 @@ def load_corpus(name: str, root: str | Path, report: LoadReport | None = None) -
             yield utt
 
 
-def discover(data_root: str | Path) -> dict[str, Path]:
-    """Corpus folders directly under ``data_root``, by canonical name."""
-    root = Path(data_root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"data folder not found: {root}")
+DataRoots = str | Path | Sequence[str | Path]
+
+
+def split_roots(data_roots: DataRoots) -> list[Path]:
+    """One or several data roots: a path, a list, or paths joined by ``os.pathsep``."""
+    if isinstance(data_roots, (str, Path)):
+        return [Path(p) for p in str(data_roots).split(os.pathsep) if p]
+    return [Path(p) for p in data_roots]
+
+
+def discover(data_roots: DataRoots) -> dict[str, Path]:
+    """Corpus folders directly under each data root, by canonical name.
+
+    Several roots are read in order (``../shared/data`` and a folder of
+    restored extra corpora, say); a corpus found under two roots is an error
+    rather than a silent choice between two copies.
+    """
     found: dict[str, Path] = {}
-    for child in sorted(root.iterdir()):
-        key = ALIASES.get(child.name.lower().replace("-", "").replace("_", ""))
-        if key and child.is_dir():
-            found[key] = child
+    for root in split_roots(data_roots):
+        if not root.is_dir():
+            raise FileNotFoundError(f"data folder not found: {root}")
+        for child in sorted(root.iterdir()):
+            key = ALIASES.get(child.name.lower().replace("-", "").replace("_", ""))
+            if key and child.is_dir():
+                if key in found:
+                    raise ValueError(f"corpus {key!r} found twice: {found[key]} and {child}")
+                found[key] = child
     return found
 
 
-def default_data_root() -> Path | None:
-    """``$SERLIVE_DATA``, else ``../shared/data`` beside the checkout, if either exists."""
+def default_data_root() -> str | None:
+    """``$SERLIVE_DATA`` (one root or several joined by ``os.pathsep``), else ``../shared/data``."""
     env = os.environ.get(DATA_ENV)
     if env:
-        return Path(env)
+        return env
     guess = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return guess if guess.is_dir() else None
+    return str(guess) if guess.is_dir() else None
 
 
-def load_all(data_root: str | Path, corpora: list[str] | None = None) -> list[Utterance]:
-    """Every utterance of the chosen corpora (default: all found) under ``data_root``."""
-    found = discover(data_root)
-    names = corpora or list(found)
+def load_all(data_roots: DataRoots, corpora: list[str] | None = None) -> list[Utterance]:
+    """Every utterance of the chosen corpora (default: all categorical ones found) under the roots."""
+    found = discover(data_roots)
+    names = corpora or [n for n in found if n not in AROUSAL_ONLY]
+    arousal = [n for n in names if n in AROUSAL_ONLY]
+    if arousal:
+        raise ValueError(f"{arousal} carry arousal levels, not emotion labels (see load_arousal)")
     missing = [n for n in names if n not in found]
     if missing:
-        raise FileNotFoundError(f"corpora {missing} not under {data_root} (found: {sorted(found) or 'none'})")
+        raise FileNotFoundError(
+            f"corpora {missing} not under {data_roots} (found: {sorted(found) or 'none'})"
+        )
     return [u for n in names for u in load_corpus(n, found[n])]

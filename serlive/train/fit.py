@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import LABELS, FeatureConfig, WindowConfig
-from serlive.train.corpora import Utterance, load_all
+from serlive.train.corpora import TRAIN_ONLY_SPEAKERS, Utterance, load_all
 from serlive.train.dataset import DatasetConfig, build
 
 
@@ -89,6 +89,10 @@ def split_by_speaker(
     if unknown:
         # a typo here would silently move the intended test speakers into training
         raise ValueError(f"validation/test speakers not in the data: {', '.join(unknown)}")
+    many = sorted((set(val) | set(test)) & TRAIN_ONLY_SPEAKERS)
+    if many:
+        # one id for many people: held out, it would share voices with training
+        raise ValueError(f"{', '.join(many)} stands for many speakers and can only be trained on")
     tr, va, te = [], [], []
     for i, u in enumerate(utts):
         (te if u.speaker in test else va if u.speaker in val else tr).append(i)
