@@ -314,7 +314,11 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         print(f"serlive listen: {exc}", file=err)
         return EXIT_USAGE
     try:
-        engine = Engine(model, hop_s=args.hop, smoothing=args.smoothing, record=args.record)
+        # number_takes=False: an existing --record file is refused (exit 2), never overwritten or renamed,
+        # so a script finds its recording under exactly the name it gave
+        engine = Engine(
+            model, hop_s=args.hop, smoothing=args.smoothing, record=args.record, number_takes=False
+        )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)
         return EXIT_USAGE
@@ -340,7 +344,9 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     previous_term = None
     if _in_main_thread():
         previous_term = signal.signal(signal.SIGTERM, _raise_terminate)
-    deadline = None if args.duration is None else time.monotonic() + args.duration
+    # --duration counts from the first audio, not from opening the device: a sound server can take
+    # a second or two to deliver its first block, and `--duration 5 --record x.wav` means 5 s of audio
+    deadline: float | None = None
     announced = False
     ended: Any = None
     try:
@@ -348,6 +354,8 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             if not announced and engine.samples_received > 0:
                 print("serlive listen: receiving audio", file=err, flush=True)
                 announced = True
+                if args.duration is not None:
+                    deadline = time.monotonic() + args.duration
             wait = 0.1
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
@@ -373,6 +381,13 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             emit(item)
     stats = engine.stats()
     print(f"serlive listen: stopped: {stats.summary()}", file=err if as_json else out, flush=True)
+    if engine.record_path is not None:
+        n = engine.recorded_samples
+        where = engine.record_path
+        print(
+            f"serlive listen: recorded {n / rate:.2f} s ({n} samples) to {where}",
+            file=err if as_json else out,
+        )
     if engine.error:
         print(f"serlive listen: {engine.error}", file=err)
         return EXIT_FAILED
@@ -494,8 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="exponential smoothing: weight of the past in [0, 1) (default 0.5); 0 = off",
     )
     li.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
-    li.add_argument("--duration", type=_positive_float, help="stop after this many seconds")
-    li.add_argument("--record", metavar="FILE", help="also write the captured audio to FILE (.wav, float32)")
+    li.add_argument(
+        "--duration",
+        type=_positive_float,
+        help="stop after this many seconds of audio (from the first block)",
+    )
+    li.add_argument(
+        "--record",
+        metavar="FILE",
+        help="also write the captured audio to FILE (.wav, float32); an existing FILE is refused",
+    )
     li.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
 
     gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")

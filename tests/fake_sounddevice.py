@@ -59,6 +59,7 @@ class FakeInputStream:
         self._thread: threading.Thread | None = None
         self._finished_called = False
         self.closed = False
+        self.delivered = 0  #: frames handed to the callback (what the app captured)
         backend.streams.append(self)
 
     def start(self) -> None:
@@ -92,6 +93,7 @@ class FakeInputStream:
             except CallbackAbort:
                 self._finish()
                 return
+            self.delivered += len(block)
             blocks += 1
 
     def abort(self, ignore_errors: bool = True) -> None:

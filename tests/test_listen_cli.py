@@ -227,3 +227,36 @@ def test_no_device_in_a_real_process_is_one_line_and_exit_2(tiny_models, tmp_pat
         assert "Traceback" not in res.stderr
         ours = [ln for ln in res.stderr.splitlines() if ln.startswith("serlive")]
         assert ours == [f"serlive {argv[0]}: {NO_DEVICE_MESSAGE}"]
+
+
+# --- recording (issue 11: every captured sample, never an overwrite) --------------------------------
+def test_listen_duration_record_holds_every_captured_sample(use_backend, tiny_models, capsys, tmp_path):
+    """``--duration 1.5 --record x.wav`` at real-time speed: the file holds exactly the samples the device
+    delivered, in order, and they are 1.5 s of audio (counted from the first block, not from opening)."""
+    sd = fake_backend(speechlike(30.0, seed=4), speed=1.0)
+    use_backend(sd)
+    out = tmp_path / "x.wav"
+    rc = cli.main(["listen", "--model", str(tiny_models.int8), "--duration", "1.5", "--record", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    rec, sr = sf.read(out, dtype="float32")
+    delivered = sum(s.delivered for s in sd.streams)
+    assert sr == SR and len(rec) == delivered, f"{len(rec)} recorded of {delivered} captured"
+    np.testing.assert_array_equal(rec, sd.signal[: len(rec)])
+    assert 1.5 <= len(rec) / SR < 1.5 + 0.35
+    assert f"recorded {len(rec) / SR:.2f} s ({len(rec)} samples) to {out}" in captured.out
+
+
+def test_listen_refuses_to_overwrite_an_existing_recording(use_backend, tiny_models, capsys, tmp_path):
+    sd = fake_backend(speechlike(8.0), speed=4.0)
+    use_backend(sd)
+    out = tmp_path / "take.wav"
+    out.write_bytes(b"yesterday's take")
+    rc = cli.main(["listen", "--model", str(tiny_models.int8), "--duration", "1", "--record", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.strip() == (
+        f"serlive listen: {out}: already exists and is not overwritten; choose another name (e.g. take-2.wav)"
+    )
+    assert out.read_bytes() == b"yesterday's take"
+    assert sd.streams == [] and not (tmp_path / "take-2.wav").exists()  # the device was never opened

@@ -223,3 +223,74 @@ def test_devices_lists_the_pulse_devices(virtual_mic):
     names = {row.split()[-5] for row in rows}
     assert names & {"pulse", "default"}
     assert sum(row.startswith("*") for row in rows) == 1
+
+
+TAKES_CHILD = """
+import json, subprocess, sys, time
+from serlive.audio.sources import MicrophoneSource
+from serlive.stream import Engine
+from tests.test_analysis import StubModel
+
+clip, out, sink = sys.argv[1], sys.argv[2], sys.argv[3]
+eng = Engine(StubModel(), record=out)
+for take in range(3):
+    eng.start(MicrophoneSource(None, 16000))
+    t0 = time.monotonic()
+    while eng.samples_received == 0:
+        if time.monotonic() - t0 > 20:
+            sys.exit("no audio from the virtual microphone")
+        time.sleep(0.01)
+    time.sleep(0.3)
+    subprocess.run(["paplay", f"--device={sink}", clip], check=True, timeout=60)
+    time.sleep(0.4 + 0.07 * take)  # the clip's tail through the monitor; each take stops at another phase
+    assert eng.stop(3.0)
+    print(json.dumps({"captured": eng.samples_received, "rate": eng.source.sample_rate,
+                      "recorded": eng.recorded_samples, "path": str(eng.record_path)}), flush=True)
+"""
+
+
+def test_stop_records_every_sample_captured_from_the_virtual_mic(virtual_mic, tmp_path):
+    """Three takes through PulseAudio, each with a known 1.5 s clip played into the sink and Stop soon after
+    it: each file holds exactly the samples captured up to Stop (the whole clip among them) and each take
+    has its own numbered file (issue 11, defects 1 and 2)."""
+    from tests.conftest import chirp
+
+    ref = np.round(chirp(200.0, 3000.0, 1.5, amp=0.5) * 32767) / 32767  # what a 16-bit sink holds
+    sf.write(tmp_path / "clip.wav", ref, SR, subtype="PCM_16")
+    res = subprocess.run(
+        [sys.executable, "-c", TAKES_CHILD, str(tmp_path / "clip.wav"), str(tmp_path / "take.wav"), SINK],
+        env=virtual_mic, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    takes = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [t["path"] for t in takes] == [str(tmp_path / n) for n in ("take.wav", "take-2.wav", "take-3.wav")]
+    for t in takes:
+        rec, sr = sf.read(t["path"], dtype="float32")
+        assert sr == SR and len(rec) == t["recorded"]
+        if t["rate"] == SR:
+            assert len(rec) == t["captured"], f"{t['path']}: {len(rec)} recorded of {t['captured']} captured"
+        else:
+            assert abs(len(rec) - t["captured"] * SR / t["rate"]) <= 1, t
+        corr = scipy.signal.correlate(rec, ref, mode="valid", method="fft")
+        lag = int(np.argmax(corr))
+        assert np.corrcoef(rec[lag : lag + len(ref)], ref)[0, 1] > 0.95, f"{t['path']}: clip not in it"
+        assert lag + len(ref) <= len(rec)  # the clip's tail is there too
+
+
+def test_listen_duration_record_writes_the_duration_asked_for(virtual_mic, tiny_models, tmp_path):
+    """``serlive listen --duration 3 --record x.wav`` through PulseAudio: 3 s of audio (counted from the first
+    block the sound server delivers, which can take 0.3-1.9 s), all of it in the file."""
+    out = tmp_path / "x.wav"
+    listener = Listener(
+        ["--format", "json", "--duration", "3", "--record", str(out), "--model", str(tiny_models.int8)],
+        virtual_mic,
+    )
+    try:
+        rc = listener.wait(timeout=60)
+    finally:
+        listener.kill()
+    err = "\n".join(listener.err)
+    assert rc == 0, err
+    rec, sr = sf.read(out, dtype="float32")
+    assert f"recorded {len(rec) / SR:.2f} s ({len(rec)} samples) to {out}" in err
+    assert sr == SR and 3.0 <= len(rec) / SR < 3.4, len(rec) / SR
