@@ -173,6 +173,7 @@ def test_version_names_the_model_and_its_training_date(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from serlive.model import default_model_path
+    from tests.test_model import shipped_training_date
 
     monkeypatch.delenv("SERLIVE_MODEL", raising=False)
     with pytest.raises(SystemExit) as info:
@@ -180,4 +181,4 @@ def test_version_names_the_model_and_its_training_date(
     assert info.value.code == 0
     first, second = capsys.readouterr().out.splitlines()
     assert first == f"serlive {__version__}"
-    assert second == f"model: {default_model_path()} (trained 2026-11-22)"
+    assert second == f"model: {default_model_path()} (trained {shipped_training_date()})"

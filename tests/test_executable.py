@@ -32,6 +32,7 @@ import pytest
 from serlive import __version__
 from serlive.model import DEFAULT_MODEL_NAME
 from tests.conftest import REPO, SR, speechlike, write_audio
+from tests.test_model import shipped_training_date
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +122,8 @@ def source_predict(clip: Path, cwd: Path) -> str:
 
 def version_lines(model_dir: Path) -> list[str]:
     """What ``--version`` prints when the model in ``model_dir`` (inside the bundle) is the one in use."""
-    return [f"serlive {__version__}", f"model: {model_dir / DEFAULT_MODEL_NAME} (trained 2026-11-22)"]
+    date = shipped_training_date()
+    return [f"serlive {__version__}", f"model: {model_dir / DEFAULT_MODEL_NAME} (trained {date})"]
 
 
 def test_version(folder_exe: Path, elsewhere: Path) -> None:
@@ -214,7 +216,7 @@ def test_onefile(onefile_exe: Path, clip: Path, elsewhere: Path) -> None:
     lines = proc.stdout.splitlines()  # the model sits in the temp dir the one-file build unpacks to
     assert lines[0] == f"serlive {__version__}", lines
     assert lines[1].startswith("model: /") and "/_MEI" in lines[1], lines
-    assert lines[1].endswith(f"/serlive/models/{DEFAULT_MODEL_NAME} (trained 2026-11-22)"), lines
+    assert lines[1].endswith(f"/serlive/models/{DEFAULT_MODEL_NAME} (trained {shipped_training_date()})")
     proc = run([str(onefile_exe), "predict", "--format", "json", "--timeline", str(clip)], elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == source_predict(clip, elsewhere)

@@ -70,7 +70,9 @@ def test_window_opens(window):
     assert window.isVisible()
     assert window.tabs.count() == 2
     assert "RAVDESS" in window.about_text() and "non-commercial" in window.about_text()
-    assert f"{window.model.path} (trained 2026-11-22)" in window.about_text()  # as serlive --version says
+    from tests.test_model import shipped_training_date
+
+    assert f"{window.model.path} (trained {shipped_training_date()})" in window.about_text()  # as --version
 
 
 def test_no_heavy_imports():

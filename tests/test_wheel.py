@@ -37,6 +37,7 @@ from serlive import __version__
 from serlive.model import DEFAULT_MODEL_NAME
 from tests.conftest import REPO, SR, speechlike, write_audio
 from tests.test_desktop import read_entry, split_exec
+from tests.test_model import shipped_training_date
 
 pytestmark = pytest.mark.slow
 
@@ -188,7 +189,8 @@ def test_version_names_the_installed_model(installed: Installed, elsewhere: Path
     proc = run([str(installed.serlive), "--version"], elsewhere, timeout=60)
     assert proc.returncode == 0, proc.stderr
     model = installed.site_packages / "serlive" / "models" / DEFAULT_MODEL_NAME
-    assert proc.stdout.splitlines() == [f"serlive {__version__}", f"model: {model} (trained 2026-11-22)"]
+    date = shipped_training_date()
+    assert proc.stdout.splitlines() == [f"serlive {__version__}", f"model: {model} (trained {date})"]
     assert model.read_bytes() == (REPO / "serlive" / "models" / DEFAULT_MODEL_NAME).read_bytes()
 
 
