@@ -126,14 +126,12 @@ def elsewhere(workdir: Path) -> Path:
 
 def constraints(path: Path) -> Path:
     """The test venv's versions of every installed distribution (but serlive) as pip constraints."""
-    pins = sorted(
-        {
-            f"{d.metadata['Name']}=={d.version}"
-            for d in metadata.distributions()
-            if d.metadata["Name"] and d.metadata["Name"].lower() != "serlive"
-        }
-    )
-    path.write_text("\n".join(pins) + "\n")
+    pins: dict[str, str] = {}
+    for d in metadata.distributions():
+        name = (d.metadata["Name"] or "").lower().replace("_", "-")
+        if name and name != "serlive":
+            pins[name] = d.version  # one pin per name, even with a stale second dist-info around
+    path.write_text("".join(f"{name}=={version}\n" for name, version in sorted(pins.items())))
     return path
 
 
