@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 
 from serlive import cli
 from serlive.audio.sources import AudioDeviceError, FileSource, InputDevice
@@ -292,7 +292,7 @@ def test_live_records_to_file(qtbot, model, tmp_path):
 
     view = LiveView(None, model.labels, list_devices=lambda: [])
     qtbot.addWidget(view)
-    view.record_path = str(tmp_path / "take.wav")
+    view.set_record_file(tmp_path / "take.wav")
     y = speechlike(4.0)
     assert view.start_source(FileSource(samples=y, realtime=False))
     qtbot.waitUntil(lambda: not view.engine.running, timeout=20_000)
@@ -420,3 +420,117 @@ def test_status_bar_counts_device_overflows(qtbot, model):
     finally:
         view.stop()
     assert "dropped samples 0" in seen[-1]
+
+
+# --- recording (issue 11: every captured sample, numbered takes, Space keeps the file) ---------------
+@pytest.fixture
+def fake_mic(monkeypatch):
+    """A fake sounddevice whose one input ("Fake mic", index 3, 16 kHz) plays a known signal in real time."""
+    from serlive.audio import sources
+    from tests.fake_sounddevice import FakeSoundDevice, device
+
+    sd = FakeSoundDevice(
+        [
+            device("HDMI 0", 0, 8),
+            device("HDMI 1", 0, 8),
+            device("HDMI 2", 0, 8),
+            device("Fake mic", 1, 0, SR),
+        ],
+        default=3,
+    )
+    sd.signal = speechlike(60.0, seed=8)
+    sd.speed = 1.0
+    monkeypatch.setattr(sources, "load_backend", lambda: sd)
+    return sd
+
+
+def _statuses(window) -> list[str]:
+    seen: list[str] = []
+    window.live.status_changed.connect(seen.append)
+    return seen
+
+
+def test_live_takes_hold_every_captured_sample_and_never_overwrite(qtbot, window, fake_mic, tmp_path, errors):
+    """Record ticked, Start, wait, Stop, twice: each take holds exactly what the device delivered up to
+    Stop, the second goes to take-2.wav (take.wav untouched), and the status bar says where each went."""
+    import soundfile as sf
+
+    live = window.live
+    statuses = _statuses(window)
+    live.set_record_file(tmp_path / "take.wav")
+    takes = []
+    for n, run_s in enumerate((1.3, 0.7), start=1):
+        qtbot.mouseClick(live.start_button, Qt.MouseButton.LeftButton)
+        assert live.engine is not None and live.engine.running, errors
+        qtbot.wait(int(run_s * 1000))
+        qtbot.waitUntil(lambda: any("● REC" in s for s in statuses[-3:]), timeout=5_000)
+        qtbot.mouseClick(live.start_button, Qt.MouseButton.LeftButton)
+        assert not live.engine.running and live.record_check.isChecked()  # Record stays ticked
+        path = tmp_path / ("take.wav" if n == 1 else f"take-{n}.wav")
+        assert live.last_recording == path
+        rec, sr = sf.read(path, dtype="float32")
+        delivered = fake_mic.streams[-1].delivered
+        assert sr == SR and len(rec) == delivered, f"take {n}: {len(rec)} recorded of {delivered} captured"
+        np.testing.assert_array_equal(rec, fake_mic.signal[:delivered])
+        assert statuses[-1].startswith(f"saved 0:{len(rec) / SR:04.1f} to {path}  |  ")
+        takes.append(rec)
+    first, _ = sf.read(tmp_path / "take.wav", dtype="float32")
+    np.testing.assert_array_equal(first, takes[0])  # the second Start did not overwrite the first take
+    assert not errors
+
+
+def test_space_after_choosing_a_record_file_keeps_it(qtbot, window, fake_mic, tmp_path, monkeypatch, errors):
+    """Tick Record, pick a file, press Space: listening starts and Record keeps the file (it used to untick
+    Record and forget the path, and a second Space reopened the save dialog)."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
+
+    live = window.live
+    window.tabs.setCurrentWidget(live)
+    asked: list[int] = []
+
+    def save_dialog(*args, **kwargs):
+        asked.append(1)
+        return str(tmp_path / "mine.wav"), "WAV audio (*.wav)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    qtbot.mouseClick(live.record_check, Qt.MouseButton.LeftButton)
+    assert asked == [1] and live.record_check.isChecked() and live.record_path == str(tmp_path / "mine.wav")
+    assert window.focusWidget() is not live.record_check  # a click does not take the keyboard focus
+
+    # Right after the dialog closes the main window may not be the active one yet (Xvfb without a window
+    # manager; a slow one): its Space shortcut does not match and the key goes to the widget it is sent to.
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is other)
+
+    def space_to(widget) -> None:
+        for kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            QApplication.sendEvent(
+                widget, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ")
+            )
+
+    space_to(live.record_check)
+    qtbot.waitUntil(lambda: live.engine is not None and live.engine.running, timeout=2_000)  # Space: Start
+    assert live.record_check.isChecked() and live.record_path == str(tmp_path / "mine.wav")  # file kept
+    qtbot.wait(300)
+    space_to(live.record_check)
+    qtbot.waitUntil(lambda: not live.engine.running, timeout=5_000)  # Space: Stop; no second dialog
+    assert asked == [1] and live.record_check.isChecked()
+    assert live.last_recording == tmp_path / "mine.wav" and (tmp_path / "mine.wav").stat().st_size > 58
+
+    window.activateWindow()  # the usual case: the window is active and Space is its shortcut
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(live.record_check, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: live.engine.running, timeout=2_000)
+    qtbot.wait(200)
+    qtbot.keyClick(live.record_check, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not live.engine.running, timeout=5_000)
+    assert live.last_recording == tmp_path / "mine-2.wav" and asked == [1]  # a new take, a new file
+    live.record_check.setChecked(False)  # unticking keeps the file for the next time Record is ticked
+    live.record_check.setChecked(True)
+    assert asked == [1] and live.record_path == str(tmp_path / "mine.wav")
+    assert not errors

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -112,15 +112,31 @@ class LiveView(QWidget):
         self.smooth_spin.setValue(0.5)
         self.smooth_spin.setToolTip("Weight of the past in the exponential smoothing; 0 = off")
         controls.addWidget(self.smooth_spin)
-        self.record_check = QCheckBox("Record to file…")
-        self.record_check.setToolTip("Also write the captured audio to a WAV file")
+        self.record_check = QCheckBox("Record")
+        self.record_check.setToolTip(
+            "Also write the captured audio to a WAV file; an existing file is never overwritten "
+            "(the next take goes to name-2.wav, name-3.wav, ...)"
+        )
         self.record_check.toggled.connect(self._record_toggled)
         controls.addWidget(self.record_check)
+        self.record_file_button = QPushButton("Choose file…")
+        self.record_file_button.setToolTip("Choose the file to record to")
+        self.record_file_button.setFixedWidth(170)  # the row does not jump when the name changes
+        self.record_file_button.clicked.connect(self.choose_record_file)
+        controls.addWidget(self.record_file_button)
         self.start_button = QPushButton("Start")
         self.start_button.setShortcut("Space")
         self.start_button.clicked.connect(self.toggle)
         controls.addWidget(self.start_button)
         root.addLayout(controls)
+        # Space is Start/Stop everywhere on this tab.  A clicked button or check box would otherwise
+        # keep the keyboard focus and take Space for itself when the shortcut does not see the key
+        # (the window not active yet after the save dialog closed): Record unticked, path forgotten.
+        # So they take focus only by Tab, and one that has it passes Space on to Start/Stop.
+        for w in (self.refresh_button, self.record_check, self.record_file_button, self.start_button):
+            w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        for w in (self.refresh_button, self.record_check, self.record_file_button):
+            w.installEventFilter(self)
 
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
@@ -244,16 +260,55 @@ class LiveView(QWidget):
         """Hide the notice."""
         self.notice.hide()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Space on a focused control of the tab is Start/Stop, never a click on that control."""
+        if (
+            event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Space
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        ):
+            if event.type() == QEvent.Type.KeyPress and not event.isAutoRepeat():
+                self.toggle()
+            return True
+        return super().eventFilter(watched, event)
+
+    def choose_record_file(self) -> bool:
+        """Ask where to record; True when a file was chosen (Record is then ticked).
+
+        The dialog does not ask to replace an existing file because nothing is replaced: a take
+        whose file exists goes to the next free numbered name.
+        """
+        start = self.record_path or str(Path.home() / "recording.wav")
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Record to (an existing file is never overwritten)",
+            start,
+            "WAV audio (*.wav)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
+        if not path:
+            return False
+        if Path(path).suffix.lower() != ".wav":
+            path += ".wav"
+        self.set_record_file(path)
+        return True
+
+    def set_record_file(self, path: str | Path) -> None:
+        """Record to ``path`` from the next Start on (Record ticked); takes after the first are numbered."""
+        self.record_path = str(path)
+        self.record_file_button.setText(self._elided(Path(path).name))
+        self.record_file_button.setToolTip(f"Recording to {path} (click to choose another file)")
+        self.record_check.setChecked(True)
+
+    def _elided(self, text: str) -> str:
+        width = self.record_file_button.width() - 16
+        return self.record_file_button.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+
     def _record_toggled(self, on: bool) -> None:
-        if on and self.record_path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Record to", "recording.wav", "WAV audio (*.wav)")
-            if not path:
-                self.record_check.setChecked(False)
-                return
-            self.record_path = path
-        if not on:
-            self.record_path = None
-        self.record_check.setText(f"Record: {Path(self.record_path).name}" if on else "Record to file…")
+        # unticking keeps the chosen file: ticking again records there without asking again
+        if on and self.record_path is None and not self.choose_record_file():
+            self.record_check.setChecked(False)
 
     # --- start / stop ------------------------------------------------------------------
     def toggle(self) -> None:
@@ -286,8 +341,10 @@ class LiveView(QWidget):
 
         hop = round(self.hop_spin.value() / 0.02) * 0.02
         try:
+            # an existing file is never overwritten: the engine numbers the take (take-2.wav, ...)
+            record = self.record_path if self.record_check.isChecked() else None
             self.engine = Engine(
-                self.model_path, hop_s=hop, smoothing=self.smooth_spin.value(), record=self.record_path
+                self.model_path, hop_s=hop, smoothing=self.smooth_spin.value(), record=record
             )
             self._extractor = self.engine.extractor
             self._fit_spectrogram(self._extractor.cfg)
@@ -302,6 +359,7 @@ class LiveView(QWidget):
         rate = getattr(source, "sample_rate", 0)
         self._device_text = f"{getattr(source, 'name', 'input')} @ {rate} Hz"
         self.hide_notice()
+        self._update_status(self.engine)
         return True
 
     def stop(self) -> None:
@@ -315,7 +373,14 @@ class LiveView(QWidget):
     def _set_running(self, running: bool) -> None:
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setEnabled(running or bool(self.devices))
-        for w in (self.hop_spin, self.smooth_spin, self.record_check, self.device_combo, self.refresh_button):
+        for w in (
+            self.hop_spin,
+            self.smooth_spin,
+            self.record_check,
+            self.record_file_button,
+            self.device_combo,
+            self.refresh_button,
+        ):
             w.setEnabled(not running and (w is not self.device_combo or bool(self.devices)))
         if not running:
             self.confidence_label.setText("stopped")
@@ -349,7 +414,7 @@ class LiveView(QWidget):
             self._draw_audio(ring, eng.sample_rate)
         self._ticks += 1
         if self._ticks % 8 == 0 or ended is not None:  # 4 Hz: stats() copies the latency list
-            self._update_status(eng)
+            self._update_status(eng, final=ended is not None)
         if ended is not None:
             self.timer.stop()
             self._set_running(False)
@@ -424,7 +489,7 @@ class LiveView(QWidget):
         color = CLIP_COLOR if on else "#555555"
         self.clip_label.setStyleSheet(f"QLabel {{ color: white; background: {color}; padding: 2px 6px; }}")
 
-    def _update_status(self, eng: Engine) -> None:
+    def _update_status(self, eng: Engine, final: bool = False) -> None:
         st = eng.stats()
         lat = "n/a" if self._last_latency is None else f"{1000 * self._last_latency:.1f} ms"
         # losses the user should know of appear only when they happen, so the line stays short
@@ -433,11 +498,32 @@ class LiveView(QWidget):
             for name, n in (("device overflows", st.device_overflows), ("late windows", st.dropped_windows))
             if n
         )
-        self.status_changed.emit(
+        line = (
             f"{getattr(self, '_device_text', '')}  |  decision latency {lat}  |  "
             f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
         )
+        path = eng.record_path
+        if path is not None:  # where the take goes, and how much of it is on disk (samples, not wall time)
+            length = _clock(eng.recorded_samples / eng.sample_rate)
+            line = (
+                f"saved {length} to {path}  |  {line}" if final else f"● REC {path.name} {length}  |  {line}"
+            )
+        self.status_changed.emit(line)
+
+    @property
+    def last_recording(self) -> Path | None:
+        """The file the last (or current) take went to; None when it was not recorded."""
+        return None if self.engine is None else self.engine.record_path
 
     def shutdown(self) -> None:
         """Stop everything (window closing)."""
         self.stop()
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss.s`` (``h:mm:ss`` past an hour) for the recording length in the status bar."""
+    if seconds >= 3600:
+        h, rest = divmod(int(seconds), 3600)
+        return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+    m, sec = divmod(round(seconds, 1), 60)
+    return f"{int(m)}:{sec:04.1f}"
