@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,6 +107,23 @@ def _windows_of(utts: list[Utterance], cfg: EmbedConfig) -> Iterator[tuple[int, 
             yield i, x, s
 
 
+def _prefetched(items: Iterator[Any], depth: int = 256) -> Iterator[Any]:
+    """Run ``items`` on a thread: decoding and features overlap the encoder (which frees the GIL)."""
+    q: queue.Queue[Any] = queue.Queue(depth)
+    done = object()
+
+    def work() -> None:
+        try:
+            for item in items:
+                q.put(item)
+        finally:
+            q.put(done)
+
+    threading.Thread(target=work, daemon=True).start()
+    while (item := q.get()) is not done:
+        yield item
+
+
 def default_embed_dir() -> Path:
     """``<serlive cache>/embed``."""
     from serlive.train.dataset import default_cache_dir
@@ -140,7 +160,7 @@ def embed_corpus(
         silents.extend(p[2] for p in pending)
         pending.clear()
 
-    for item in _windows_of(utts, cfg):
+    for item in _prefetched(_windows_of(utts, cfg)):
         pending.append(item)
         if len(pending) == batch:
             flush()

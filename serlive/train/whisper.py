@@ -198,7 +198,7 @@ def _block(x: Any, w: dict[str, NDArray], i: int, n_frames: int, trainable: bool
     def heads(t: Any) -> Any:
         return ops.transpose(ops.reshape(t, (-1, n_frames, N_HEADS, d_head)), (0, 2, 1, 3))
 
-    scores = ops.matmul(heads(q), ops.transpose(heads(k), (0, 1, 3, 2))) * (1.0 / np.sqrt(d_head))
+    scores = ops.matmul(heads(q), ops.transpose(heads(k), (0, 1, 3, 2))) * float(d_head**-0.5)
     attn = ops.matmul(ops.softmax(scores, axis=-1), heads(v))
     attn = ops.reshape(ops.transpose(attn, (0, 2, 1, 3)), (-1, n_frames, D_MODEL))
     x = x + _dense(

@@ -1,0 +1,181 @@
+"""The shipped model: Whisper's first blocks + voiced pooling + a small head, one ``.tflite``.
+
+Why one file: the app's runtime, its metadata check, the GUI's model choice
+and the standalone executable already handle "a .tflite with serlive
+metadata"; an encoder model that is one more such file needs none of them to
+change.  The app feeds it Whisper's log-mel (:data:`serlive.config.WHISPER_FEATURES`)
+and gets eight probabilities back.
+
+Quantisation: int8 *weights* with float activations (TFLite's dynamic-range
+mode).  LayerNorm, softmax and GELU lose accuracy under full-integer int8,
+while int8 weights alone shrink the file fourfold and keep the encoder's
+output within float rounding (measured in :func:`export_encoder_model`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from serlive.config import LABELS, WHISPER_FEATURES, WindowConfig
+from serlive.features import FeatureExtractor
+from serlive.model import ModelMetadata
+from serlive.train.protocol import HeadConfig
+
+#: Pooled encoder blocks the shipped recipe reads (block 3 of 6: the protocol's pick).
+ENCODER_LAYERS = 3
+
+
+def build_full_model(weights: dict[str, NDArray[np.float32]], head: Any, layers: tuple[int, ...]) -> Any:
+    """mel ``(batch, 298, 80)`` → probabilities: encoder blocks, pooling, then ``head``'s layers."""
+    import keras
+    from keras import ops
+
+    from serlive.train.whisper import N_MELS, encoder_layers, masked_mean_std, voiced_frame_mask
+
+    n_frames = FeatureExtractor(WHISPER_FEATURES).n_frames(
+        WindowConfig().window_samples(WHISPER_FEATURES.sample_rate)
+    )
+    mel = keras.Input(shape=(n_frames, N_MELS), name="whisper_logmel")
+    states = encoder_layers(mel, weights, max(layers))
+    mask = voiced_frame_mask(mel, WHISPER_FEATURES.active_db / 40.0)
+    parts = []
+    for layer in layers:
+        mean, std = masked_mean_std(states[layer - 1], mask)
+        parts += [mean, std]
+    x = ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+    for layer in head.layers[1:]:
+        if isinstance(layer, keras.layers.Dropout):
+            continue
+        x = layer(x)
+    return keras.Model(mel, x, name="serlive_whisper")
+
+
+def convert_dynamic_int8(model: Any) -> bytes:
+    """TFLite with int8 weights and float activations (no representative set needed)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return bytes(converter.convert())
+
+
+def convert_float(model: Any) -> bytes:
+    """TFLite in float32, the reference the int8-weight file is compared with."""
+    import tensorflow as tf
+
+    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+
+
+def metadata(extra: dict[str, Any]) -> ModelMetadata:
+    """The metadata block of an encoder model (features, windows, labels, provenance)."""
+    extra = {"trained": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
+    return ModelMetadata(LABELS, WHISPER_FEATURES, WindowConfig(), {}, extra)
+
+
+def export_encoder_model(model: Any, meta: ModelMetadata, path: Path, check: NDArray[np.float32]) -> dict:
+    """Write the int8-weight model (and a float32 twin beside it) and compare them on ``check`` windows."""
+    from serlive.model import EmotionModel
+    from serlive.train.export import attach_metadata
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(attach_metadata(convert_dynamic_int8(model), meta))
+    twin = path.with_name(path.stem + "_float32.tflite")
+    twin.write_bytes(attach_metadata(convert_float(model), meta))
+    q, f = EmotionModel(path), EmotionModel(twin)
+    pq = np.concatenate([q.predict(check[i : i + 16]) for i in range(0, len(check), 16)])
+    pf = np.concatenate([f.predict(check[i : i + 16]) for i in range(0, len(check), 16)])
+    keras_p = model.predict(check, batch_size=16, verbose=0)
+    return {
+        "size_bytes": path.stat().st_size,
+        "float32_size_bytes": twin.stat().st_size,
+        "int8_vs_float32_top1_agreement": float(np.mean(pq.argmax(1) == pf.argmax(1))),
+        "int8_vs_float32_max_abs_prob_diff": float(np.abs(pq - pf).max()),
+        "tflite_float32_vs_keras_max_abs_prob_diff": float(np.abs(pf - keras_p).max()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m serlive.train.encoder_model --data ROOTS --out DIR``: train on all corpora, export."""
+    import argparse
+
+    from serlive.train.corpora import default_data_root
+    from serlive.train.fit import licence_note
+    from serlive.train.protocol import clip_predictions, fit_head, load_pool, score, window_weights
+    from serlive.train.whisper import read_ct2, whisper_dir
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--out", type=Path, default=Path("runs/encoder"))
+    ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON")
+    ap.add_argument("--val", default="ravdess:19,ravdess:20,nemo:MP0,ased:01,ased:02,esd:0020")
+    args = ap.parse_args(argv)
+    d = json.loads(args.head)
+    if "layers" in d:
+        d["layers"] = tuple(d["layers"])
+    cfg = HeadConfig(**d)
+    t0 = time.monotonic()
+    root = args.data or default_data_root()
+    pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
+    val_speakers = set(args.val.split(",")) if args.val else set()
+    speaker = np.array([pool.utts[c].speaker for c in pool.clip])
+    val = np.isin(speaker, list(val_speakers))
+    y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
+    tr = np.flatnonzero(~val & (pool.aug <= cfg.n_aug) & ~pool.silent)
+    va = np.flatnonzero(val & (pool.aug == 0))
+    head = fit_head(pool.x[tr], y[tr], window_weights(pool, tr), cfg)
+    val_score = (
+        score(pool.utts, clip_predictions(pool, va, head.predict(pool.x[va], verbose=0))) if len(va) else {}
+    )
+    print(f"validation ({len(va)} windows): {val_score.get('accuracy')}", file=sys.stderr)
+
+    weights = read_ct2(whisper_dir() / "model.bin")
+    model = build_full_model(weights, head, cfg.layers)
+    corpora = sorted({u.corpus for u in pool.utts})
+    meta = metadata(
+        {
+            "architecture": f"whisper-base encoder blocks 1-{max(cfg.layers)} + pooled head",
+            "encoder": {
+                "name": "openai/whisper-base (MIT)",
+                "blocks": max(cfg.layers),
+                "sha256": "905e5bf8...c1a57",
+            },
+            "parameters": int(model.count_params()),
+            "training": {
+                "corpora": corpora,
+                "val_speakers": sorted(val_speakers),
+                "clips": len({int(c) for c in pool.clip[tr]}),
+                "head": asdict(cfg) | {"layers": list(cfg.layers)},
+                "command": "python -m serlive.train.encoder_model " + " ".join(argv or sys.argv[1:]),
+                "validation": val_score,
+            },
+            "licence": licence_note(corpora),
+        }
+    )
+    # check windows: the clean validation windows' mel, recomputed from audio
+    from serlive.audio.io import load_audio
+    from serlive.train.embed import EmbedConfig, clip_windows
+
+    ext = FeatureExtractor(WHISPER_FEATURES)
+    check: list[NDArray[np.float32]] = []
+    for c in sorted({int(c) for c in pool.clip[va]})[:40]:
+        xs, _ = clip_windows(load_audio(pool.utts[c].path), ext, EmbedConfig())
+        check += xs[:2]
+    report = export_encoder_model(model, meta, args.out / "model.tflite", np.stack(check))
+    report["validation"] = val_score
+    report["seconds"] = time.monotonic() - t0
+    (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k != "validation"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,297 @@
+"""The cross-corpus protocol: what decides which model ships.
+
+Two kinds of held-out test, both scored the way the app labels a file (the
+mean probability of a clip's voiced windows, argmax over all eight labels):
+
+* **Leave one corpus out** for nEMO, ASED, ESD-0020 and TurEV-DB: train on
+  every other corpus, test on all of the left-out one.  An unseen corpus is
+  an unseen language, studio and microphone, which is what every user is.
+* **Unseen RAVDESS actors**: five folds of four actors (1-4, ..., 17-20),
+  each trained on everything else; pooled over the 20 actors.
+
+Label sets differ between corpora, so a prediction of calm counts as neutral
+on a corpus without calm (and neutral as calm on one without neutral): the
+two are one state to a listener, and the app cannot know which the corpus
+would have called it.
+
+The heads train on cached encoder embeddings (:mod:`serlive.train.embed`),
+so a whole protocol run takes minutes.  ``python -m serlive.train.protocol``
+prints the Markdown table that goes into the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from serlive.config import LABELS
+from serlive.train.corpora import Utterance
+from serlive.train.embed import CorpusEmbeddings
+
+LOCO_CORPORA = ("nemo", "ased", "esd", "turevdb")
+RAVDESS_FOLDS = tuple(tuple(range(a, a + 4)) for a in (1, 5, 9, 13, 17))
+_CALM, _NEUTRAL = LABELS.index("calm"), LABELS.index("neutral")
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """A recipe for the classifier on top of the frozen encoder."""
+
+    #: which pooled blocks feed the head (subset of the cached ones)
+    layers: tuple[int, ...] = (3,)
+    #: hidden units of the MLP head; 0 = a linear (logistic) head
+    hidden: int = 256
+    dropout: float = 0.3
+    epochs: int = 40
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    #: augmented copies of the training audio to add (0 = clean only)
+    n_aug: int = 0
+    seed: int = 7
+
+
+@dataclass
+class Pool:
+    """All windows of all corpora, aligned with their clips."""
+
+    utts: list[Utterance]
+    x: NDArray[np.float32]  # (n_windows, dim)
+    clip: NDArray[np.int32]  # index into utts
+    silent: NDArray[np.bool_]
+    aug: NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+
+
+def select_dims(cached_layers: tuple[int, ...], layers: tuple[int, ...], d: int = 512) -> NDArray[np.int64]:
+    """Columns of the cached [mean, std] per block that belong to ``layers``."""
+    cols = []
+    for layer in layers:
+        j = cached_layers.index(layer)
+        cols.append(np.arange(2 * d * j, 2 * d * (j + 1)))
+    return np.concatenate(cols)
+
+
+def build_pool(
+    per_corpus: dict[str, tuple[list[Utterance], list[CorpusEmbeddings]]],
+    cols: NDArray[np.int64],
+) -> Pool:
+    """Stack corpora (and their augmented copies) into one :class:`Pool`."""
+    utts: list[Utterance] = []
+    xs, clips, silents, augs = [], [], [], []
+    for corpus_utts, embs in per_corpus.values():
+        base = len(utts)
+        utts += corpus_utts
+        for a, e in enumerate(embs):
+            xs.append(e.emb[:, cols].astype(np.float32))
+            clips.append(e.clip + base)
+            silents.append(e.silent)
+            augs.append(np.full(len(e.clip), a, np.int8))
+    return Pool(
+        utts, np.concatenate(xs), np.concatenate(clips), np.concatenate(silents), np.concatenate(augs)
+    )
+
+
+def window_weights(pool: Pool, idx: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Each corpus weighs the same, split equally over its emotions, then over clips and windows.
+
+    Why: EmoSpeech has 5 k clips and RAVDESS 1.2 k; unweighted, the head
+    would learn the biggest corpus's microphone and label habits.
+    """
+    clip = pool.clip[idx]
+    per_clip = Counter(clip.tolist())
+    w = np.array([1.0 / per_clip[c] for c in clip.tolist()])
+    keys = [(pool.utts[c].corpus, pool.utts[c].emotion) for c in clip.tolist()]
+    mass = Counter()
+    for k, wi in zip(keys, w, strict=True):
+        mass[k] += wi
+    n_emotions = Counter(k[0] for k in mass)
+    w = np.array([wi / mass[k] / n_emotions[k[0]] for k, wi in zip(keys, w, strict=True)])
+    return (w / w.mean()).astype(np.float32)
+
+
+def fit_head(x: NDArray[np.float32], y: NDArray[np.int64], w: NDArray[np.float32], cfg: HeadConfig) -> Any:
+    """A Keras head (standardisation folded in) trained on windows ``x`` with labels ``y``."""
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    mean = x.mean(axis=0)
+    std = x.std(axis=0) + 1e-4
+    inp = keras.Input(shape=(x.shape[1],), name="embedding")
+    h = keras.layers.Normalization(mean=mean, variance=std**2, name="standardise")(inp)
+    if cfg.hidden:
+        h = keras.layers.Dropout(cfg.dropout)(h)
+        h = keras.layers.Dense(cfg.hidden, activation="gelu", name="hidden")(h)
+    h = keras.layers.Dropout(cfg.dropout)(h)
+    out = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities")(h)
+    model = keras.Model(inp, out, name="head")
+    steps = cfg.epochs * int(np.ceil(len(x) / 256))
+    sched = keras.optimizers.schedules.CosineDecay(cfg.lr, steps)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(sched, weight_decay=cfg.weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+    )
+    model.fit(x, y, sample_weight=w, batch_size=256, epochs=cfg.epochs, verbose=0, shuffle=True)
+    return model
+
+
+def clip_predictions(pool: Pool, idx: NDArray[np.int64], probs: NDArray[np.float32]) -> dict[int, int]:
+    """The app's file label per clip: argmax of the mean over voiced windows (all if none)."""
+    by_clip: dict[int, list[int]] = {}
+    for j, i in enumerate(idx.tolist()):
+        by_clip.setdefault(int(pool.clip[i]), []).append(j)
+    out = {}
+    for c, rows in by_clip.items():
+        voiced = [r for r in rows if not pool.silent[idx[r]]]
+        out[c] = int(np.argmax(probs[voiced or rows].mean(axis=0)))
+    return out
+
+
+def app_correct(pred: int, truth: int, corpus_labels: set[int]) -> bool:
+    """Calm and neutral stand for each other where the corpus has only one of them."""
+    if pred == _CALM and _CALM not in corpus_labels:
+        pred = _NEUTRAL
+    elif pred == _NEUTRAL and _NEUTRAL not in corpus_labels:
+        pred = _CALM
+    return pred == truth
+
+
+def score(utts: list[Utterance], preds: dict[int, int]) -> dict[str, Any]:
+    """Accuracy, macro recall, per-gender accuracy and the most-predicted class's share."""
+    labels = {LABELS.index(utts[c].emotion) for c in preds}
+    hits, per_class, per_gender = [], {}, {}
+    for c, p in preds.items():
+        u = utts[c]
+        ok = app_correct(p, LABELS.index(u.emotion), labels)
+        hits.append(ok)
+        per_class.setdefault(u.emotion, []).append(ok)
+        per_gender.setdefault(u.gender, []).append(ok)
+    shown = Counter(LABELS[p] for p in preds.values())
+    top, top_n = shown.most_common(1)[0]
+    return {
+        "n": len(hits),
+        "accuracy": float(np.mean(hits)),
+        "macro_recall": float(np.mean([np.mean(v) for v in per_class.values()])),
+        "per_gender": {g: float(np.mean(v)) for g, v in sorted(per_gender.items())},
+        "per_class": {k: float(np.mean(v)) for k, v in sorted(per_class.items())},
+        "top_class": top,
+        "top_share": top_n / len(hits),
+        "shown": dict(shown),
+    }
+
+
+def run_split(
+    pool: Pool, train_mask: NDArray[np.bool_], test_mask: NDArray[np.bool_], cfg: HeadConfig
+) -> dict:
+    """Train on ``train_mask`` windows (clean + augmented), predict clean ``test_mask`` windows per clip."""
+    y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
+    tr = np.flatnonzero(train_mask & (pool.aug <= cfg.n_aug) & ~pool.silent)
+    te = np.flatnonzero(test_mask & (pool.aug == 0))
+    head = fit_head(pool.x[tr], y[tr], window_weights(pool, tr), cfg)
+    probs = head.predict(pool.x[te], batch_size=1024, verbose=0)
+    return clip_predictions(pool, te, probs)
+
+
+def protocol(pool: Pool, cfg: HeadConfig, log: Any = sys.stderr) -> dict[str, Any]:
+    """Leave-one-corpus-out for :data:`LOCO_CORPORA` and five unseen-actor folds of RAVDESS."""
+    corpus = np.array([pool.utts[c].corpus for c in pool.clip])
+    speaker = np.array([pool.utts[c].speaker for c in pool.clip])
+    results: dict[str, Any] = {"config": asdict(cfg)}
+    for name in LOCO_CORPORA:
+        if name not in corpus:
+            continue
+        t0 = time.monotonic()
+        preds = run_split(pool, corpus != name, corpus == name, cfg)
+        results[name] = score(pool.utts, preds)
+        print(f"  {name}: {results[name]['accuracy']:.3f} ({time.monotonic() - t0:.0f} s)", file=log)
+    pooled: dict[int, int] = {}
+    for fold in RAVDESS_FOLDS:
+        test = np.isin(speaker, [f"ravdess:{a:02d}" for a in fold])
+        if not test.any():
+            continue
+        preds = run_split(pool, ~test, test, cfg)
+        print(f"  ravdess {fold[0]}-{fold[-1]}: {score(pool.utts, preds)['accuracy']:.3f}", file=log)
+        pooled.update(preds)
+    if pooled:
+        results["ravdess_folds"] = score(pool.utts, pooled)
+    return results
+
+
+def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per recipe and test set."""
+    rows = [
+        "| recipe | test set | clips | accuracy | macro recall | women / men | most shown |",
+        "|" + "---|" * 7,
+    ]
+    names = {"nemo": "nEMO (LOCO)", "ased": "ASED (LOCO)", "esd": "ESD-0020 (LOCO)",
+             "turevdb": "TurEV-DB (LOCO)", "ravdess_folds": "RAVDESS 1-20, 5 folds"}  # fmt: skip
+    for recipe, res in results.items():
+        for key, label in names.items():
+            if key not in res:
+                continue
+            r = res[key]
+            g = r["per_gender"]
+            gender = f"{g['female']:.1%} / {g['male']:.1%}" if "female" in g and "male" in g else "n/a"
+            rows.append(
+                f"| {recipe} | {label} | {r['n']} | **{r['accuracy']:.1%}** | {r['macro_recall']:.1%} | "
+                f"{gender} | {r['top_class']} {r['top_share']:.0%} |"
+            )
+    return "\n".join(rows).replace("%", " %")
+
+
+def load_pool(data_roots: str, layers_cached: tuple[int, ...], layers: tuple[int, ...], n_aug: int) -> Pool:
+    """Embeddings of every categorical corpus under ``data_roots`` (computed once, then cached)."""
+    from serlive.train.corpora import load_all
+    from serlive.train.embed import EmbedConfig, embed_corpus
+
+    utts = load_all(data_roots)
+    per: dict[str, tuple[list[Utterance], list[CorpusEmbeddings]]] = {}
+    for name in dict.fromkeys(u.corpus for u in utts):
+        cu = [u for u in utts if u.corpus == name]
+        per[name] = (
+            cu,
+            [embed_corpus(name, cu, EmbedConfig(layers=layers_cached, aug=a)) for a in range(n_aug + 1)],
+        )
+    return build_pool(per, select_dims(layers_cached, layers))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m serlive.train.protocol --data ROOTS --recipe NAME=JSON ...``: run and print the table."""
+    import argparse
+
+    from serlive.train.corpora import default_data_root
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--data", default=None, help="data roots joined by os.pathsep (default $SERLIVE_DATA)")
+    ap.add_argument(
+        "--recipe", action="append", default=[], help='name={"hidden": 0, ...} (HeadConfig fields)'
+    )
+    ap.add_argument("--out", type=Path, default=Path("runs/protocol.json"))
+    args = ap.parse_args(argv)
+    root = args.data or default_data_root()
+    recipes = {}
+    for text in args.recipe or ["mlp-l3={}"]:
+        name, _, js = text.partition("=")
+        d = json.loads(js or "{}")
+        if "layers" in d:
+            d["layers"] = tuple(d["layers"])
+        recipes[name] = HeadConfig(**d)
+    results = {}
+    for name, cfg in recipes.items():
+        print(f"recipe {name}: {cfg}", file=sys.stderr)
+        pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
+        results[name] = protocol(pool, cfg)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+    print(markdown_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
