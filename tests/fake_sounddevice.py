@@ -47,6 +47,8 @@ class FakeInputStream:
     ) -> None:
         if backend.open_error:
             raise PortAudioError(backend.open_error)
+        if backend.gone:
+            raise PortAudioError("Error opening InputStream: Illegal combination of I/O devices", -9993)
         backend.check_input_settings(device=device, channels=channels, dtype=dtype, samplerate=samplerate)
         self.backend = backend
         self.device = device
@@ -136,6 +138,21 @@ class FakeSoundDevice:
         self.hang_on_close = False
         self.open_error: str | None = None
         self.streams: list[FakeInputStream] = []
+        #: the sound server went away: settings checks and opens fail as PortAudio's ALSA back end does
+        self.gone = False
+        #: what a re-initialised PortAudio finds (None: the same devices); PortAudio scans only at init
+        self.rescanned: list[dict[str, Any]] | None = None
+        self.initializations = 0
+        self.terminations = 0
+
+    def _terminate(self) -> None:  # sounddevice's private names, which serlive uses to rescan
+        self.terminations += 1
+
+    def _initialize(self) -> None:
+        self.initializations += 1
+        if self.rescanned is not None:
+            self.devices, self.rescanned = self.rescanned, None
+            self.default.device = [len(self.devices) - 1 if self.devices else -1] * 2
 
     def query_devices(self) -> list[dict[str, Any]]:
         return [dict(d, index=i) for i, d in enumerate(self.devices)]
@@ -144,6 +161,8 @@ class FakeSoundDevice:
         return [{"name": "ALSA"}, {"name": "OSS"}]
 
     def check_input_settings(self, device: int, channels: int, dtype: str, samplerate: float) -> None:
+        if self.gone:
+            raise PortAudioError("Illegal combination of I/O devices", -9993)
         d = self.devices[device]
         if channels > d["max_input_channels"] or channels not in self.channels.get(device, {1, 2}):
             raise PortAudioError(f"Invalid number of channels [PaErrorCode -9998] {channels}")

@@ -534,3 +534,46 @@ def test_space_after_choosing_a_record_file_keeps_it(qtbot, window, fake_mic, tm
     live.record_check.setChecked(True)
     assert asked == [1] and live.record_path == str(tmp_path / "mine.wav")
     assert not errors
+
+
+# --- devices that come and go (issue 11, defects 4 and 5) ---------------------------------------------
+def test_refresh_finds_a_sound_server_started_later_and_drops_one_that_went(
+    qtbot, model, monkeypatch, errors
+):
+    """No device at launch; a sound server starts; Refresh lists it (PortAudio re-initialised).  The server
+    goes away; Start says the device cannot be reached (not a sample-rate problem) and the list loses it."""
+    from serlive.audio import sources
+    from serlive.gui.live_view import LiveView
+    from tests.fake_sounddevice import FakeSoundDevice, device
+
+    sd = FakeSoundDevice([], default=-1)
+    monkeypatch.setattr(sources, "load_backend", lambda: sd)
+    view = LiveView(None, model.labels)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.devices == [] and view.notice.isVisible() and not view.start_button.isEnabled()
+
+    sd.rescanned = [device("pulse", 32, 32, 44100.0), device("default", 32, 32, 44100.0)]  # server started
+    qtbot.mouseClick(view.refresh_button, Qt.MouseButton.LeftButton)
+    assert [d.name for d in view.devices] == ["pulse", "default"], "Refresh did not find the new devices"
+    assert not view.notice.isVisible() and view.start_button.isEnabled()
+    assert view.device_combo.currentData() == 1  # the default
+
+    sd.gone, sd.rescanned = True, []  # the server stopped: its devices fail, a rescan finds none
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    title, text = errors[-1]
+    assert title == "Cannot open the microphone"
+    assert "cannot be reached" in text and "sound server may have stopped" in text
+    assert "Hz" not in text and "accepts neither" not in text
+    assert view.engine is None and view.devices == []  # looked again: the dead device is not listed
+    assert view.notice.isVisible() and "No audio input device" in view.notice.text()
+    assert not view.start_button.isEnabled()
+
+
+def test_refresh_stops_file_playback_before_reinitialising_portaudio(qtbot, window, monkeypatch):
+    """Re-initialising PortAudio closes every stream: the main window stops playback first, cleanly."""
+    calls: list[str] = []
+    monkeypatch.setattr(window.file, "stop_playback", lambda: calls.append("stop playback"))
+    window.live._rescan = lambda: calls.append("rescan")
+    qtbot.mouseClick(window.live.refresh_button, Qt.MouseButton.LeftButton)
+    assert calls == ["stop playback", "rescan"]

@@ -9,6 +9,7 @@ path runs in a subprocess whose environment is set before it starts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,18 +36,20 @@ pytestmark = pytest.mark.slow
 SINK = "vmic16"
 
 
-@pytest.fixture(scope="module")
-def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Environment for a process that should capture from ``vmic16.monitor``."""
+def pulse_env(runtime: Path, home: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(daemon environment, client environment) for a PulseAudio daemon of our own in ``runtime``."""
     for exe in ("pulseaudio", "pactl", "paplay"):
         if shutil.which(exe) is None:
             pytest.skip(f"{exe} not installed (apt-get install pulseaudio pulseaudio-utils)")
-    runtime = tmp_path_factory.mktemp("pulse-runtime")
     runtime.chmod(0o700)
-    home = tmp_path_factory.mktemp("pulse-home")
     base = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
     daemon_env = dict(base, XDG_RUNTIME_DIR=str(runtime), HOME=str(home))
-    env = dict(daemon_env, PULSE_SERVER=f"unix:{runtime}/pulse/native", PYTHONPATH=str(REPO))
+    return daemon_env, dict(daemon_env, PULSE_SERVER=f"unix:{runtime}/pulse/native", PYTHONPATH=str(REPO))
+
+
+@contextlib.contextmanager
+def pulse_daemon(runtime: Path, daemon_env: dict[str, str], env: dict[str, str]) -> Iterator[None]:
+    """A PulseAudio daemon, null sink ``vmic16`` whose monitor is the default source; stopped by PID."""
     log = (runtime / "pulseaudio.log").open("w")
     daemon = subprocess.Popen(
         [
@@ -67,7 +71,7 @@ def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         if not ok:
             pytest.fail(f"PulseAudio did not start: {(runtime / 'pulseaudio.log').read_text()[-2000:]}")
         subprocess.run(["pactl", "set-default-source", f"{SINK}.monitor"], env=env, check=True, timeout=10)
-        yield env
+        yield
     finally:
         daemon.terminate()  # by its PID, never by name
         try:
@@ -76,6 +80,15 @@ def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             daemon.kill()
             daemon.wait(5)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def virtual_mic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for a process that should capture from ``vmic16.monitor``."""
+    runtime = tmp_path_factory.mktemp("pulse-runtime")
+    daemon_env, env = pulse_env(runtime, tmp_path_factory.mktemp("pulse-home"))
+    with pulse_daemon(runtime, daemon_env, env):
+        yield env
 
 
 class Listener:
@@ -294,3 +307,80 @@ def test_listen_duration_record_writes_the_duration_asked_for(virtual_mic, tiny_
     rec, sr = sf.read(out, dtype="float32")
     assert f"recorded {len(rec) / SR:.2f} s ({len(rec)} samples) to {out}" in err
     assert sr == SR and 3.0 <= len(rec) / SR < 3.4, len(rec) / SR
+
+
+REFRESH_CHILD = """
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from serlive.config import LABELS
+from serlive.gui import messages
+from serlive.gui.live_view import LiveView
+
+boxes = []
+messages.show_error = lambda parent, title, text: boxes.append([title, text])
+view = LiveView(None, LABELS)
+
+def report(step):
+    print(json.dumps({"step": step, "devices": [d.name for d in view.devices], "boxes": boxes,
+                      "notice": view.notice.text() if not view.notice.isHidden() else ""}), flush=True)
+
+report("launch")
+sys.stdin.readline()  # the sound server is up now
+view.refresh_button.click()
+report("refresh")
+sys.stdin.readline()  # and gone again
+view.start_button.click()
+report("start")
+view.refresh_button.click()
+report("refresh again")
+"""
+
+
+def test_refresh_finds_a_sound_server_started_after_launch_and_forgets_a_gone_one(tmp_path):
+    """The live view through real PortAudio + PulseAudio: launched with no sound server (no device), a server
+    starts and Refresh lists its devices; the server stops, Start says the device cannot be reached (not
+    that it refuses a sample rate), and Refresh no longer lists it (issue 11, defects 4 and 5)."""
+    runtime, home = tmp_path / "runtime", tmp_path / "home"
+    runtime.mkdir()
+    home.mkdir()
+    daemon_env, env = pulse_env(runtime, home)
+    child = subprocess.Popen(
+        [sys.executable, "-c", REFRESH_CHILD], env=env, cwd=REPO, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
+    steps = []
+    try:
+
+        def step() -> dict:
+            line = child.stdout.readline()
+            if not line:
+                pytest.fail(f"the child ended: {child.stderr.read()[-3000:] if child.stderr else ''}")
+            steps.append(json.loads(line))
+            return steps[-1]
+
+        launch = step()
+        assert launch["devices"] == [] and "No audio input device" in launch["notice"]
+        with pulse_daemon(runtime, daemon_env, env):
+            child.stdin.write("up\n")
+            child.stdin.flush()
+            up = step()
+        assert {"pulse", "default"} <= set(up["devices"]), up
+        assert up["notice"] == ""
+        child.stdin.write("gone\n")  # the daemon has been stopped (and waited for) above
+        child.stdin.flush()
+        start = step()
+        title, text = start["boxes"][-1]
+        assert title == "Cannot open the microphone"
+        assert "cannot be reached" in text and "sound server may have stopped" in text, text
+        assert "accepts neither" not in text and "Hz" not in text
+        assert start["devices"] == [] and "No audio input device" in start["notice"]
+        again = step()
+        assert again["devices"] == []
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)

@@ -14,6 +14,7 @@ from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import (
     NO_DEVICE_MESSAGE,
     AudioDeviceError,
+    DeviceUnreachableError,
     FileSource,
     MicrophoneSource,
     list_input_devices,
@@ -157,8 +158,11 @@ def test_open_failure_is_a_clear_error():
     sd = usual()
     sd.open_error = "Device unavailable [PaErrorCode -9985]"
     mic = MicrophoneSource("pulse", backend=sd)
-    with pytest.raises(AudioDeviceError, match=r"cannot open input device 2 \(pulse\) at 16000 Hz: Device"):
+    with pytest.raises(DeviceUnreachableError) as info:  # the device, not the rate (issue 11, defect 5)
         mic.start(RingBuffer(SR))
+    msg = str(info.value)
+    assert msg.startswith("input device 2 (pulse) cannot be reached (PortAudio: Device unavailable")
+    assert "Hz" not in msg and "Refresh" in msg
 
 
 def test_stream_that_stops_by_itself_is_a_device_error_and_the_engine_restarts():
@@ -300,3 +304,33 @@ def test_failed_open_leaves_no_recording(tmp_path):
         eng.start(MicrophoneSource("pulse", backend=sd))
     assert not (tmp_path / "rec.wav").exists()
     assert not eng.running
+
+
+# --- devices that come and go (issue 11, defects 4 and 5) ---------------------------------------------
+def test_reinitialize_portaudio_finds_devices_that_appeared_after_start():
+    """PortAudio lists what it saw when initialised: a sound server started later needs a re-init."""
+    from serlive.audio.sources import reinitialize_portaudio
+
+    sd = FakeSoundDevice([], default=-1)
+    sd.rescanned = [device("pulse", inputs=32, outputs=32), device("default", inputs=32, outputs=32)]
+    assert list_input_devices(sd) == []
+    reinitialize_portaudio(sd)
+    assert (sd.terminations, sd.initializations) == (1, 1)
+    found = list_input_devices(sd)
+    assert [d.name for d in found] == ["pulse", "default"] and found[1].is_default
+
+
+def test_a_device_whose_server_is_gone_is_unreachable_not_a_rate_problem():
+    """As PortAudio's ALSA back end answers for a PulseAudio device after the server stopped (-9993)."""
+    sd = usual()
+    sd.gone = True
+    with pytest.raises(DeviceUnreachableError) as info:
+        MicrophoneSource("pulse", backend=sd)
+    msg = str(info.value)
+    assert msg.startswith("input device 2 (pulse) cannot be reached (PortAudio: Illegal combination")
+    assert "sound server may have stopped" in msg and "Hz" not in msg and "accepts neither" not in msg
+    sd.gone = False
+    sd.rates = {2: {22050}}  # a real rate refusal still says so
+    with pytest.raises(AudioDeviceError, match="accepts neither 16000 Hz nor its default 44100 Hz") as info:
+        MicrophoneSource("pulse", backend=sd)
+    assert not isinstance(info.value, DeviceUnreachableError)

@@ -15,7 +15,9 @@ scans devices once, at initialisation, so file-only use never touches it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -36,6 +38,39 @@ NO_DEVICE_MESSAGE = (
 
 class AudioDeviceError(Exception):
     """No usable input device, or it cannot be opened; ``str()`` is a one-line explanation."""
+
+
+class DeviceUnreachableError(AudioDeviceError):
+    """The device is listed but PortAudio cannot reach it (sound server stopped, device unplugged).
+
+    Its own class so a caller can look for devices again (:func:`reinitialize_portaudio`): the
+    device list PortAudio keeps is the one it saw when it was initialised.
+    """
+
+
+#: PortAudio error codes that say "not these settings" rather than "not this device": invalid
+#: channel count, invalid sample rate, sample format not supported.  Anything else from a settings
+#: check or an open (ALSA's failed open of a dead PulseAudio PCM comes back as -9993, "Illegal
+#: combination of I/O devices") means the device itself cannot be reached.
+_SETTINGS_ERRORS = {-9998, -9997, -9994}
+
+
+def portaudio_error_code(exc: BaseException) -> int | None:
+    """The ``PaErrorCode`` of a PortAudio error (sounddevice puts it in ``args[1]`` and in ``str()``)."""
+    args = getattr(exc, "args", ())
+    if len(args) > 1 and isinstance(args[1], int):
+        return args[1]
+    m = re.search(r"PaErrorCode (-?\d+)", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def _unreachable(what: str, exc: BaseException) -> DeviceUnreachableError:
+    reason = str(exc.args[0]) if getattr(exc, "args", None) else str(exc)
+    return DeviceUnreachableError(
+        f"{what} cannot be reached (PortAudio: {reason}): the sound server may have "
+        "stopped, or the device been unplugged or taken by another program; look for devices again "
+        "(Refresh, `serlive devices`)"
+    )
 
 
 def load_backend() -> ModuleType:
@@ -61,6 +96,28 @@ class InputDevice:
     default_rate: float
     hostapi: str
     is_default: bool
+
+
+def reinitialize_portaudio(backend: ModuleType | None = None) -> None:
+    """Make PortAudio scan the devices again (what the device list's Refresh does).
+
+    Why: PortAudio enumerates devices once, in ``Pa_Initialize`` (at ``import sounddevice``);
+    a microphone plugged in or a sound server started later is invisible, and one that went
+    away stays listed, until it is terminated and initialised again.  Terminating closes
+    every open stream, so call this only when none is open (the live view refreshes only
+    while stopped; the main window stops file playback first).  A backend without these
+    hooks (a test double) is left as it is.
+    """
+    sd = backend or load_backend()
+    terminate, initialize = getattr(sd, "_terminate", None), getattr(sd, "_initialize", None)
+    if terminate is None or initialize is None:
+        return
+    with contextlib.suppress(sd.PortAudioError):  # not initialised (an earlier try failed half-way)
+        terminate()
+    try:
+        initialize()
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"cannot initialise PortAudio again ({exc})") from None
 
 
 def list_input_devices(backend: ModuleType | None = None) -> list[InputDevice]:
@@ -347,13 +404,20 @@ class MicrophoneSource(AudioSource):
         default = round(d.default_rate)
         if default > 0 and default != self.requested_rate:
             rates.append(default)
+        unreachable: BaseException | None = None
         for rate in rates:
             for ch in channel_options:
                 try:
                     sd.check_input_settings(device=d.index, channels=ch, dtype="float32", samplerate=rate)
-                except (sd.PortAudioError, ValueError):
+                except sd.PortAudioError as exc:
+                    if portaudio_error_code(exc) not in _SETTINGS_ERRORS:
+                        unreachable = unreachable or exc
+                    continue
+                except ValueError:
                     continue
                 return ch, rate
+        if unreachable is not None:  # not a rate the device refuses: the device itself is not there
+            raise _unreachable(f"input device {d.index} ({d.name})", unreachable)
         raise AudioDeviceError(
             f"input device {d.name!r} accepts neither {self.requested_rate} Hz nor its default "
             f"{default} Hz as float32 mono/stereo"
@@ -385,6 +449,8 @@ class MicrophoneSource(AudioSource):
                 self._stopping = True
                 if stream is not None:
                     stream.close(ignore_errors=True)
+                if isinstance(exc, sd.PortAudioError) and portaudio_error_code(exc) not in _SETTINGS_ERRORS:
+                    raise _unreachable(f"input device {self.device.index} ({self.name})", exc) from None
                 raise AudioDeviceError(
                     f"cannot open input device {self.device.index} ({self.name}) at "
                     f"{self.sample_rate} Hz: {exc}"

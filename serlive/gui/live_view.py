@@ -34,7 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from serlive.audio.sources import AudioDeviceError, AudioSource, InputDevice, list_input_devices
+from serlive.audio.sources import (
+    AudioDeviceError,
+    AudioSource,
+    DeviceUnreachableError,
+    InputDevice,
+    list_input_devices,
+    reinitialize_portaudio,
+)
 from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
@@ -61,11 +68,16 @@ class LiveView(QWidget):
         labels: tuple[str, ...],
         list_devices: Callable[[], list[InputDevice]] = list_input_devices,
         parent: QWidget | None = None,
+        rescan: Callable[[], None] | None = reinitialize_portaudio,
     ) -> None:
         super().__init__(parent)
         self.model_path = model_path
         self.labels = labels
         self._list_devices = list_devices
+        #: Refresh re-initialises PortAudio with this (it lists devices only when initialised)
+        self._rescan = rescan
+        #: called before that (the main window stops file playback: re-initialising closes every stream)
+        self.before_rescan: Callable[[], None] | None = None
         self.engine: Engine | None = None
         self.devices: list[InputDevice] = []
         self.record_path: str | None = None
@@ -93,8 +105,10 @@ class LiveView(QWidget):
         self.device_combo.setMinimumWidth(220)
         controls.addWidget(self.device_combo, 1)
         self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Look for input devices again")
-        self.refresh_button.clicked.connect(self.refresh_devices)
+        self.refresh_button.setToolTip(
+            "Look for input devices again (a microphone plugged in, a sound server started)"
+        )
+        self.refresh_button.clicked.connect(lambda: self.refresh_devices(rescan=True))
         controls.addWidget(self.refresh_button)
         controls.addWidget(QLabel("Hop:"))
         self.hop_spin = QDoubleSpinBox()
@@ -214,10 +228,19 @@ class LiveView(QWidget):
         set_mel_axis(self.spec_plot, cfg)
 
     # --- devices -----------------------------------------------------------------------
-    def refresh_devices(self) -> None:
-        """Ask PortAudio again (a device plugged in, a sound server started)."""
+    def refresh_devices(self, rescan: bool = False) -> None:
+        """List the input devices; ``rescan`` (the Refresh button) first re-initialises PortAudio.
+
+        Why re-initialise: PortAudio scans devices only when it is initialised, so without it a
+        microphone plugged in or a sound server started after launch never appears, and a
+        device whose server has gone stays listed.  Not while listening (Refresh is disabled).
+        """
         error = None
         try:
+            if rescan and self._rescan is not None and not (self.engine is not None and self.engine.running):
+                if self.before_rescan is not None:
+                    self.before_rescan()
+                self._rescan()
             self.devices = list(self._list_devices())
         except AudioDeviceError as exc:
             self.devices, error = [], str(exc)
@@ -329,6 +352,8 @@ class LiveView(QWidget):
             source = MicrophoneSource(self.device_combo.currentData())
         except AudioDeviceError as exc:
             messages.show_error(self, "Cannot open the microphone", str(exc))
+            if isinstance(exc, DeviceUnreachableError):
+                self.refresh_devices(rescan=True)  # what is there now: the dead device leaves the list
             return
         self.start_source(source)
 
@@ -352,6 +377,8 @@ class LiveView(QWidget):
         except (DevErr, RecordError, EngineError, ModelError, ValueError, OSError) as exc:
             self.engine = None
             messages.show_error(self, "Cannot start listening", str(exc))
+            if isinstance(exc, DeviceUnreachableError):
+                self.refresh_devices(rescan=True)
             return False
         self._reset_display()
         self.timer.start()

@@ -40,6 +40,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.file, "File")
         self.setCentralWidget(self.tabs)
         self.live.status_changed.connect(self.statusBar().showMessage)
+        # Refresh re-initialises PortAudio, which closes every open stream: stop playback cleanly first
+        self.live.before_rescan = lambda: self.file.stop_playback()
         self.file.analysis_done.connect(lambda _a: self._update_actions())
         self._build_menus()
         self._restore()
