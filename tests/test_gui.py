@@ -555,12 +555,14 @@ def test_refresh_finds_a_sound_server_started_later_and_drops_one_that_went(
 
     sd.rescanned = [device("pulse", 32, 32, 44100.0), device("default", 32, 32, 44100.0)]  # server started
     qtbot.mouseClick(view.refresh_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.scanning, timeout=5_000)  # PortAudio re-initialised on a helper thread
     assert [d.name for d in view.devices] == ["pulse", "default"], "Refresh did not find the new devices"
     assert not view.notice.isVisible() and view.start_button.isEnabled()
     assert view.device_combo.currentData() == 1  # the default
 
     sd.gone, sd.rescanned = True, []  # the server stopped: its devices fail, a rescan finds none
     qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.scanning, timeout=5_000)
     title, text = errors[-1]
     assert title == "Cannot open the microphone"
     assert "cannot be reached" in text and "sound server may have stopped" in text
@@ -572,8 +574,24 @@ def test_refresh_finds_a_sound_server_started_later_and_drops_one_that_went(
 
 def test_refresh_stops_file_playback_before_reinitialising_portaudio(qtbot, window, monkeypatch):
     """Re-initialising PortAudio closes every stream: the main window stops playback first, cleanly."""
+    import threading
+
     calls: list[str] = []
+    release = threading.Event()
     monkeypatch.setattr(window.file, "stop_playback", lambda: calls.append("stop playback"))
-    window.live._rescan = lambda: calls.append("rescan")
+
+    def slow_rescan() -> None:  # a re-initialisation takes 60-210 ms for real: here, until released
+        calls.append("rescan")
+        release.wait(5)
+
+    window.live._rescan = slow_rescan
+    t0 = time.perf_counter()
     qtbot.mouseClick(window.live.refresh_button, Qt.MouseButton.LeftButton)
+    assert time.perf_counter() - t0 < 0.2  # the GUI thread does not wait for PortAudio
+    assert window.live.scanning and not window.live.start_button.isEnabled()
+    window.live.toggle()  # Space meanwhile: nothing starts on a list about to change
+    assert window.live.engine is None
+    release.set()
+    qtbot.waitUntil(lambda: not window.live.scanning, timeout=5_000)
     assert calls == ["stop playback", "rescan"]
+    assert window.live.start_button.isEnabled() and window.live.refresh_button.isEnabled()

@@ -310,7 +310,7 @@ def test_listen_duration_record_writes_the_duration_asked_for(virtual_mic, tiny_
 
 
 REFRESH_CHILD = """
-import json, os, sys
+import json, os, sys, time
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
@@ -322,6 +322,12 @@ boxes = []
 messages.show_error = lambda parent, title, text: boxes.append([title, text])
 view = LiveView(None, LABELS)
 
+def settle():  # Refresh re-initialises PortAudio on a helper thread; its result arrives as a Qt signal
+    deadline = time.monotonic() + 20
+    while view.scanning and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
 def report(step):
     print(json.dumps({"step": step, "devices": [d.name for d in view.devices], "boxes": boxes,
                       "notice": view.notice.text() if not view.notice.isHidden() else ""}), flush=True)
@@ -329,11 +335,14 @@ def report(step):
 report("launch")
 sys.stdin.readline()  # the sound server is up now
 view.refresh_button.click()
+settle()
 report("refresh")
 sys.stdin.readline()  # and gone again
 view.start_button.click()
+settle()
 report("start")
 view.refresh_button.click()
+settle()
 report("refresh again")
 """
 

@@ -98,6 +98,12 @@ class InputDevice:
     is_default: bool
 
 
+#: Held while PortAudio is re-initialised and around the calls that query or open devices, so a
+#: re-initialisation on a helper thread (the live view's Refresh) never runs beside them: PortAudio
+#: is not thread-safe across Pa_Terminate/Pa_Initialize.  Never taken in an audio callback.
+PORTAUDIO_LOCK = threading.RLock()
+
+
 def reinitialize_portaudio(backend: ModuleType | None = None) -> None:
     """Make PortAudio scan the devices again (what the device list's Refresh does).
 
@@ -112,24 +118,26 @@ def reinitialize_portaudio(backend: ModuleType | None = None) -> None:
     terminate, initialize = getattr(sd, "_terminate", None), getattr(sd, "_initialize", None)
     if terminate is None or initialize is None:
         return
-    with contextlib.suppress(sd.PortAudioError):  # not initialised (an earlier try failed half-way)
-        terminate()
-    try:
-        initialize()
-    except sd.PortAudioError as exc:
-        raise AudioDeviceError(f"cannot initialise PortAudio again ({exc})") from None
+    with PORTAUDIO_LOCK:
+        with contextlib.suppress(sd.PortAudioError):  # not initialised (an earlier try failed half-way)
+            terminate()
+        try:
+            initialize()
+        except sd.PortAudioError as exc:
+            raise AudioDeviceError(f"cannot initialise PortAudio again ({exc})") from None
 
 
 def list_input_devices(backend: ModuleType | None = None) -> list[InputDevice]:
     """Every device with input channels, the system default marked; may be empty."""
     sd = backend or load_backend()
     try:
-        devices = list(sd.query_devices())
-        try:
-            default_in = int(sd.default.device[0])
-        except (TypeError, ValueError, IndexError):
-            default_in = -1
-        hostapis = [h["name"] for h in sd.query_hostapis()]
+        with PORTAUDIO_LOCK:
+            devices = list(sd.query_devices())
+            try:
+                default_in = int(sd.default.device[0])
+            except (TypeError, ValueError, IndexError):
+                default_in = -1
+            hostapis = [h["name"] for h in sd.query_hostapis()]
     except sd.PortAudioError as exc:
         raise AudioDeviceError(f"cannot list audio devices ({exc})") from None
     out = []
@@ -408,7 +416,8 @@ class MicrophoneSource(AudioSource):
         for rate in rates:
             for ch in channel_options:
                 try:
-                    sd.check_input_settings(device=d.index, channels=ch, dtype="float32", samplerate=rate)
+                    with PORTAUDIO_LOCK:
+                        sd.check_input_settings(device=d.index, channels=ch, dtype="float32", samplerate=rate)
                 except sd.PortAudioError as exc:
                     if portaudio_error_code(exc) not in _SETTINGS_ERRORS:
                         unreachable = unreachable or exc
@@ -435,16 +444,17 @@ class MicrophoneSource(AudioSource):
             self._overflows = 0
             stream = None
             try:
-                stream = sd.InputStream(
-                    device=self.device.index,
-                    samplerate=self.sample_rate,
-                    channels=self.channels,
-                    dtype="float32",
-                    blocksize=self.blocksize,
-                    callback=self._callback,
-                    finished_callback=self._on_finished,
-                )
-                stream.start()
+                with PORTAUDIO_LOCK:
+                    stream = sd.InputStream(
+                        device=self.device.index,
+                        samplerate=self.sample_rate,
+                        channels=self.channels,
+                        dtype="float32",
+                        blocksize=self.blocksize,
+                        callback=self._callback,
+                        finished_callback=self._on_finished,
+                    )
+                    stream.start()
             except (sd.PortAudioError, ValueError) as exc:
                 self._stopping = True
                 if stream is not None:

@@ -504,11 +504,12 @@ class FileView(QWidget):
         """Open the default output device; a clear message where there is none."""
         if self.loaded is None:
             return False
-        from serlive.audio.sources import AudioDeviceError, load_backend
+        from serlive.audio.sources import PORTAUDIO_LOCK, AudioDeviceError, load_backend
 
         try:
             sd = load_backend()
-            sd.query_devices(kind="output")
+            with PORTAUDIO_LOCK:  # not beside the live tab's Refresh re-initialising PortAudio
+                sd.query_devices(kind="output")
         except AudioDeviceError as exc:
             messages.show_error(self, "No audio output", f"Cannot play: {exc}")
             return False
@@ -528,10 +529,11 @@ class FileView(QWidget):
                 raise sd.CallbackStop
 
         try:
-            self._player = sd.OutputStream(
-                samplerate=self.loaded.sample_rate, channels=1, dtype="float32", callback=callback
-            )
-            self._player.start()
+            with PORTAUDIO_LOCK:
+                self._player = sd.OutputStream(
+                    samplerate=self.loaded.sample_rate, channels=1, dtype="float32", callback=callback
+                )
+                self._player.start()
         except Exception as exc:
             self._player = None
             messages.show_error(self, "Cannot play", f"The audio output could not be opened ({exc}).")

@@ -9,6 +9,8 @@ a few small FFTs and a redraw.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -61,6 +63,8 @@ class LiveView(QWidget):
 
     #: one line for the main window's status bar
     status_changed = Signal(str)
+    #: (devices, error) from the helper thread that re-initialised PortAudio
+    _devices_scanned = Signal(object, object)
 
     def __init__(
         self,
@@ -78,6 +82,9 @@ class LiveView(QWidget):
         self._rescan = rescan
         #: called before that (the main window stops file playback: re-initialising closes every stream)
         self.before_rescan: Callable[[], None] | None = None
+        #: True while PortAudio is being re-initialised on the helper thread
+        self.scanning = False
+        self._devices_scanned.connect(self._on_scanned)
         self.engine: Engine | None = None
         self.devices: list[InputDevice] = []
         self.record_path: str | None = None
@@ -234,16 +241,45 @@ class LiveView(QWidget):
         Why re-initialise: PortAudio scans devices only when it is initialised, so without it a
         microphone plugged in or a sound server started after launch never appears, and a
         device whose server has gone stays listed.  Not while listening (Refresh is disabled).
+        The re-initialisation takes 60-210 ms (ALSA probes every PCM), so it runs on a helper
+        thread and the list is filled in when it is done (:attr:`scanning` meanwhile).
         """
-        error = None
+        if rescan and self._rescan is not None and not (self.engine is not None and self.engine.running):
+            if self.scanning:
+                return
+            if self.before_rescan is not None:
+                self.before_rescan()
+            self.scanning = True
+            for w in (self.refresh_button, self.start_button):
+                w.setEnabled(False)
+            threading.Thread(target=self._scan, name="serlive-device-scan", daemon=True).start()
+            return
         try:
-            if rescan and self._rescan is not None and not (self.engine is not None and self.engine.running):
-                if self.before_rescan is not None:
-                    self.before_rescan()
-                self._rescan()
-            self.devices = list(self._list_devices())
+            devices, error = list(self._list_devices()), None
         except AudioDeviceError as exc:
-            self.devices, error = [], str(exc)
+            devices, error = [], str(exc)
+        self._show_devices(devices, error)
+
+    def _scan(self) -> None:
+        """Helper thread: re-initialise PortAudio and list; the result goes to the GUI thread by signal."""
+        assert self._rescan is not None
+        try:
+            self._rescan()
+            devices, error = list(self._list_devices()), None
+        except AudioDeviceError as exc:
+            devices, error = [], str(exc)
+        except Exception as exc:  # a broken PortAudio must not leave the tab "scanning" for ever
+            devices, error = [], f"looking for devices failed: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
+            self._devices_scanned.emit(devices, error)
+
+    def _on_scanned(self, devices: list[InputDevice], error: str | None) -> None:
+        self.scanning = False
+        self.refresh_button.setEnabled(not (self.engine is not None and self.engine.running))
+        self._show_devices(devices, error)
+
+    def _show_devices(self, devices: list[InputDevice], error: str | None) -> None:
+        self.devices = devices
         keep = self.device_combo.currentData()
         self.device_combo.clear()
         for d in self.devices:
@@ -343,6 +379,8 @@ class LiveView(QWidget):
 
     def start(self) -> None:
         """Open the selected microphone and start the engine; problems become a message box."""
+        if self.scanning:  # Space while Refresh looks for devices: the list is about to change
+            return
         if not self.devices:
             messages.show_error(self, "No input device", "There is no audio input device to listen to.")
             return
