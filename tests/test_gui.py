@@ -595,3 +595,38 @@ def test_refresh_stops_file_playback_before_reinitialising_portaudio(qtbot, wind
     qtbot.waitUntil(lambda: not window.live.scanning, timeout=5_000)
     assert calls == ["stop playback", "rescan"]
     assert window.live.start_button.isEnabled() and window.live.refresh_button.isEnabled()
+
+
+def test_status_says_when_the_device_has_not_delivered_audio_yet(qtbot, model, tmp_path):
+    """PulseAudio's first block can come 0.3-1.9 s after Start: the status bar says so, so that time is not
+    taken for recorded audio (a 3.2 s take that holds 1.8 s looked like lost audio in issue 11)."""
+    import threading
+
+    from serlive.audio.sources import ThreadedSource
+    from serlive.gui.live_view import LiveView
+
+    class LateMic(ThreadedSource):
+        sample_rate = SR
+        name = "late mic"
+
+        def produce(self, ring, stop: threading.Event) -> None:
+            if stop.wait(0.8):
+                return
+            y = speechlike(30.0)
+            for i in range(0, len(y), 320):
+                if stop.wait(0.02):
+                    return
+                ring.write(y[i : i + 320])
+
+    view = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    seen: list[str] = []
+    view.status_changed.connect(seen.append)
+    view.set_record_file(tmp_path / "late.wav")
+    assert view.start_source(LateMic())
+    assert seen[-1].startswith("● REC late.wav 0:00.0  |  waiting for the first audio from the device…  |  ")
+    qtbot.waitUntil(lambda: view.engine.samples_received > 0, timeout=5_000)
+    qtbot.waitUntil(lambda: "waiting" not in seen[-1], timeout=2_000)
+    assert seen[-1].startswith("● REC late.wav 0:0")
+    view.stop()
+    assert seen[-1].startswith("saved 0:0") and "waiting" not in seen[-1]

@@ -567,6 +567,10 @@ class LiveView(QWidget):
             f"{getattr(self, '_device_text', '')}  |  decision latency {lat}  |  "
             f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
         )
+        if not final and eng.samples_received == 0:
+            # a sound server can take a second or two to deliver its first block; say so, or the
+            # user counts that time as recorded
+            line = f"waiting for the first audio from the device…  |  {line}"
         path = eng.record_path
         if path is not None:  # where the take goes, and how much of it is on disk (samples, not wall time)
             length = _clock(eng.recorded_samples / eng.sample_rate)
