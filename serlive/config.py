@@ -78,8 +78,16 @@ class WindowConfig:
     window_s: float = 3.0
     hop_s: float = 0.5
     #: A window whose loudest 20 ms frame is below this RMS level (dBFS) is
-    #: "no speech" and does not vote in a file's summary.
+    #: "no speech" and does not vote in a file's summary (the cheap first step:
+    #: the voice-activity detector does not run on it).
     silence_dbfs: float = -50.0
+    #: Voice-activity detection (:mod:`serlive.vad`, Silero VAD) on windows that pass
+    #: the level gate: a 32 ms chunk is voiced when its speech probability is at least
+    #: ``vad_threshold``; a window is speech when at least ``vad_min_fraction`` of its
+    #: 93 chunks are voiced (0 turns the VAD off: the level gate alone).  Chosen on
+    #: ``bench/vad_eval.py``'s generated set (figures in docs/reliability.md).
+    vad_threshold: float = 0.5
+    vad_min_fraction: float = 0.1
 
     def window_samples(self, sample_rate: int) -> int:
         """Window length in samples."""

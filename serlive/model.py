@@ -188,6 +188,9 @@ class ModelMetadata:
                 window_s=float(w["window_s"]),
                 hop_s=float(w["hop_s"]),
                 silence_dbfs=float(w.get("silence_dbfs", WindowConfig.silence_dbfs)),
+                # models exported before the VAD carry no VAD fields: they get the defaults
+                vad_threshold=float(w.get("vad_threshold", WindowConfig.vad_threshold)),
+                vad_min_fraction=float(w.get("vad_min_fraction", WindowConfig.vad_min_fraction)),
             )
             labels = tuple(str(x) for x in d["labels"])
             norm = dict(d.get("normalisation", {}))
