@@ -20,6 +20,7 @@ from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
 from serlive.features import frame_rms_dbfs
 from serlive.model import EmotionModel
+from serlive.vad import SpeechDetector, default_detector, speech_windows, vad_enabled
 from serlive.windows import take_window, window_starts
 
 
@@ -57,8 +58,9 @@ class Analysis:
 def is_silent(rms_db: NDArray[np.float32], threshold_dbfs: float) -> bool:
     """A window is silent when even its loudest 20 ms frame is below the threshold.
 
-    An energy gate rather than a VAD: it costs nothing, needs no model of its
-    own, and the emotion model itself was trained on speech-bearing windows.
+    The cheap first step of speech detection: it costs nothing, so the
+    voice-activity detector (:mod:`serlive.vad`) runs only on windows that pass
+    it.  On its own it let through every loud tone, noise and chord.
     """
     return len(rms_db) == 0 or float(rms_db.max()) < threshold_dbfs
 
@@ -70,6 +72,7 @@ def analyse_signal(
     batch: int = 32,
     progress: Callable[[float], bool | None] | None = None,
     segment_windows: int = 240,
+    detector: SpeechDetector | None = None,
 ) -> Analysis:
     """Analyse mono float32 samples at the model's rate.
 
@@ -79,6 +82,12 @@ def analyse_signal(
     files, and progress and cancel work from the first segment on.  Segments
     start at window starts (multiples of the frame hop), so every window sees
     exactly the frames a whole-file computation would give it.
+
+    A window is ``silent`` ("no speech") when it fails the level gate
+    (:func:`is_silent`) or, past it, the voice-activity detector
+    (:func:`serlive.vad.speech_windows`, rule and parameters in ``windows``);
+    ``detector`` defaults to the process's shared one.  The live engine applies
+    the same rule to the same samples, so both flag the same windows.
 
     ``progress(fraction)`` is called after each batch; returning ``True``
     cancels (the partial analysis is returned).
@@ -99,6 +108,8 @@ def analyse_signal(
         result.probabilities = np.full(len(model.labels), 1 / len(model.labels), np.float32)
         result.speech = False
         return result
+    if vad_enabled(wcfg) and detector is None:
+        detector = default_detector()
     done = 0
     cancelled = False
     for g in range(0, len(starts), max(1, segment_windows)):
@@ -108,12 +119,14 @@ def analyse_signal(
         rms = frame_rms_dbfs(seg, meta.features)
         for b0 in range(0, len(group), batch):
             chunk = group[b0 : b0 + batch]
-            xs, silent = [], []
+            xs, loud = [], []
             for s in chunk:
                 f0 = (s - group[0]) // fhop
                 xs.append(ext.window_input(raw[f0 : f0 + n_win_frames]))
-                silent.append(is_silent(rms[f0 : f0 + n_win_frames], wcfg.silence_dbfs))
-            for s, p, sil in zip(chunk, model.predict(np.stack(xs)), silent, strict=True):
+                loud.append(not is_silent(rms[f0 : f0 + n_win_frames], wcfg.silence_dbfs))
+            samples = np.stack([seg[s - group[0] : s - group[0] + win] for s in chunk]) if any(loud) else None
+            silent = ~speech_windows(samples, np.array(loud), wcfg, detector)
+            for s, p, sil in zip(chunk, model.predict(np.stack(xs)), silent.tolist(), strict=True):
                 result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil))
             done += len(chunk)
             if progress is not None and progress(min(1.0, done / len(starts))):

@@ -17,12 +17,14 @@ One worker thread per stream does everything after the audio callback:
   25-frame batch differ from the file path's whole-file batch in the last bit.
   With the larger batch the frames here are bit-identical to the file path's
   (checked on the development machine; the tests allow int8 rounding).
-* **Silence gate.**  :func:`serlive.analysis.is_silent` over the window's frame
-  RMS (dBFS) against the model metadata's ``windows.silence_dbfs``, as file
-  analysis does: an energy gate costs nothing, needs no second model, and
-  agrees with ``predict``.  A silent window is still run through the model
-  (its probabilities are published, for parity and debugging) but its label
-  is "no speech" and it does not move the smoothing.
+* **Speech gate.**  :func:`serlive.analysis.is_silent` over the window's frame
+  RMS (dBFS) against the model metadata's ``windows.silence_dbfs`` first (free);
+  a window that passes it goes to the voice-activity detector
+  (:func:`serlive.vad.speech_windows`) with the window's samples read back from
+  the ring, exactly as file analysis does, so both flag the same windows.  A
+  "silent" (no speech) window is still run through the model (its
+  probabilities are published, for parity and debugging) but its label is
+  "no speech" and it does not move the smoothing.
 * **Smoothing.**  Exponential: ``s = alpha*s + (1-alpha)*p`` over non-silent
   windows; ``alpha = 0`` turns it off.
 * **Resampling.**  A device that cannot run at the model's rate is opened at
@@ -66,6 +68,7 @@ from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
 from serlive.config import FeatureConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
+from serlive.vad import default_detector, speech_windows, vad_enabled
 
 log = logging.getLogger(__name__)
 
@@ -354,6 +357,9 @@ class Engine:
         self.features = meta.features
         self.sample_rate = int(meta.features.sample_rate)
         self.silence_dbfs = float(meta.windows.silence_dbfs)
+        self.window_config = meta.windows
+        # loaded here, not on the worker: a missing VAD is an error at construction (VadError)
+        self.detector = default_detector() if vad_enabled(meta.windows) else None
         self.extractor = model.extractor
         self.window = meta.windows.window_samples(self.sample_rate)
         hop_s = meta.windows.hop_s if hop_s is None else float(hop_s)
@@ -633,7 +639,7 @@ class Engine:
         else:
             if data is not None and run.recorder is not None:
                 run.recorder.write(data)
-            cap.release(min(run.cursor, run.frames.lowest_needed_sample()))
+            cap.release(min(run.cursor, self._lowest_needed(run)))
         with run.stats_lock:
             run.stats.samples = run.ring.written
 
@@ -646,7 +652,16 @@ class Engine:
             run.ring.write(y, t)
             if run.recorder is not None:
                 run.recorder.write(y)
-            run.ring.release(run.frames.lowest_needed_sample())
+            run.ring.release(self._lowest_needed(run))
+
+    def _lowest_needed(self, run: _Run) -> int:
+        """No future read of the model-rate ring goes below this sample (for ``release``).
+
+        The frame cache's lowest sample, and the next window's start: the VAD reads a
+        window's samples back from the ring, and the frame cache may already have let
+        the window's first second go.
+        """
+        return min(run.frames.lowest_needed_sample(), run.next_start)
 
     def _analyse(self, run: _Run, drop_late: bool) -> None:
         """Analyse every complete window (only the newest when ``drop_late``)."""
@@ -680,6 +695,12 @@ class Engine:
         raw, rms = run.frames.window(f_lo, f_hi)
         x = self.extractor.window_input(raw)
         silent = is_silent(rms, self.silence_dbfs)
+        if not silent and self.detector is not None:  # the VAD, on the worker (never in the callback)
+            samples = run.ring.read(start, self.window)
+            if samples is None:
+                return None
+            speech = speech_windows(samples[None], np.ones(1, bool), self.window_config, self.detector)
+            silent = not bool(speech[0])
         probs = np.asarray(self.model.predict(x[None])[0], dtype=np.float32)
         if not silent:
             a = self.smoothing

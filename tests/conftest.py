@@ -85,6 +85,24 @@ def speechlike(dur: float, sr: int = SR, f0: float = 140.0, seed: int = 0, amp: 
     return (amp * x / np.max(np.abs(x))).astype(np.float32)
 
 
+#: espeak-ng speech shipped with the app (16 kHz mono, 5.4 s): real enough for the VAD, and always there
+EXAMPLE_SPEECH = REPO / "assets" / "example.wav"
+
+
+def spoken(dur: float, start_s: float = 0.0, amp: float = 0.3) -> np.ndarray:
+    """``dur`` seconds of real (synthesised) speech, peak ``amp``: the example clip, repeated.
+
+    For tests whose windows must count as speech: the voice-activity detector rightly
+    calls :func:`speechlike`'s harmonic buzz speech in some windows and not in others, while
+    every 3 s window of this clip is 63-94 % voiced (``vad_min_fraction`` is 10 %).
+    """
+    y, sr = sf.read(str(EXAMPLE_SPEECH), dtype="float32")
+    assert sr == SR and y.ndim == 1
+    n, first = round(dur * SR), round(start_s * SR)
+    x = np.tile(y, -(-(first + n) // len(y)))[first : first + n]
+    return (amp * x / max(1e-9, float(np.max(np.abs(x))))).astype(np.float32)
+
+
 def dominant_frequency(y: np.ndarray, sr: int = SR) -> float:
     """Frequency of the strongest FFT bin (Hann-windowed)."""
     spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))

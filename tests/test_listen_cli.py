@@ -18,7 +18,7 @@ from serlive import cli
 from serlive.audio import sources
 from serlive.audio.sources import NO_DEVICE_MESSAGE, AudioDeviceError, FileSource
 from serlive.config import LABELS
-from tests.conftest import REPO, SR, speechlike
+from tests.conftest import REPO, SR, speechlike, spoken
 from tests.fake_sounddevice import FakeSoundDevice, device
 
 
@@ -80,7 +80,7 @@ def test_devices_without_devices_exits_2_with_one_line(use_backend, capsys, back
 
 # --- listen on a file source ------------------------------------------------------------------
 def test_listen_json_lines_and_summary_on_stderr(tiny_models, capsys, tmp_path):
-    y = np.concatenate([np.zeros(4 * SR, np.float32), speechlike(4.0)])
+    y = np.concatenate([np.zeros(4 * SR, np.float32), spoken(4.0)])
     args = listen_args(tiny_models.int8, "--format", "json", "--record", str(tmp_path / "rec.wav"))
     rc = cli.cmd_listen(args, source=FileSource(samples=y, realtime=False))
     captured = capsys.readouterr()
@@ -107,7 +107,7 @@ def test_listen_json_lines_and_summary_on_stderr(tiny_models, capsys, tmp_path):
 
 def test_listen_text_lines_and_summary_on_stdout(tiny_models, capsys):
     args = listen_args(tiny_models.int8, "--hop", "1.0", "--smoothing", "0")
-    rc = cli.cmd_listen(args, source=FileSource(samples=speechlike(5.0), realtime=False))
+    rc = cli.cmd_listen(args, source=FileSource(samples=spoken(5.0), realtime=False))
     out = capsys.readouterr().out.splitlines()
     assert rc == 0
     assert len(out) == 4

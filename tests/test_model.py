@@ -27,7 +27,7 @@ from serlive.model import (
     read_tflite_metadata,
     shipped_model_path,
 )
-from tests.conftest import REPO, speechlike
+from tests.conftest import REPO, speechlike, spoken
 
 #: the one place in the checkout for shipped models (package data)
 MODELS_DIR = REPO / "serlive" / "models"
@@ -478,7 +478,7 @@ def test_the_shipped_model_still_works_after_a_bad_one(tmp_path, capsys, monkeyp
     from tests.fake_sounddevice import FakeSoundDevice, device
 
     clip = tmp_path / "clip.wav"
-    sf.write(str(clip), speechlike(3.5), 16000)
+    sf.write(str(clip), spoken(3.5), 16000)
     assert cli.main(["predict", str(clip), "--model", str(tmp_path / "none.tflite")]) == 2
     capsys.readouterr()
     assert cli.main(["predict", str(clip), "--format", "json"]) == 0
@@ -506,7 +506,7 @@ def test_runtime_chatter_filtered_other_output_kept(capfd):
 
 def test_predict_stderr_is_clean(make_audio):
     """No runtime chatter ahead of a command's output: stderr of a good predict run is empty."""
-    path = make_audio("clean.wav", speechlike(3.5))
+    path = make_audio("clean.wav", spoken(3.5))
     res = subprocess.run(
         [sys.executable, "-m", "serlive.cli", "predict", "--format", "json", str(path)],
         capture_output=True,

@@ -22,15 +22,15 @@ from serlive.analysis import analyse_file
 from serlive.cli import main
 from serlive.config import LABELS
 from serlive.model import EmotionModel
-from tests.conftest import REPO, SR, speechlike, write_audio
+from tests.conftest import REPO, SR, speechlike, spoken, write_audio
 
 
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("cli_audio")
     files = {
-        "six": write_audio(d / "six.wav", speechlike(6.0, seed=1)),
-        "two": write_audio(d / "two.flac", speechlike(2.0, seed=2, f0=220)),
+        "six": write_audio(d / "six.wav", spoken(6.0)),
+        "two": write_audio(d / "two.flac", spoken(2.0, start_s=1.0)),
         "silent": write_audio(d / "silent.wav", np.zeros(4 * SR, np.float32)),
         "bad": d / "bad.wav",
         "nested": write_audio(d / "folder" / "sub" / "deep.flac", speechlike(3.5, seed=3)),
@@ -96,7 +96,7 @@ def test_path_is_reported_as_given(capsys, audio, tiny_models, monkeypatch):
     ],
 )
 def test_timeline_windows(capsys, tmp_path, tiny_models, dur, starts):
-    path = write_audio(tmp_path / f"d{dur}.wav", speechlike(dur, seed=7))
+    path = write_audio(tmp_path / f"d{dur}.wav", spoken(dur))
     rc, out, _ = run(capsys, str(path), "--model", str(tiny_models.int8), "--format", "json", "--timeline")
     assert rc == 0
     (rec,) = json_lines(out)

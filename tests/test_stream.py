@@ -6,6 +6,7 @@ test with the real runtime uses the tiny exported int8 model.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from serlive.config import LABELS, WindowConfig
 from serlive.model import EmotionModel
 from serlive.stream import Engine, EngineError, Result, StreamEnd
 from serlive.windows import window_starts
-from tests.conftest import SR, noise, speechlike
+from tests.conftest import SR, noise, speechlike, spoken
 from tests.test_analysis import StubModel
 
 WIN = 3 * SR
@@ -34,8 +35,8 @@ def silence(seconds: float) -> np.ndarray:
 
 
 def speech_with_pauses() -> np.ndarray:
-    """4 s silence, 6.3 s speech-like sound, 4.2 s silence: silent and voiced windows both occur."""
-    return np.concatenate([silence(4.0), speechlike(6.3, seed=3), silence(4.2)])
+    """4 s silence, 6.3 s speech, 4.2 s silence: silent and voiced windows both occur."""
+    return np.concatenate([silence(4.0), spoken(6.3), silence(4.2)])
 
 
 def drain(engine: Engine, timeout: float = 30.0) -> tuple[list[Result], StreamEnd]:
@@ -282,8 +283,8 @@ def test_silent_windows_say_no_speech():
 
 
 def test_gate_threshold_comes_from_the_model_metadata():
-    quiet = noise(4.0, amp=10 ** (-56 / 20))  # -56 dBFS: frames stay below -50 dBFS
-    loud = noise(4.0, amp=10 ** (-40 / 20))
+    quiet = spoken(4.0, amp=10 ** (-56 / 20))  # peak -56 dBFS: frames stay below -50 dBFS
+    loud = spoken(4.0, amp=10 ** (-30 / 20))
     model = StubModel()
     assert model.meta.windows.silence_dbfs == -50.0
     r_quiet, _ = run_fast(Engine(model), quiet)
@@ -292,9 +293,21 @@ def test_gate_threshold_comes_from_the_model_metadata():
     assert not any(r.silent for r in r_loud)
 
 
+def test_loud_noise_is_no_speech_unless_the_metadata_turns_the_vad_off():
+    loud = noise(4.0, amp=10 ** (-20 / 20))
+    r_vad, _ = run_fast(Engine(StubModel()), loud)
+    assert r_vad and all(r.silent and r.label == "no speech" for r in r_vad)
+    gate_only = StubModel()
+    gate_only.meta = dataclasses.replace(
+        gate_only.meta, windows=WindowConfig(vad_min_fraction=0.0)
+    )  # the level gate alone, as before the VAD
+    r_gate, _ = run_fast(Engine(gate_only), loud)
+    assert not any(r.silent for r in r_gate)
+
+
 def test_exponential_smoothing_skips_silent_windows():
     p = [np.eye(8, dtype=np.float32)[i] for i in (0, 1, 1, 2, 2, 2, 3, 3, 3, 3)]
-    y = np.concatenate([speechlike(4.0), silence(3.5), speechlike(4.0, seed=1)])
+    y = np.concatenate([spoken(4.0), silence(3.5), spoken(4.0, start_s=1.3)])
     alpha = 0.6
     results, _ = run_fast(Engine(ScriptedModel(p), smoothing=alpha), y)
     state = None
@@ -312,7 +325,7 @@ def test_exponential_smoothing_skips_silent_windows():
 
 def test_smoothing_off_and_bounds():
     p = [np.eye(8, dtype=np.float32)[i % 8] for i in range(20)]
-    results, _ = run_fast(Engine(ScriptedModel(p), smoothing=0.0), speechlike(6.0))
+    results, _ = run_fast(Engine(ScriptedModel(p), smoothing=0.0), spoken(6.0))
     for r in results:
         np.testing.assert_array_equal(r.smoothed, r.probabilities)
     for bad in (-0.1, 1.0, 1.5):
