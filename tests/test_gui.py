@@ -533,6 +533,14 @@ def test_space_after_choosing_a_record_file_keeps_it(qtbot, window, fake_mic, tm
     live.record_check.setChecked(False)  # unticking keeps the file for the next time Record is ticked
     live.record_check.setChecked(True)
     assert asked == [1] and live.record_path == str(tmp_path / "mine.wav")
+    # Space no longer ticks a focused Record box, so the keyboard has Ctrl+R for it
+    qtbot.keyClick(live.record_check, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert not live.record_check.isChecked()
+    qtbot.keyClick(live.start_button, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert live.record_check.isChecked() and asked == [1]
+    window.tabs.setCurrentWidget(window.file)  # the File tab has no Record
+    qtbot.keyClick(window.file, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert live.record_check.isChecked()
     assert not errors
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QKeyEvent
+from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -135,8 +135,8 @@ class LiveView(QWidget):
         controls.addWidget(self.smooth_spin)
         self.record_check = QCheckBox("Record")
         self.record_check.setToolTip(
-            "Also write the captured audio to a WAV file; an existing file is never overwritten "
-            "(the next take goes to name-2.wav, name-3.wav, ...)"
+            "Also write the captured audio to a WAV file (Ctrl+R); an existing file is never "
+            "overwritten (the next take goes to name-2.wav, name-3.wav, ...)"
         )
         self.record_check.toggled.connect(self._record_toggled)
         controls.addWidget(self.record_check)
@@ -158,6 +158,13 @@ class LiveView(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         for w in (self.refresh_button, self.record_check, self.record_file_button):
             w.installEventFilter(self)
+        # ... so the keyboard needs another way to tick Record: Ctrl+R, anywhere on this tab
+        self.record_action = QAction("Record", self)
+        self.record_action.setShortcut(QKeySequence("Ctrl+R"))
+        # the window's shortcut while this tab is shown (an action of a hidden widget does not fire)
+        self.record_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.record_action.triggered.connect(self._toggle_record)
+        self.addAction(self.record_action)
 
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
@@ -363,6 +370,11 @@ class LiveView(QWidget):
     def _elided(self, text: str) -> str:
         width = self.record_file_button.width() - 16
         return self.record_file_button.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+
+    def _toggle_record(self) -> None:
+        """Ctrl+R: tick or untick Record (not while listening: the take has its settings)."""
+        if self.record_check.isEnabled():
+            self.record_check.setChecked(not self.record_check.isChecked())
 
     def _record_toggled(self, on: bool) -> None:
         # unticking keeps the chosen file: ticking again records there without asking again
