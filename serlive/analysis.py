@@ -94,7 +94,7 @@ def analyse_signal(
     """
     meta = model.meta
     sr = meta.features.sample_rate
-    wcfg = windows or meta.windows
+    wcfg = windows or meta.windows.for_files()
     ext = model.extractor
     win = wcfg.window_samples(sr)
     hop = wcfg.hop_samples(sr)

@@ -9,7 +9,7 @@ between the training features and the app's features cannot happen.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 #: The eight emotions of the app, in model output order.
@@ -77,6 +77,11 @@ class WindowConfig:
 
     window_s: float = 3.0
     hop_s: float = 0.5
+    #: Hop of the file path (``serlive predict``, the file viewer) when it differs
+    #: from the live hop; None = ``hop_s``.  An encoder model costs ~12 ms a window:
+    #: the live view can afford one every 0.5 s, a 1-hour file at 0.5 s could not
+    #: be analysed at 100x real time on one thread.
+    file_hop_s: float | None = None
     #: A window whose loudest 20 ms frame is below this RMS level (dBFS) is
     #: "no speech" and does not vote in a file's summary (the cheap first step:
     #: the voice-activity detector does not run on it).
@@ -96,6 +101,10 @@ class WindowConfig:
     def hop_samples(self, sample_rate: int) -> int:
         """Window hop in samples."""
         return round(self.hop_s * sample_rate)
+
+    def for_files(self) -> WindowConfig:
+        """The windows of the file path: ``file_hop_s`` as the hop when one is set."""
+        return self if self.file_hop_s is None else replace(self, hop_s=self.file_hop_s, file_hop_s=None)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for JSON metadata."""

@@ -187,6 +187,7 @@ class ModelMetadata:
             windows = WindowConfig(
                 window_s=float(w["window_s"]),
                 hop_s=float(w["hop_s"]),
+                file_hop_s=None if w.get("file_hop_s") is None else float(w["file_hop_s"]),
                 silence_dbfs=float(w.get("silence_dbfs", WindowConfig.silence_dbfs)),
                 # models exported before the VAD carry no VAD fields: they get the defaults
                 vad_threshold=float(w.get("vad_threshold", WindowConfig.vad_threshold)),
@@ -248,12 +249,12 @@ def check_compatible(meta: ModelMetadata, expected_rate: int | None = None) -> N
     f = meta.features
     if min(f.n_fft, f.hop_length, f.n_mels) <= 0 or f.kind not in FEATURE_KINDS:
         raise ModelError(f"model metadata has an unusable feature config {f}")
-    hop = meta.windows.hop_samples(f.sample_rate)
-    if meta.windows.hop_s <= 0 or hop % f.hop_length:
-        raise ModelError(
-            f"model window hop {meta.windows.hop_s} s is not a positive whole number of "
-            f"{f.hop_length}-sample frame hops"
-        )
+    for w in (meta.windows, meta.windows.for_files()):
+        if w.hop_s <= 0 or w.hop_samples(f.sample_rate) % f.hop_length:
+            raise ModelError(
+                f"model window hop {w.hop_s} s is not a positive whole number of "
+                f"{f.hop_length}-sample frame hops"
+            )
     if meta.features.fmax > meta.features.sample_rate / 2:
         raise ModelError("model metadata has fmax above Nyquist")
     n = meta.normalisation

@@ -51,8 +51,18 @@ class EmbedConfig:
     seed: int = 1234
 
     def key(self) -> str:
-        """Stable hash naming the cache folder."""
-        d = asdict(self) | {"version": EMBED_VERSION}
+        """Stable hash naming the cache folder.
+
+        Only the window fields that decide which samples a window holds and
+        whether it counts as silent enter the key: a new runtime-only field of
+        :class:`WindowConfig` (the VAD's, the file hop) must not throw away an
+        hour of embeddings.
+        """
+        w = self.windows
+        d = asdict(self) | {
+            "version": EMBED_VERSION,
+            "windows": {"window_s": w.window_s, "hop_s": w.hop_s, "silence_dbfs": w.silence_dbfs},
+        }
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

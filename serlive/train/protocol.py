@@ -55,6 +55,9 @@ class HeadConfig:
     weight_decay: float = 1e-4
     #: augmented copies of the training audio to add (0 = clean only)
     n_aug: int = 0
+    #: standardise every speaker's embeddings with that speaker's own voiced windows (what
+    #: session adaptation does for a live user; test speakers use their unlabelled windows)
+    speaker_norm: bool = False
     seed: int = 7
 
 
@@ -186,15 +189,40 @@ def score(utts: list[Utterance], preds: dict[int, int]) -> dict[str, Any]:
     }
 
 
+def speaker_normalised(pool: Pool) -> NDArray[np.float32]:
+    """Each speaker's windows standardised by the mean and spread of that speaker's voiced windows.
+
+    Per augmentation level, so an augmented copy is normalised by its own
+    channel, as a live session is by its own microphone.  Labels are never
+    used: this is what the app can do with a user's unlabelled speech.
+    """
+    x = pool.x.copy()
+    speaker = np.array([pool.utts[c].speaker for c in pool.clip])
+    for spk in np.unique(speaker):
+        for a in np.unique(pool.aug):
+            rows = np.flatnonzero((speaker == spk) & (pool.aug == a))
+            if not len(rows):
+                continue
+            voiced = rows[~pool.silent[rows]]
+            ref = pool.x[voiced if len(voiced) else rows]
+            x[rows] = (pool.x[rows] - ref.mean(axis=0)) / (ref.std(axis=0) + 1e-3)
+    return x
+
+
 def run_split(
-    pool: Pool, train_mask: NDArray[np.bool_], test_mask: NDArray[np.bool_], cfg: HeadConfig
+    pool: Pool,
+    train_mask: NDArray[np.bool_],
+    test_mask: NDArray[np.bool_],
+    cfg: HeadConfig,
+    x: NDArray[np.float32] | None = None,
 ) -> dict:
     """Train on ``train_mask`` windows (clean + augmented), predict clean ``test_mask`` windows per clip."""
+    x = pool.x if x is None else x
     y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
     tr = np.flatnonzero(train_mask & (pool.aug <= cfg.n_aug) & ~pool.silent)
     te = np.flatnonzero(test_mask & (pool.aug == 0))
-    head = fit_head(pool.x[tr], y[tr], window_weights(pool, tr), cfg)
-    probs = head.predict(pool.x[te], batch_size=1024, verbose=0)
+    head = fit_head(x[tr], y[tr], window_weights(pool, tr), cfg)
+    probs = head.predict(x[te], batch_size=1024, verbose=0)
     return clip_predictions(pool, te, probs)
 
 
@@ -203,11 +231,12 @@ def protocol(pool: Pool, cfg: HeadConfig, log: Any = sys.stderr) -> dict[str, An
     corpus = np.array([pool.utts[c].corpus for c in pool.clip])
     speaker = np.array([pool.utts[c].speaker for c in pool.clip])
     results: dict[str, Any] = {"config": asdict(cfg)}
+    x = speaker_normalised(pool) if cfg.speaker_norm else pool.x
     for name in LOCO_CORPORA:
         if name not in corpus:
             continue
         t0 = time.monotonic()
-        preds = run_split(pool, corpus != name, corpus == name, cfg)
+        preds = run_split(pool, corpus != name, corpus == name, cfg, x)
         results[name] = score(pool.utts, preds)
         print(f"  {name}: {results[name]['accuracy']:.3f} ({time.monotonic() - t0:.0f} s)", file=log)
     pooled: dict[int, int] = {}
@@ -215,7 +244,7 @@ def protocol(pool: Pool, cfg: HeadConfig, log: Any = sys.stderr) -> dict[str, An
         test = np.isin(speaker, [f"ravdess:{a:02d}" for a in fold])
         if not test.any():
             continue
-        preds = run_split(pool, ~test, test, cfg)
+        preds = run_split(pool, ~test, test, cfg, x)
         print(f"  ravdess {fold[0]}-{fold[-1]}: {score(pool.utts, preds)['accuracy']:.3f}", file=log)
         pooled.update(preds)
     if pooled:
