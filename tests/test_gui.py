@@ -23,7 +23,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from serlive import cli
 from serlive.audio.sources import AudioDeviceError, FileSource, InputDevice
 from serlive.model import EmotionModel
-from tests.conftest import SR, speechlike, tone
+from tests.conftest import SR, speechlike, spoken, tone
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +42,39 @@ def errors(monkeypatch) -> list[tuple[str, str]]:
     return seen
 
 
-@pytest.fixture
-def window(qtbot, model, tmp_path, monkeypatch, errors):
+@pytest.fixture(scope="module")
+def tiny(tiny_models) -> EmotionModel:
+    """An untrained width-4 model (conftest): fast whatever the shipped default becomes."""
+    return EmotionModel(tiny_models.int8, num_threads=1)
+
+
+def _make_window(qtbot, model, model_path, tmp_path, monkeypatch):
     from serlive.gui import live_view
     from serlive.gui.main_window import MainWindow
 
     devices = [InputDevice(3, "Fake mic", 1, 16000.0, "ALSA", True)]
     monkeypatch.setattr(live_view, "list_input_devices", lambda: devices)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(model, settings=settings)
+    win = MainWindow(model, model_path, settings=settings)
     # the default argument was bound at definition time: point the view at the fake list
     win.live._list_devices = lambda: devices
     win.live.refresh_devices()
     qtbot.addWidget(win)
     win.show()
+    return win
+
+
+@pytest.fixture
+def window(qtbot, model, tmp_path, monkeypatch, errors):
+    win = _make_window(qtbot, model, None, tmp_path, monkeypatch)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def tiny_window(qtbot, tiny, tiny_models, tmp_path, monkeypatch, errors):
+    """The main window on the tiny model (the file viewer's and the live engine's)."""
+    win = _make_window(qtbot, tiny, tiny_models.int8, tmp_path, monkeypatch)
     yield win
     win.close()
 
@@ -638,3 +657,93 @@ def test_status_says_when_the_device_has_not_delivered_audio_yet(qtbot, model, t
     assert seen[-1].startswith("● REC late.wav 0:0")
     view.stop()
     assert seen[-1].startswith("saved 0:0") and "waiting" not in seen[-1]
+
+
+# --- stale states (issue 11, defect 6) ----------------------------------------------------------------
+def _status_text(win) -> str:
+    """What the status bar shows: its temporary message, else the text of its visible labels."""
+    from PySide6.QtWidgets import QLabel
+
+    bar = win.statusBar()
+    labels = (w.text() for w in bar.findChildren(QLabel) if w.isVisible() and w.text())
+    return bar.currentMessage() or "  ".join(labels)
+
+
+def test_live_view_never_shows_a_previous_runs_state(qtbot, tiny, tiny_models):
+    """A stream that dies before its first decision leaves no "listening…" above "stopped"; a restart begins
+    with empty plots, no latency and no windows (it used to show the previous run's curves and latency
+    beside "windows 0")."""
+    import threading
+
+    from serlive.audio.sources import ThreadedSource
+    from serlive.gui.live_view import LiveView
+
+    class Dies(ThreadedSource):
+        sample_rate = SR
+        name = "fake mic"
+
+        def produce(self, ring, stop: threading.Event) -> None:
+            ring.write(spoken(1.0))
+            raise RuntimeError("device unplugged")
+
+    class Quiet(ThreadedSource):
+        """Open, but delivers nothing until stopped (a device that has not started yet)."""
+
+        sample_rate = SR
+        name = "fake mic"
+
+        def produce(self, ring, stop: threading.Event) -> None:
+            stop.wait(30)
+
+    view = LiveView(str(tiny_models.int8), tiny.labels, list_devices=lambda: [])
+    qtbot.addWidget(view)
+    seen: list[str] = []
+    view.status_changed.connect(seen.append)
+    view.show()
+    assert view.start_source(Dies())
+    qtbot.waitUntil(lambda: view.start_button.text() == "Start", timeout=20_000)
+    assert view.confidence_label.text() == "stopped"
+    assert view.emotion_label.text() != "listening…", "a stopped view says it is listening"
+
+    assert view.start_source(FileSource(samples=spoken(5.0), realtime=False))
+    qtbot.waitUntil(lambda: view.start_button.text() == "Start", timeout=20_000)
+    assert view.results_seen >= 4 and "decision latency n/a" not in seen[-1]
+    assert len(view.prob_curves[0].getData()[0]) == view.results_seen
+
+    assert view.start_source(Quiet())  # a restart: nothing analysed yet
+    try:
+        for curve in (*view.prob_curves, view.wave_curve):
+            x, _ = curve.getData()
+            assert x is None or len(x) == 0, "the previous run's curves are still drawn"
+        assert view.emotion_label.text() == "listening…"
+        assert view.level_bar.value() == -60
+        assert "decision latency n/a" in seen[-1] and "windows 0" in seen[-1], seen[-1]
+    finally:
+        view.stop()
+
+
+def test_status_bar_belongs_to_its_tab_and_survives_menus(qtbot, tiny_window, make_audio):
+    """The File tab shows the file's status, not the live statistics; hovering a menu's items (which sends
+    empty status tips) does not clear the status bar."""
+    win = tiny_window
+    win.tabs.setCurrentWidget(win.live)
+    line = "Fake mic @ 16000 Hz  |  decision latency 12.0 ms  |  dropped samples 0  |  windows 9"
+    win.live.status_changed.emit(line)
+    assert _status_text(win) == line
+    menu = win.menuBar().actions()[0].menu()
+    menu.popup(win.mapToGlobal(win.rect().center()))
+    qtbot.waitUntil(menu.isVisible)
+    menu.setActiveAction(win.open_action)
+    qtbot.wait(50)
+    menu.close()
+    qtbot.wait(50)
+    assert _status_text(win) == line, "opening a menu cleared the status bar"
+
+    win.tabs.setCurrentWidget(win.file)
+    assert "decision latency" not in _status_text(win)
+    _analyse(qtbot, win, make_audio("said.wav", spoken(4.0)))
+    assert "said.wav" in _status_text(win)
+    win.live.status_changed.emit(line + "0")  # the live view keeps reporting while the File tab is shown
+    assert "decision latency" not in _status_text(win) and "said.wav" in _status_text(win)
+    win.tabs.setCurrentWidget(win.live)
+    assert _status_text(win) == line + "0"

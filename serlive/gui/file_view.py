@@ -111,6 +111,8 @@ class FileView(QWidget):
     """The file tab.  ``model`` is an EmotionModel used only by this view's worker thread."""
 
     analysis_done = Signal(object)  #: the :class:`Analysis` of the file just shown
+    #: one line for the main window's status bar while this tab is shown
+    status_changed = Signal(str)
 
     def __init__(self, model: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -247,6 +249,7 @@ class FileView(QWidget):
         gen, cancel, p = self._generation, self._cancel, Path(path)
         self._pending = True
         self.title.setText(f"Analysing {p.name}…")
+        self.status_changed.emit(f"analysing {p}…")
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
@@ -335,9 +338,11 @@ class FileView(QWidget):
         self.cancel_button.hide()
         if message:
             self.title.setText("Could not open the file.")
+            self.status_changed.emit(message)
             messages.show_error(self, "Cannot open file", message)
         else:
             self.title.setText("Analysis cancelled.")
+            self.status_changed.emit("analysis cancelled")
 
     def _on_finished(self, gen: int, loaded: Loaded) -> None:
         if gen != self._generation:
@@ -348,11 +353,22 @@ class FileView(QWidget):
         def done() -> None:
             self._pending = False
             self.loaded = loaded
+            self.status_changed.emit(self._status_line(loaded))
             self.play_button.setEnabled(True)
             self.analysis_done.emit(loaded.analysis)
 
         # drawn a plot at a time so no single frame carries all of the first paint
         self._run_steps(gen, self._draw_steps(loaded), done)
+
+    def _status_line(self, d: Loaded) -> str:
+        """The status bar's line for the file on screen: where it is, its length, its windows."""
+        a = d.analysis
+        w = self.model.meta.windows.for_files()
+        speech = sum(not x.silent for x in a.windows)
+        return (
+            f"{d.path}  |  {len(d.samples) / d.sample_rate:.1f} s  |  {len(a.windows)} windows of "
+            f"{w.window_s:g} s every {w.hop_s:g} s, {speech} with speech"
+        )
 
     # --- drawing -----------------------------------------------------------------------
     def _draw_steps(self, d: Loaded) -> list[Any]:

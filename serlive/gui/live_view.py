@@ -461,13 +461,25 @@ class LiveView(QWidget):
             w.setEnabled(not running and (w is not self.device_combo or bool(self.devices)))
         if not running:
             self.confidence_label.setText("stopped")
+            if self.results_seen == 0:  # stopped (or the stream died) before its first decision
+                self.emotion_label.setText("—")
+                self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
 
     def _reset_display(self) -> None:
+        """A new run starts from nothing: the previous run's curves, latency, level and clip light would
+        otherwise be shown as this run's (beside "windows 0") until its first decision."""
         self._history.clear()
         self.results_seen = 0
         self._spec_next_frame = 0
         self._level_pos = 0
+        self._last_latency = None
+        self._clip_until = 0.0
+        self._set_clip(False)
+        self.level_bar.setValue(self.level_bar.minimum())
+        for curve in (*self.prob_curves, self.wave_curve):
+            curve.setData([], [])
         self.spec_buf.fill(-120.0)
+        self.spec_item.setImage(self.spec_buf, autoLevels=False)
         self.emotion_label.setText("listening…")
         self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
         self.confidence_label.setText("first decision after 3 s")

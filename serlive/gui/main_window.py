@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from serlive import __version__
 from serlive.gui import messages
@@ -39,14 +39,31 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.file, "File")
         self.setCentralWidget(self.tabs)
-        self.live.status_changed.connect(self.statusBar().showMessage)
+        # The status line is a label in the status bar, not its temporary message: hovering a menu's items
+        # sends status tips (empty ones too), which replace a temporary message and so cleared it.
+        # Each tab has its own line (the File tab used to show the live statistics).
+        self.status_label = QLabel("ready")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addWidget(self.status_label, 1)
+        self._status: dict[QWidget, str] = {self.live: "ready", self.file: "ready"}
+        self.live.status_changed.connect(lambda text: self._set_status(self.live, text))
+        self.file.status_changed.connect(lambda text: self._set_status(self.file, text))
         # Refresh re-initialises PortAudio, which closes every open stream: stop playback cleanly first
         self.live.before_rescan = lambda: self.file.stop_playback()
         self.file.analysis_done.connect(lambda _a: self._update_actions())
         self._build_menus()
         self._restore()
         self._update_actions()
-        self.statusBar().showMessage("ready")
+
+    def _set_status(self, tab: QWidget, text: str) -> None:
+        """Keep ``tab``'s status line; show it when that tab is the one on screen."""
+        self._status[tab] = text
+        if self.tabs.currentWidget() is tab:
+            self.status_label.setText(text)
+
+    def _tab_changed(self) -> None:
+        self.status_label.setText(self._status.get(self.tabs.currentWidget(), ""))
+        self._update_actions()
 
     # --- menus -------------------------------------------------------------------------
     def _action(self, text: str, slot: Any, shortcut: Any = None) -> QAction:
@@ -70,7 +87,7 @@ class MainWindow(QMainWindow):
         vm.addAction(self._action("&File", lambda: self.tabs.setCurrentWidget(self.file), "Ctrl+2"))
         hm = mb.addMenu("&Help")
         hm.addAction(self._action("&About serlive", self.show_about))
-        self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.tabs.currentChanged.connect(lambda _i: self._tab_changed())
 
     def _update_actions(self) -> None:
         has = self.file.loaded is not None
