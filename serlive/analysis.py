@@ -20,7 +20,7 @@ from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
 from serlive.features import frame_rms_dbfs
 from serlive.model import EmotionModel
-from serlive.vad import SpeechDetector, default_detector, speech_windows, vad_enabled
+from serlive.vad import SpeechDetector, default_detector, speech_in_signal, vad_enabled
 from serlive.windows import take_window, window_starts
 
 
@@ -124,8 +124,8 @@ def analyse_signal(
                 f0 = (s - group[0]) // fhop
                 xs.append(ext.window_input(raw[f0 : f0 + n_win_frames]))
                 loud.append(not is_silent(rms[f0 : f0 + n_win_frames], wcfg.silence_dbfs))
-            samples = np.stack([seg[s - group[0] : s - group[0] + win] for s in chunk]) if any(loud) else None
-            silent = ~speech_windows(samples, np.array(loud), wcfg, detector)
+            offsets = [s - group[0] for s in chunk]
+            silent = ~speech_in_signal(seg, offsets, np.array(loud), win, wcfg, detector)
             for s, p, sil in zip(chunk, model.predict(np.stack(xs)), silent.tolist(), strict=True):
                 result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil))
             done += len(chunk)

