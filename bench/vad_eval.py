@@ -21,6 +21,7 @@ script runs with just the app installed (the loudness gate and the app's own
 the ``--sweep`` option prints pass/drop for a range of fraction thresholds.
 
     python bench/vad_eval.py [--sweep] [--json out.json] [--only gate,app,webrtc3,...]
+    python bench/vad_eval.py --cost      # CPU per window of the app's VAD, live and file path
 """
 
 from __future__ import annotations
@@ -414,6 +415,34 @@ def rates(scores: list[float], truths: list[bool], groups: list[str], thr: float
     return res
 
 
+def app_cost(minutes: float = 10.0) -> dict[str, float]:
+    """CPU ms per 3 s window of :mod:`serlive.vad`: live (one window at a time) and file analysis.
+
+    The live engine calls it on each window as it completes; file analysis on the loud
+    windows of each batch, whose overlapping windows share their chunk encodings.  The
+    signal is the shipped espeak-ng clip repeated (every window loud and voiced: the worst case,
+    silent windows cost nothing).
+    """
+    import soundfile as sf
+
+    from serlive.vad import default_detector
+
+    det = default_detector()
+    clip, _ = sf.read(str(REPO / "assets" / "example.wav"), dtype="float32")
+    y = np.tile(clip, int(minutes * 60 * SR / len(clip)) + 1)[: int(minutes * 60 * SR)]
+    starts = window_starts(len(y), WIN, HOP)
+    det.speech_fraction(y[None, :WIN], 0.5)  # warm-up
+    t0 = time.process_time()
+    for s in starts[:200]:
+        det.speech_fraction(y[None, s : s + WIN], 0.5)
+    live = 1000 * (time.process_time() - t0) / 200
+    t0 = time.process_time()
+    for b in range(0, len(starts), 32):  # analyse_signal's batches
+        det.fractions_in_signal(y, starts[b : b + 32], WIN, 0.5)
+    files = 1000 * (time.process_time() - t0) / len(starts)
+    return {"live_ms_per_window": live, "file_ms_per_window": files, "file_windows": len(starts)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", help="comma-separated detector names (gate, app, webrtc0-3, silero, ...)")
@@ -426,8 +455,17 @@ def main() -> int:
         help="voiced share of a window's frames that makes it speech (without --sweep)",
     )
     ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--cost", action="store_true", help="only the app VAD's CPU time per window")
     args = ap.parse_args()
 
+    if args.cost:
+        c = app_cost()
+        print(
+            f"serlive.vad CPU per 3 s window: live (one at a time) {c['live_ms_per_window']:.2f} ms, "
+            f"file analysis (batches of 32, shared chunks) {c['file_ms_per_window']:.2f} ms "
+            f"over {c['file_windows']} windows"
+        )
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         clips = non_speech() + speech(Path(tmp))
     items: list[tuple[F32, bool, str]] = []

@@ -203,10 +203,11 @@ class SpeechDetector:
         self.weights = weights or load_weights()
 
     def encode(self, chunks: FloatArray) -> NDArray[np.float64]:
-        """(M, 512) chunks → (M, 128) encoder outputs: STFT magnitude and four convolutions.
+        """(M, 512) chunks → (M, 512) LSTM input gates: STFT magnitude, four convolutions, W_ih.
 
         Each chunk on its own (reflect-padded, no context from its neighbours), so a chunk's
-        encoding does not depend on which window or batch it came in with.
+        encoding does not depend on which window or batch it came in with, and windows that
+        share a chunk can share this (the input projection included: it was most of the cost).
         """
         padded = np.pad(chunks, ((0, 0), (_PAD, _PAD)), mode="reflect")  # 640 → 4 STFT frames
         frames = np.lib.stride_tricks.sliding_window_view(padded, _STFT_N, axis=1)[:, ::_STFT_HOP]
@@ -216,15 +217,17 @@ class SpeechDetector:
             steps = (h.shape[1] - 1) // stride + 1
             taps = [hp[:, k : k + stride * (steps - 1) + 1 : stride] for k in range(3)]
             h = np.maximum(np.concatenate(taps, axis=2) @ col + bias, 0.0)  # (M, steps, C_out)
-        return h[:, 0, :].astype(np.float64)
-
-    def decode(self, feats: NDArray[np.float64]) -> NDArray[np.float64]:
-        """(B, T, 128) encodings of B windows → (B, T) speech probabilities, LSTM from zero per window."""
-        n_b, n_c = feats.shape[:2]
-        w = self.weights
         # gate columns are pre-scaled (see load_weights) so one tanh gives all four gates:
         # sigmoid(z) = (1 + tanh(z/2)) / 2 for the input, forget and output gates
-        gates_in = feats @ w.w_ih + w.b  # (B, T, 512)
+        return h[:, 0, :].astype(np.float64) @ self.weights.w_ih + self.weights.b
+
+    def decode(self, gates_in: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(B, T, 512) input gates of B windows' chunks → (B, T) speech probabilities.
+
+        The LSTM starts from zero at each window's first chunk.
+        """
+        n_b, n_c = gates_in.shape[:2]
+        w = self.weights
         hid = w.w_hh.shape[0]
         h_t = np.zeros((n_b, hid))
         c_t = np.zeros((n_b, hid))
@@ -283,9 +286,9 @@ class SpeechDetector:
         needed = np.zeros(len(grid), dtype=bool)
         for f in first:
             needed[f : f + n_c] = True
-        feats = np.zeros((len(grid), self.weights.w_ih.shape[0]))
-        feats[needed] = self.encode(np.asarray(grid[needed], dtype=np.float32))
-        p = self.decode(np.stack([feats[f : f + n_c] for f in first]))
+        gates = np.zeros((len(grid), self.weights.w_ih.shape[1]))
+        gates[needed] = self.encode(np.asarray(grid[needed], dtype=np.float32))
+        p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
         return (p >= threshold).mean(axis=1)
 
 
