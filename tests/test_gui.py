@@ -747,3 +747,56 @@ def test_status_bar_belongs_to_its_tab_and_survives_menus(qtbot, tiny_window, ma
     assert "decision latency" not in _status_text(win) and "said.wav" in _status_text(win)
     win.tabs.setCurrentWidget(win.live)
     assert _status_text(win) == line + "0"
+
+
+# --- the waveform at every zoom (issue 11, defect 7) --------------------------------------------------
+def _wave_in(view, x0: float, x1: float) -> tuple[np.ndarray, np.ndarray]:
+    """The waveform curve's points between ``x0`` and ``x1`` seconds (its data, before pyqtgraph's clip)."""
+    x, v = view.wave_curve.getOriginalDataset()
+    inside = (x >= x0) & (x <= x1)
+    return x[inside], v[inside]
+
+
+def test_waveform_reaches_the_end_and_is_redrawn_when_zoomed(qtbot, tiny_window, make_audio, monkeypatch):
+    """The overview envelope keeps the file's tail (a 3.65 s clip's ended at 3.5 s); zoomed in, the visible
+    stretch is redrawn from the samples (it stayed the overview's bins: a zigzag at a 7 s span of a long
+    file, a straight line at 0.15 s), as the spectrogram already was."""
+    from serlive.gui import file_view
+
+    win, view = tiny_window, tiny_window.file
+    y = spoken(3.65, amp=0.2)
+    y[-800:] = 0.9  # the last 50 ms: loud, and only there
+    _analyse(qtbot, win, make_audio("tail.wav", y))
+    x, v = view.wave_curve.getOriginalDataset()
+    assert x[-1] >= 3.64, f"the waveform ends at {x[-1]:.2f} s of 3.65 s"
+    assert v[x > 3.6].max() == pytest.approx(0.9, abs=1e-3)  # 16-bit WAV
+
+    monkeypatch.setattr(file_view, "WAVE_BINS", 100)  # 20 s in 100 bins (0.2 s a bin), as 20 min in 4000
+    y = spoken(20.0)
+    path = make_audio("long.wav", y, subtype="FLOAT")  # the samples the view holds, exactly
+    _analyse(qtbot, win, path)
+    assert len(view.loaded.wave_v) <= 200
+    px = view.wave_plot.getPlotItem().vb.width()
+
+    for x0, x1 in ((6.0, 13.0), (8.0, 8.15)):  # 7 s: 35 overview bins; 0.15 s: one
+        view.wave_plot.setXRange(x0, x1, padding=0)
+        qtbot.waitUntil(lambda: len(_wave_in(view, x0, x1)[0]) >= px, timeout=10_000)  # noqa: B023
+        t, v = _wave_in(view, x0, x1)
+        per = round(SR * (t[2] - t[0]))  # samples a bin: each is a min/max pair of its samples
+        assert per <= SR * (x1 - x0) / px + 1
+        for k in (0, 100, 200):
+            i = round(t[k] * SR - per / 2)
+            assert (v[k], v[k + 1]) == (y[i : i + per].min(), y[i : i + per].max())
+
+    view.wave_plot.setXRange(8.0, 8.02, padding=0)  # 20 ms (320 samples): every sample
+    qtbot.waitUntil(lambda: len(_wave_in(view, 8.0, 8.02)[0]) >= 0.02 * SR - 2, timeout=10_000)
+    t, v = _wave_in(view, 8.0, 8.02)
+    i = np.round(t * SR).astype(int)
+    np.testing.assert_allclose(t * SR, i, atol=1e-6)
+    np.testing.assert_array_equal(v, y[i])
+
+    def even() -> bool:  # a min/max pair per pixel all along, none of the 20 ms stretch's samples left
+        return float(np.diff(np.unique(_wave_in(view, 0.0, 20.0)[0])).min()) > 10.0 / px
+
+    view.wave_plot.setXRange(0.0, 20.0, padding=0)  # out again
+    qtbot.waitUntil(even, timeout=10_000)

@@ -71,6 +71,17 @@ def mel_frames(ext: Any, y: NDArray[np.float32], frame0: int, frame1: int) -> ND
     return ext.raw_frames(seg)[:, : cfg.n_mels]
 
 
+def _wave_with_detail(req: _DetailRequest) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+    """The overview envelope with the requested stretch replaced by its own, finer one (worker thread)."""
+    assert req.wave is not None
+    s0, s1 = req.wave
+    x, v = envelope(req.samples[s0:s1], max(1, req.wave_bins))
+    t = (x + s0) / req.sample_rate
+    ot, ov = req.overview
+    before, after = ot < s0 / req.sample_rate, ot >= s1 / req.sample_rate
+    return np.concatenate([ot[before], t, ot[after]]), np.concatenate([ov[before], v, ov[after]])
+
+
 class AnalysisCancelled(Exception):
     """The user pressed Cancel (or opened another file)."""
 
@@ -96,15 +107,21 @@ class _Signals(QObject):
     finished = Signal(int, object)  # generation, Loaded
     failed = Signal(int, str)  # generation, message
     detail = Signal(int, int, int, object)  # generation, first frame, end frame, (bands, columns) image
+    wave_detail = Signal(int, object, object)  # generation, times, values of the whole waveform curve
 
 
 @dataclass(frozen=True)
 class _DetailRequest:
     generation: int
     samples: NDArray[np.float32]
-    frame0: int
-    frame1: int
+    #: spectrogram frames to render (None: the overview is fine enough there)
+    frames: tuple[int, int] | None
     max_cols: int
+    #: samples whose min/max envelope replaces the overview's points there (None: not needed)
+    wave: tuple[int, int] | None
+    wave_bins: int
+    sample_rate: int
+    overview: tuple[NDArray[np.float64], NDArray[np.float32]]  #: the whole file's envelope (seconds, values)
 
 
 class FileView(QWidget):
@@ -128,6 +145,8 @@ class FileView(QWidget):
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
         self._signals.detail.connect(self._on_detail)
+        self._signals.wave_detail.connect(self._on_wave_detail)
+        self._wave_detailed = False  #: the waveform curve holds a zoomed-in stretch's samples
         self._player: Any = None
         self._play_pos = 0
         # zoomed-in spectrogram detail: one worker thread, only the newest request is rendered
@@ -245,6 +264,7 @@ class FileView(QWidget):
         self.stop_playback()
         self._generation += 1
         self.detail_item.hide()
+        self._wave_detailed = False
         self._cancel = threading.Event()
         gen, cancel, p = self._generation, self._cancel, Path(path)
         self._pending = True
@@ -425,14 +445,17 @@ class FileView(QWidget):
         steps[0]()
         QTimer.singleShot(5, lambda: self._run_steps(gen, steps[1:], done))
 
-    # --- zoomed-in spectrogram detail ---------------------------------------------------
+    # --- zoomed-in detail: spectrogram and waveform --------------------------------------
     def request_detail(self) -> None:
-        """Render the visible stretch at full detail when the overview's columns are too coarse for it.
+        """Redraw the visible stretch at full detail where the overview is too coarse for it.
 
-        The overview holds at most MAX_SPEC_COLS time-averaged columns: for an
-        hour that is ~0.9 s a column, a blur once zoomed in.  Frames for the
-        visible range are computed on a worker (never on the GUI thread) and
-        averaged to at most two columns per pixel.
+        The overview holds at most MAX_SPEC_COLS time-averaged spectrogram columns
+        and a WAVE_BINS-bin min/max envelope: for an hour that is ~0.9 s a column
+        or bin, a blur (the waveform a zigzag, then a straight line) once zoomed
+        in.  The visible range's frames and envelope are computed on a worker
+        (never on the GUI thread): at most two columns per pixel, and a min/max
+        pair per pixel (every sample once there are fewer than that) for the
+        visible stretch and half a screen either side, so a short pan stays sharp.
         """
         d = self.loaded
         if d is None:
@@ -442,24 +465,48 @@ class FileView(QWidget):
         dur = len(d.samples) / d.sample_rate
         x0, x1 = (float(v) for v in self.wave_plot.getPlotItem().vb.viewRange()[0])
         x0, x1 = max(0.0, x0), min(dur, x1)
+        if x1 <= x0:
+            return
         frame_s = cfg.hop_length / d.sample_rate
         f0, f1 = int(x0 / frame_s), min(n_frames, int(np.ceil(x1 / frame_s)) + 1)
         width_px = max(100, self.spec_plot.width())
         overview_cols = d.spectrogram.shape[1] * (x1 - x0) / max(dur, 1e-9)
-        if f1 - f0 < 2 or overview_cols >= min(f1 - f0, width_px):
+        frames = None if f1 - f0 < 2 or overview_cols >= min(f1 - f0, width_px) else (f0, f1)
+        if frames is None:
             self.detail_item.hide()  # the overview already shows all there is to see here
+        span, n = x1 - x0, len(d.samples)
+        s0, s1 = (
+            max(0, int((x0 - span / 2) * d.sample_rate)),
+            min(n, int(np.ceil((x1 + span / 2) * d.sample_rate))),
+        )
+        visible = (x1 - x0) * d.sample_rate
+        overview_points = len(d.wave_v) * (x1 - x0) / max(dur, 1e-9)
+        wave = None if overview_points >= min(visible, 2 * width_px) else (s0, s1)
+        if wave is None and self._wave_detailed:
+            self.wave_curve.setData(d.wave_t, d.wave_v)
+            self._wave_detailed = False
+        if frames is None and wave is None:
             return
         with self._detail_cv:
-            self._detail_req = _DetailRequest(self._generation, d.samples, f0, f1, 2 * width_px)
+            self._detail_req = _DetailRequest(
+                self._generation,
+                d.samples,
+                frames,
+                2 * width_px,
+                wave,
+                round(width_px * (s1 - s0) / max(1.0, visible)),
+                d.sample_rate,
+                (d.wave_t, d.wave_v),
+            )
             if self._detail_thread is None:
                 self._detail_thread = threading.Thread(
-                    target=self._detail_loop, name="serlive-spectrogram-detail", daemon=True
+                    target=self._detail_loop, name="serlive-zoom-detail", daemon=True
                 )
                 self._detail_thread.start()
             self._detail_cv.notify()
 
     def _detail_loop(self) -> None:
-        """Worker thread: render the newest request; touches no widget, only emits a signal."""
+        """Worker thread: render the newest request; touches no widget, only emits signals."""
         ext = self.model.extractor
         while True:
             with self._detail_cv:
@@ -469,14 +516,17 @@ class FileView(QWidget):
                     return
                 req, self._detail_req = self._detail_req, None
             try:
-                mel = mel_frames(ext, req.samples, req.frame0, req.frame1)
-                img = downsample_columns(mel, req.max_cols).T.copy()
+                if req.wave is not None:
+                    self._signals.wave_detail.emit(req.generation, *_wave_with_detail(req))
+                if req.frames is not None:
+                    frame0, frame1 = req.frames
+                    mel = mel_frames(ext, req.samples, frame0, frame1)
+                    img = downsample_columns(mel, req.max_cols).T.copy()
+                    # frames the columns cover (averaging drops a remainder of < one column's frames)
+                    per = 1 if img.shape[1] == len(mel) else int(np.ceil(len(mel) / req.max_cols))
+                    self._signals.detail.emit(req.generation, frame0, frame0 + img.shape[1] * per, img)
             except Exception:  # a display nicety: the overview stays
                 continue
-            # frames the columns cover (averaging drops a remainder of < one column's frames)
-            per = 1 if img.shape[1] == len(mel) else int(np.ceil(len(mel) / req.max_cols))
-            covered = img.shape[1] * per
-            self._signals.detail.emit(req.generation, req.frame0, req.frame0 + covered, img)
 
     def _on_detail(self, gen: int, frame0: int, frame1: int, img: NDArray[np.float32]) -> None:
         if gen != self._generation or self.loaded is None:
@@ -485,6 +535,12 @@ class FileView(QWidget):
         self.detail_item.setImage(img, autoLevels=False)
         self.detail_item.setRect(frame0 * frame_s, 0, (frame1 - frame0) * frame_s, img.shape[0])
         self.detail_item.show()
+
+    def _on_wave_detail(self, gen: int, t: NDArray[np.float64], v: NDArray[np.float32]) -> None:
+        if gen != self._generation or self.loaded is None:
+            return
+        self.wave_curve.setData(t, v)
+        self._wave_detailed = True
 
     def set_cursor(self, seconds: float) -> None:
         """Move the playback cursor in all three plots."""
