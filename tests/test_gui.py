@@ -800,3 +800,44 @@ def test_waveform_reaches_the_end_and_is_redrawn_when_zoomed(qtbot, tiny_window,
 
     view.wave_plot.setXRange(0.0, 20.0, padding=0)  # out again
     qtbot.waitUntil(even, timeout=10_000)
+
+
+# --- zoom limits (issue 11, defect 8) -----------------------------------------------------------------
+def test_zoom_stays_within_the_file_and_fits_it(qtbot, tiny_window, make_audio):
+    """Right-click "View All" on a zoomed file showed -3…69 s of a 66 s file, zooming out had no limit, and
+    after View All later files kept a ±1.1 waveform range.  The view now stays within the file, View ▸ Zoom
+    to fit (Ctrl+0) and View All show all of it, and the y-ranges are fixed."""
+    win, view = tiny_window, tiny_window.file
+    plots = (view.wave_plot, view.spec_plot, view.time_plot)
+    _analyse(qtbot, win, make_audio("a.wav", spoken(12.0)))
+    n_mels = view.loaded.spectrogram.shape[0]
+    y_ranges = [(-1.0, 1.0), (0.0, n_mels), (-0.02, 1.02)]
+
+    def x_range() -> list[float]:
+        return view.wave_plot.getPlotItem().vb.viewRange()[0]
+
+    def check_y() -> None:
+        for p, want in zip(plots, y_ranges, strict=True):
+            assert p.getPlotItem().vb.viewRange()[1] == pytest.approx(want, abs=1e-6)
+
+    for p in plots:  # each plot's right-click "View All", on a zoomed view
+        view.wave_plot.setXRange(4.0, 5.0, padding=0)
+        p.getPlotItem().vb.menu.viewAll.trigger()
+        x0, x1 = x_range()
+        assert x0 >= -1e-6 and x1 <= 12.0 + 1e-6, f"View All shows {x0:.1f}…{x1:.1f} s of a 12 s file"
+        assert (x0, x1) == pytest.approx((0.0, 12.0), abs=1e-6)
+        check_y()
+    view.wave_plot.getPlotItem().vb.scaleBy((1000.0, 1.0))  # the wheel, far out
+    x0, x1 = x_range()
+    assert x0 >= -1e-6 and x1 <= 12.0 + 1e-6, f"zoomed out to {x0:.0f}…{x1:.0f} s of a 12 s file"
+
+    view.wave_plot.setXRange(4.0, 5.0, padding=0)
+    qtbot.keyClick(win, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # View ▸ Zoom to fit
+    assert x_range() == pytest.approx([0.0, 12.0], abs=1e-6)
+    check_y()
+    for p in plots:  # the corner "A" button: auto-range both axes
+        p.getPlotItem().vb.enableAutoRange()
+    _analyse(qtbot, win, make_audio("b.wav", spoken(5.0)))
+    qtbot.wait(100)
+    assert x_range() == pytest.approx([0.0, 5.0], abs=1e-6)
+    check_y()

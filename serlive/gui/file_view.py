@@ -44,6 +44,7 @@ from serlive.gui.plots import (
 
 WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
+MIN_SPAN_S = 0.01  #: the deepest zoom: 160 samples across the plot
 LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
 
 
@@ -214,8 +215,20 @@ class FileView(QWidget):
             self.time_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
         ]
         self.cursors = []
-        for p in (self.wave_plot, self.spec_plot, self.time_plot):
+        n_mels = int(self.model.meta.features.n_mels)
+        y_ranges = ((-1.0, 1.0), (0.0, float(n_mels)), (-0.02, 1.02))
+        for p, (lo, hi) in zip((self.wave_plot, self.spec_plot, self.time_plot), y_ranges, strict=True):
             p.setMouseEnabled(True, False)  # zoom and pan in time only
+            # Fixed y-ranges: pyqtgraph's "View All" and auto-range would fit them to the data (a
+            # waveform's +-1.1, kept for the files after), so they are limits, not just a start.
+            p.setLimits(yMin=lo, yMax=hi, minYRange=hi - lo, maxYRange=hi - lo)
+            p.setYRange(lo, hi, padding=0)
+            p.hideButtons()  # the corner "A" (auto-range): View ▸ Zoom to fit (Ctrl+0) does it
+            # the right-click menu's "View All" shows the whole file, as Zoom to fit does (it padded the
+            # data's bounds: -3…69 s for a 66 s file)
+            menu = p.getPlotItem().vb.menu
+            menu.viewAll.triggered.disconnect()
+            menu.viewAll.triggered.connect(self.zoom_to_fit)
             # draw only what is in view, at most ~2 points per pixel: an hour's curves paint in ms
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
@@ -397,7 +410,12 @@ class FileView(QWidget):
         dur = len(d.samples) / d.sample_rate
 
         def wave() -> None:
-            self.wave_plot.setXRange(0, max(dur, 1e-3), padding=0.01)
+            # the view stays within the file: zooming out stops at all of it, panning at its ends
+            span = max(dur, 1e-3)
+            for p in (self.wave_plot, self.spec_plot, self.time_plot):
+                p.getPlotItem().vb.disableAutoRange()
+                p.setLimits(xMin=0.0, xMax=span, maxXRange=span, minXRange=min(span, MIN_SPAN_S))
+            self.wave_plot.setXRange(0, span, padding=0)
             self.wave_curve.setData(d.wave_t, d.wave_v)
             self.set_cursor(0.0)
 
@@ -405,7 +423,6 @@ class FileView(QWidget):
             spec = d.spectrogram
             self.spec_item.setImage(spec, autoLevels=False)
             self.spec_item.setRect(0, 0, dur, spec.shape[0])
-            self.spec_plot.setYRange(0, spec.shape[0], padding=0)
 
         def timeline() -> None:
             # 1-pixel (cosmetic) pens for long files: Qt's raster engine draws them ~6x faster than
@@ -541,6 +558,20 @@ class FileView(QWidget):
             return
         self.wave_curve.setData(t, v)
         self._wave_detailed = True
+
+    def zoom_to_fit(self) -> None:
+        """Show the whole file (View ▸ Zoom to fit, and the plots' right-click "View All")."""
+        if self.loaded is not None:
+            self.wave_plot.setXRange(
+                0, max(len(self.loaded.samples) / self.loaded.sample_rate, 1e-3), padding=0
+            )
+
+    def zoom(self, factor: float) -> None:
+        """Zoom in (``factor`` < 1) or out about the middle of the view, within the file's limits."""
+        if self.loaded is not None:
+            x0, x1 = self.wave_plot.getPlotItem().vb.viewRange()[0]
+            mid, half = (x0 + x1) / 2, (x1 - x0) * factor / 2
+            self.wave_plot.setXRange(mid - half, mid + half, padding=0)
 
     def set_cursor(self, seconds: float) -> None:
         """Move the playback cursor in all three plots."""

@@ -85,13 +85,33 @@ class MainWindow(QMainWindow):
         vm = mb.addMenu("&View")
         vm.addAction(self._action("&Live", lambda: self.tabs.setCurrentWidget(self.live), "Ctrl+1"))
         vm.addAction(self._action("&File", lambda: self.tabs.setCurrentWidget(self.file), "Ctrl+2"))
+        vm.addSeparator()
+        self.fit_action = self._action("Zoom to &fit", lambda: self._file_zoom(None), "Ctrl+0")
+        self.zoom_in_action = self._action(
+            "Zoom &in", lambda: self._file_zoom(0.5), QKeySequence.StandardKey.ZoomIn
+        )
+        self.zoom_out_action = self._action(
+            "Zoom &out", lambda: self._file_zoom(2.0), QKeySequence.StandardKey.ZoomOut
+        )
+        for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
+            vm.addAction(a)
         hm = mb.addMenu("&Help")
         hm.addAction(self._action("&About serlive", self.show_about))
         self.tabs.currentChanged.connect(lambda _i: self._tab_changed())
 
+    def _file_zoom(self, factor: float | None) -> None:
+        """View ▸ Zoom: the file viewer's time axis (shown first); ``None`` fits the whole file."""
+        self.tabs.setCurrentWidget(self.file)
+        if factor is None:
+            self.file.zoom_to_fit()
+        else:
+            self.file.zoom(factor)
+
     def _update_actions(self) -> None:
         has = self.file.loaded is not None
         self.csv_action.setEnabled(has)
+        for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
+            a.setEnabled(has)
         self.png_action.setEnabled(True)
 
     # --- files -------------------------------------------------------------------------
