@@ -841,3 +841,22 @@ def test_zoom_stays_within_the_file_and_fits_it(qtbot, tiny_window, make_audio):
     qtbot.wait(100)
     assert x_range() == pytest.approx([0.0, 5.0], abs=1e-6)
     check_y()
+
+
+# --- a file without speech (issue 11, defect 9) -------------------------------------------------------
+def test_file_without_speech_shows_no_distribution(qtbot, tiny_window, make_audio):
+    """A silent file's summary said "no speech" while the bars and the table showed a full distribution (the
+    average over windows that were not speech): now neither shows one."""
+    win, view = tiny_window, tiny_window.file
+    _analyse(qtbot, win, make_audio("quiet.wav", np.zeros(5 * SR, np.float32)))
+    a = view.loaded.analysis
+    assert not a.speech and a.windows and all(w.silent for w in a.windows)
+    assert view.summary_label.text() == "no speech"
+    heights = view.bars.bars.opts["height"]
+    assert not np.any(heights), f"the bars show {heights}"
+    assert "%" not in view.prob_text.text(), view.prob_text.text()
+
+    _analyse(qtbot, win, make_audio("said.wav", spoken(4.0)))  # speech again: the distribution is back
+    assert view.loaded.analysis.speech
+    assert np.sum(view.bars.bars.opts["height"]) == pytest.approx(1.0, abs=1e-3)
+    assert view.prob_text.text().count("%") == len(view.labels)

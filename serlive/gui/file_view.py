@@ -441,13 +441,19 @@ class FileView(QWidget):
                 if a.speech
                 else f"no window is above the speech gate  ·  {dur:.1f} s"
             )
-            self.bars.set_values(a.probabilities)
-            rows = "".join(
-                f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
-                f"<td align='right'>{100 * p:.1f} %</td></tr>"
-                for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
-            )
-            self.prob_text.setText(f"<table>{rows}</table>")
+            if a.speech:
+                self.bars.set_values(a.probabilities)
+                rows = "".join(
+                    f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
+                    f"<td align='right'>{100 * p:.1f} %</td></tr>"
+                    for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
+                )
+                self.prob_text.setText(f"<table>{rows}</table>")
+            else:
+                # Without a speech window the analysis still averages all windows (so the numbers
+                # exist), but showing that distribution under "no speech" contradicted the summary.
+                self.bars.set_values(None)
+                self.prob_text.setText("<i>no emotion distribution: no window has speech</i>")
             self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
 
         return [wave, spectrogram, timeline, summary]
