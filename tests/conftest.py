@@ -94,7 +94,7 @@ def spoken(dur: float, start_s: float = 0.0, amp: float = 0.3) -> np.ndarray:
 
     For tests whose windows must count as speech: the voice-activity detector rightly
     calls :func:`speechlike`'s harmonic buzz speech in some windows and not in others, while
-    every 3 s window of this clip is 63-94 % voiced (``vad_min_fraction`` is 10 %).
+    every 3 s window of this clip is 64-96 % voiced (``vad_min_fraction`` is 10 %).
     """
     y, sr = sf.read(str(EXAMPLE_SPEECH), dtype="float32")
     assert sr == SR and y.ndim == 1
