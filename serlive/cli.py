@@ -168,7 +168,7 @@ def format_text(rec: dict[str, Any]) -> str:
     buf = io.StringIO()
     buf.write(f"{rec['path']}  ({rec['duration_s']:.1f} s)\n")
     if not rec["speech"]:
-        buf.write("  no speech detected (all windows below the silence threshold)\n")
+        buf.write("  no speech detected (no window holds speech: silence, or only tones, music, noise)\n")
     buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%\n")
     for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
         buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
