@@ -860,3 +860,40 @@ def test_file_without_speech_shows_no_distribution(qtbot, tiny_window, make_audi
     assert view.loaded.analysis.speech
     assert np.sum(view.bars.bars.opts["height"]) == pytest.approx(1.0, abs=1e-3)
     assert view.prob_text.text().count("%") == len(view.labels)
+
+
+# --- a failed or cancelled open (issue 11, defect 10) -------------------------------------------------
+def test_failed_or_cancelled_open_leaves_nothing_of_the_previous_file(qtbot, tiny_window, make_audio, errors):
+    """Opening a file that cannot be read, or cancelling an analysis, kept the previous file's plots,
+    summary, Play and CSV export under the new title: the view is now empty until the new file is shown."""
+    win, view = tiny_window, tiny_window.file
+    good = make_audio("good.wav", spoken(6.0))
+
+    def assert_empty() -> None:
+        assert view.loaded is None
+        assert not view.play_button.isEnabled() and not win.csv_action.isEnabled()
+        for curve in (view.wave_curve, *view.time_curves):
+            x, _ = curve.getData()
+            assert x is None or len(x) == 0, "the previous file's curves are still drawn"
+        assert view.spec_item.image is None or not view.spec_item.isVisible()
+        assert view.summary_label.text() == "—" and "%" not in view.prob_text.text()
+        assert not np.any(view.bars.bars.opts["height"])
+        assert "good.wav" not in view.title.text() and "good.wav" not in _status_text(win)
+
+    _analyse(qtbot, win, good)
+    assert view.play_button.isEnabled() and win.csv_action.isEnabled()
+    bad = good.parent / "bad.wav"
+    bad.write_bytes(b"this is not audio at all" * 20)
+    _analyse(qtbot, win, bad)
+    assert errors[-1][0] == "Cannot open file"
+    assert_empty()
+    assert "bad.wav" in view.title.text()
+
+    _analyse(qtbot, win, good)
+    assert view.play_button.isEnabled()
+    win.open_file(make_audio("long.wav", np.tile(spoken(10.0), 12)))
+    view.cancel()
+    qtbot.waitUntil(lambda: not view.busy, timeout=30_000)
+    qtbot.wait(50)
+    assert "cancelled" in view.title.text().lower()
+    assert_empty()

@@ -129,6 +129,7 @@ class FileView(QWidget):
     """The file tab.  ``model`` is an EmotionModel used only by this view's worker thread."""
 
     analysis_done = Signal(object)  #: the :class:`Analysis` of the file just shown
+    cleared = Signal()  #: the view no longer shows a file (another is being opened)
     #: one line for the main window's status bar while this tab is shown
     status_changed = Signal(str)
 
@@ -137,6 +138,7 @@ class FileView(QWidget):
         self.model = model
         self.labels: tuple[str, ...] = tuple(model.labels)
         self.loaded: Loaded | None = None
+        self._opening = Path()  #: the file being opened (named in the title when it fails)
         self._pending = False
         self._generation = 0
         self._cancel = threading.Event()
@@ -276,11 +278,11 @@ class FileView(QWidget):
         self.cancel()
         self.stop_playback()
         self._generation += 1
-        self.detail_item.hide()
-        self._wave_detailed = False
+        self.clear()
         self._cancel = threading.Event()
         gen, cancel, p = self._generation, self._cancel, Path(path)
         self._pending = True
+        self._opening = p
         self.title.setText(f"Analysing {p.name}…")
         self.status_changed.emit(f"analysing {p}…")
         self.progress.setValue(0)
@@ -290,6 +292,30 @@ class FileView(QWidget):
             target=self._work, args=(gen, p, cancel), name="serlive-file-analysis", daemon=True
         )
         self._thread.start()
+
+    def clear(self) -> None:
+        """Show no file: plots, summary, Play and the cursor emptied, :attr:`loaded` None.
+
+        Called when another file is opened, so that whatever happens to it (shown, failed to
+        load, cancelled) the previous file's plots, summary, Play and CSV export never stand
+        under the new title, as they did.
+        """
+        self.loaded = None
+        self.detail_item.hide()
+        self._wave_detailed = False
+        self.wave_curve.setData([], [])
+        for c in self.time_curves:
+            c.setData([], [])
+        self.spec_item.clear()
+        self.set_cursor(0.0)
+        self._play_pos = 0
+        self.play_button.setEnabled(False)
+        self.summary_label.setText("—")
+        self.summary_label.setStyleSheet("")
+        self.summary_detail.setText("")
+        self.bars.set_values(None)
+        self.prob_text.setText("")
+        self.cleared.emit()
 
     def cancel(self) -> None:
         """Cancel the running analysis (its late results are ignored)."""
@@ -370,11 +396,11 @@ class FileView(QWidget):
         self.progress.hide()
         self.cancel_button.hide()
         if message:
-            self.title.setText("Could not open the file.")
+            self.title.setText(f"Could not open {self._opening.name}.")
             self.status_changed.emit(message)
             messages.show_error(self, "Cannot open file", message)
         else:
-            self.title.setText("Analysis cancelled.")
+            self.title.setText(f"Analysis of {self._opening.name} cancelled.")
             self.status_changed.emit("analysis cancelled")
 
     def _on_finished(self, gen: int, loaded: Loaded) -> None:

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         # Refresh re-initialises PortAudio, which closes every open stream: stop playback cleanly first
         self.live.before_rescan = lambda: self.file.stop_playback()
         self.file.analysis_done.connect(lambda _a: self._update_actions())
+        self.file.cleared.connect(self._update_actions)
         self._build_menus()
         self._restore()
         self._update_actions()
