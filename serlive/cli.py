@@ -1,9 +1,10 @@
 """``serlive`` command line: a thin adapter over :mod:`serlive.analysis` and the trainer.
 
 Subcommands: ``predict``, ``train``, ``evaluate``, ``listen``, ``devices`` and
-``gui``; no arguments, or only existing files, open the desktop app.  ``--version`` names the model in
-use; ``--install-desktop-entry``/``--uninstall-desktop-entry`` add or remove the menu entry.  Heavy
-imports (TensorFlow, librosa) happen only inside the training subcommands, never on the predict path.
+``gui``; no arguments, or a file first (a missing one too), open the desktop app.  ``--version`` names
+the model in use; ``--install-desktop-entry``/``--uninstall-desktop-entry`` add or remove the menu
+entry.  Heavy imports (TensorFlow, librosa) happen only inside the training subcommands, never on the
+predict path.
 """
 
 from __future__ import annotations
@@ -533,10 +534,19 @@ TRAIN_ONLY = ("tensorflow", "keras", "librosa", "sklearn", "matplotlib", "serliv
 
 
 def wants_gui(argv: Sequence[str]) -> bool:
-    """No arguments, or only paths of existing files (``serlive take.wav``): open the app."""
+    """No arguments, or a file first (``serlive take.wav``, ``serlive take.wav --model m.tflite``): the app.
+
+    A first argument that names no file but looks like one (it has an extension) opens the app too,
+    whose window says the file cannot be opened, as ``serlive gui missing.wav`` does: printed on a
+    terminal, the message was lost when a desktop launcher or file manager ran ``serlive FILE``.  Other
+    words (``serlive predcit``) are left to argparse, which lists the subcommands.
+    """
     if not argv:
         return True
-    return all(not a.startswith("-") and a not in SUBCOMMANDS and Path(a).is_file() for a in argv)
+    first = argv[0]
+    if first.startswith("-") or first in SUBCOMMANDS:
+        return False
+    return Path(first).is_file() or bool(Path(first).suffix)
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
@@ -561,10 +571,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if wants_gui(argv):
         argv = ["gui", *argv]
-    elif argv[0] not in SUBCOMMANDS and not argv[0].startswith("-") and Path(argv[0]).suffix:
-        # `serlive take.wav` with a typo: say so rather than "invalid choice: 'take.wav'"
-        print(f"serlive: {argv[0]}: no such file", file=sys.stderr)
-        return EXIT_USAGE
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.install_desktop_entry or args.uninstall_desktop_entry:

@@ -258,7 +258,9 @@ def test_cli_routes_to_gui(monkeypatch, make_audio):
     assert seen == [[], [str(path)]]
     assert cli.wants_gui(["predict", str(path)]) is False
     assert cli.wants_gui(["--version"]) is False
-    assert cli.main([str(path.parent / "missing.wav")]) == 2 and seen == [[], [str(path)]]
+    missing = str(path.parent / "missing.wav")
+    assert cli.main([missing]) == 0 and seen == [[], [str(path)], [missing]]  # the window says so (defect 11)
+    assert cli.main([str(path), "--model", "m.tflite"]) == 0 and seen[-1] == [str(path)]
 
 
 def test_model_load_failure_message(qtbot, tmp_path, errors):
@@ -897,3 +899,38 @@ def test_failed_or_cancelled_open_leaves_nothing_of_the_previous_file(qtbot, tin
     qtbot.wait(50)
     assert "cancelled" in view.title.text().lower()
     assert_empty()
+
+
+# --- `serlive missing.wav` (issue 11, defect 11) ----------------------------------------------------
+def test_serlive_missing_file_opens_the_window_with_a_message(qtbot, tiny_models, tmp_path, monkeypatch):
+    """``serlive missing.wav`` printed a line on the terminal and opened nothing, while ``serlive gui
+    missing.wav`` showed the window and a message box, as docs/gui.md promises for both (a desktop launcher
+    hides the terminal)."""
+    from PySide6.QtWidgets import QApplication
+
+    from serlive.audio import sources
+    from serlive.gui import app, main_window, messages
+    from tests.fake_sounddevice import FakeSoundDevice
+
+    boxes: list[tuple[str, str, bool]] = []
+    monkeypatch.setattr(
+        messages, "show_error", lambda parent, title, text: boxes.append((title, text, parent.isVisible()))
+    )
+    monkeypatch.setattr(sources, "load_backend", lambda: FakeSoundDevice([], default=-1))
+    ini = str(tmp_path / "settings.ini")
+    monkeypatch.setattr(main_window, "QSettings", lambda *_a: QSettings(ini, QSettings.Format.IniFormat))
+    real_run = app.run
+    monkeypatch.setattr(app, "run", lambda files, _model=None: real_run(files, str(tiny_models.int8)))
+    monkeypatch.setenv("SERLIVE_QUIT_AFTER", "0.5")  # closes the window as File ▸ Quit does
+    guard = QTimer()  # never hang the suite: end the event loop if the window did not close
+    guard.setSingleShot(True)
+    guard.timeout.connect(QApplication.quit)
+    guard.start(20_000)
+    missing = tmp_path / "missing.wav"
+    try:
+        rc = cli.main([str(missing)])
+    finally:
+        guard.stop()
+        gc.unfreeze()  # app.run froze the collector's view of everything so far
+    assert rc == 0
+    assert boxes == [("Cannot open file", f"{missing}: no such file", True)]
