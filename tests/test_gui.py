@@ -934,3 +934,41 @@ def test_serlive_missing_file_opens_the_window_with_a_message(qtbot, tiny_models
         gc.unfreeze()  # app.run froze the collector's view of everything so far
     assert rc == 0
     assert boxes == [("Cannot open file", f"{missing}: no such file", True)]
+
+
+# --- readable time axes (issue 11, "Ugly or missing") -----------------------------------------------
+def test_time_axes_read_in_seconds_and_clock_time_never_si_prefixed(qtbot, tiny_window, make_audio):
+    """Linked axes said "time (ks)" under 200…1000, "time (ms)" for a 0.3 s file and "frequency (Hz)
+    (x0.001)" on the empty tab: times are now seconds, m:ss or h:mm:ss, and no axis scales by an SI prefix;
+    the live waveform and spectrogram share one span and both say "seconds ago"."""
+    win, view, live = tiny_window, tiny_window.file, tiny_window.live
+    axes = [
+        p.getAxis(side)
+        for p in (view.wave_plot, view.spec_plot, view.time_plot)
+        for side in ("bottom", "left")
+    ]
+    axes += [
+        p.getAxis(side)
+        for p in (live.wave_plot, live.spec_plot, live.prob_plot)
+        for side in ("bottom", "left")
+    ]
+    assert not [a for a in axes if a.autoSIPrefix], "an axis may still scale its unit by an SI prefix"
+
+    _analyse(qtbot, win, make_audio("short.wav", spoken(0.3)))
+    bottom = view.time_plot.getAxis("bottom")
+    assert bottom.labelText == "time (s)"
+    assert bottom.tickStrings([0.1, 0.2], 1.0, 0.1) == ["0.1", "0.2"]
+    assert bottom.tickStrings([0.0, 0.02, 0.04], 1.0, 0.02) == ["0.00", "0.02", "0.04"]
+    bottom.set_duration(1000.0)  # as a 16 min 40 s file sets it
+    assert bottom.labelText == "time (m:ss)"
+    assert bottom.tickStrings([200.0, 400.0, 1000.0], 1.0, 200.0) == ["3:20", "6:40", "16:40"]
+    assert bottom.tickStrings([59.96, 60.5], 1.0, 0.5) == ["1:00.0", "1:00.5"]
+    bottom.set_duration(4000.0)
+    assert bottom.tickStrings([3600.0, 3725.0], 1.0, 5.0) == ["1:00:00", "1:02:05"]
+
+    assert live.wave_plot.getPlotItem().vb.viewRange()[0] == pytest.approx(
+        live.spec_plot.getPlotItem().vb.viewRange()[0]
+    )
+    for p in (live.wave_plot, live.spec_plot, live.prob_plot):
+        assert p.getAxis("bottom").labelText == "seconds ago"
+    assert live.prob_plot.getAxis("bottom").tickStrings([-60.0, -30.0, 0.0], 1.0, 30.0) == ["60", "30", "0"]

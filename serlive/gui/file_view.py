@@ -35,6 +35,7 @@ from serlive.gui import messages
 from serlive.gui.colors import emotion_color
 from serlive.gui.plots import (
     EmotionBars,
+    TimeAxis,
     downsample_columns,
     emotion_pen,
     envelope,
@@ -195,11 +196,11 @@ class FileView(QWidget):
         plots = QWidget()
         pl = QVBoxLayout(plots)
         pl.setContentsMargins(0, 0, 0, 0)
-        self.wave_plot = pg.PlotWidget()
+        self.wave_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()})
         self.wave_plot.setLabel("left", "waveform")
         self.wave_plot.setYRange(-1, 1, padding=0)
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen("#8ce99a", width=1))
-        self.spec_plot = pg.PlotWidget()
+        self.spec_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()})
         set_mel_axis(self.spec_plot, self.model.meta.features)
         self.spec_item = spectrogram_item()
         self.spec_plot.addItem(self.spec_item)
@@ -207,9 +208,9 @@ class FileView(QWidget):
         self.detail_item.setZValue(1)
         self.detail_item.hide()
         self.spec_plot.addItem(self.detail_item)
-        self.time_plot = pg.PlotWidget()
+        self.time_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()})
         self.time_plot.setLabel("left", "probability")
-        self.time_plot.setLabel("bottom", "time", units="s")
+        self.time_plot.getAxis("bottom").setLabel("time (s)")
         self.time_plot.setYRange(0, 1, padding=0.02)
         self.time_plot.addLegend(offset=(5, 5), colCount=4)
         # pens set per file in _draw_steps (2 px for short files, 1 px for long ones)
@@ -221,6 +222,7 @@ class FileView(QWidget):
         y_ranges = ((-1.0, 1.0), (0.0, float(n_mels)), (-0.02, 1.02))
         for p, (lo, hi) in zip((self.wave_plot, self.spec_plot, self.time_plot), y_ranges, strict=True):
             p.setMouseEnabled(True, False)  # zoom and pan in time only
+            p.getAxis("left").enableAutoSIPrefix(False)
             # Fixed y-ranges: pyqtgraph's "View All" and auto-range would fit them to the data (a
             # waveform's +-1.1, kept for the files after), so they are limits, not just a start.
             p.setLimits(yMin=lo, yMax=hi, minYRange=hi - lo, maxYRange=hi - lo)
@@ -442,6 +444,8 @@ class FileView(QWidget):
                 p.getPlotItem().vb.disableAutoRange()
                 p.setLimits(xMin=0.0, xMax=span, maxXRange=span, minXRange=min(span, MIN_SPAN_S))
             self.wave_plot.setXRange(0, span, padding=0)
+            for p in (self.wave_plot, self.spec_plot, self.time_plot):  # s, m:ss or h:mm:ss for this file
+                p.getAxis("bottom").set_duration(dur, show_label=p is self.time_plot)
             self.wave_curve.setData(d.wave_t, d.wave_v)
             self.set_cursor(0.0)
 

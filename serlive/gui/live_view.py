@@ -47,12 +47,12 @@ from serlive.audio.sources import (
 from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
-from serlive.gui.plots import EmotionBars, emotion_pen, envelope, set_mel_axis, spectrogram_item
+from serlive.gui.plots import EmotionBars, TimeAxis, emotion_pen, envelope, set_mel_axis, spectrogram_item
 from serlive.stream import Engine, Result
 
 FPS = 30
-WAVE_S = 5.0  #: seconds of waveform shown
 SPEC_S = 10.0  #: seconds of scrolling spectrogram
+WAVE_S = SPEC_S  #: seconds of waveform shown: the same span, so the two read as one timeline
 HISTORY_S = 60.0  #: seconds of rolling probabilities
 CLIP_LEVEL = 0.99
 CLIP_HOLD_S = 1.0
@@ -174,7 +174,7 @@ class LiveView(QWidget):
 
         grid = QGridLayout()
         root.addLayout(grid, 1)
-        self.wave_plot = pg.PlotWidget()
+        self.wave_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(ago=True)})
         self.wave_plot.setYRange(-1, 1, padding=0)
         self.wave_plot.setXRange(-WAVE_S, 0, padding=0)
         self.wave_plot.setMouseEnabled(False, False)
@@ -182,7 +182,7 @@ class LiveView(QWidget):
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen("#8ce99a", width=1))
         grid.addWidget(self.wave_plot, 0, 0)
 
-        self.spec_plot = pg.PlotWidget()
+        self.spec_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(ago=True)})
         self.spec_plot.setMouseEnabled(False, False)
         self.spec_item = spectrogram_item()
         self.spec_plot.addItem(self.spec_item)
@@ -190,12 +190,14 @@ class LiveView(QWidget):
         self._fit_spectrogram(DEFAULT_FEATURES)
         grid.addWidget(self.spec_plot, 1, 0)
 
-        self.prob_plot = pg.PlotWidget()
+        self.prob_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(ago=True)})
         self.prob_plot.setMouseEnabled(False, False)
         self.prob_plot.setYRange(0, 1, padding=0.02)
         self.prob_plot.setXRange(-HISTORY_S, 0, padding=0)
         self.prob_plot.setLabel("left", "probability")
-        self.prob_plot.setLabel("bottom", "seconds ago")
+        for p in (self.wave_plot, self.spec_plot, self.prob_plot):
+            p.setLabel("bottom", "seconds ago")
+            p.getAxis("left").enableAutoSIPrefix(False)
         self.prob_plot.addLegend(offset=(5, 5), colCount=4)
         self.prob_curves = [
             self.prob_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels

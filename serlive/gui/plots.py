@@ -38,6 +38,53 @@ def envelope(y: NDArray[np.float32], n_bins: int) -> tuple[NDArray[np.float64], 
     return np.repeat(centres, 2), vals
 
 
+def format_time(seconds: float, spacing: float, clock: str = "s") -> str:
+    """``seconds`` as a tick label: ``clock`` "s" (12.5), "m:ss" (2:05.5) or "h:mm:ss" (1:02:05).
+
+    Decimals follow the tick ``spacing`` (0.02 s apart: two), so neighbouring ticks never read the
+    same; the value is rounded before it is split, so 59.96 s at 0.5 s spacing reads 1:00.0.
+    """
+    decimals = max(0, -int(np.floor(np.log10(spacing) + 1e-9))) if spacing > 0 else 0
+    v = round(abs(seconds), decimals)
+    sign = "-" if seconds < 0 and v > 0 else ""
+    if clock == "s":
+        return f"{sign}{v:.{decimals}f}"
+    width = 2 + (decimals + 1 if decimals else 0)
+    m, s = divmod(v, 60.0)
+    if clock == "m:ss":
+        return f"{sign}{int(m)}:{s:0{width}.{decimals}f}"
+    h, m = divmod(int(m), 60)
+    return f"{sign}{h}:{m:02d}:{s:0{width}.{decimals}f}"
+
+
+class TimeAxis(pg.AxisItem):
+    """A time axis in seconds, m:ss or h:mm:ss, never with an SI-prefixed unit.
+
+    Why: pyqtgraph scales an axis with units by SI prefixes, so a 20-minute file read "time (ks)"
+    under 0.2…1.0 and a 0.3 s file "time (ms)"; minutes and hours are what a user reads.  The
+    format follows the file's length (:meth:`set_duration`), not the zoom, so it stays the same
+    while zooming.  ``ago`` (the live plots, whose x is negative): "seconds ago", shown positive.
+    """
+
+    def __init__(self, orientation: str = "bottom", ago: bool = False, **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+        self.ago = ago
+        self.clock = "s"
+
+    def set_duration(self, seconds: float, show_label: bool = True) -> None:
+        """Pick the format for a file of ``seconds`` (under a minute: s; under an hour: m:ss)."""
+        self.clock = "s" if seconds < 60 else "m:ss" if seconds < 3600 else "h:mm:ss"
+        if show_label:
+            self.setLabel(f"time ({self.clock})")
+        self.picture = None  # redraw the ticks in the new format
+        self.update()
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        """Tick labels in :attr:`clock`'s format (pyqtgraph's hook)."""
+        return [format_time(-v if self.ago else v, spacing, self.clock) for v in values]
+
+
 def downsample_columns(spec: NDArray[np.float32], max_cols: int) -> NDArray[np.float32]:
     """Average groups of frames so an image has at most ``max_cols`` time columns (long files)."""
     n = spec.shape[0]
@@ -98,5 +145,7 @@ def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:
         if cfg.fmin <= f <= cfg.fmax:  # type: ignore[attr-defined]
             pos = (float(hz_to_mel(f)) - lo) / (hi - lo) * (n + 1) - 1 + 0.5
             ticks.append((pos, f"{f // 1000}k" if f >= 1000 else str(f)))
-    plot.getAxis("left").setTicks([ticks])
+    axis = plot.getAxis("left")
+    axis.enableAutoSIPrefix(False)  # it read "frequency (Hz) (x0.001)" on the empty tab
+    axis.setTicks([ticks])
     plot.setLabel("left", "frequency (Hz)")
