@@ -209,6 +209,8 @@ class SpeechDetector:
         encoding does not depend on which window or batch it came in with, and windows that
         share a chunk can share this (the input projection included: it was most of the cost).
         """
+        # the network knows full-scale audio only: a float file at ±100 made a square wave 10 % "voiced"
+        chunks = np.clip(chunks, -1.0, 1.0)
         padded = np.pad(chunks, ((0, 0), (_PAD, _PAD)), mode="reflect")  # 640 → 4 STFT frames
         frames = np.lib.stride_tricks.sliding_window_view(padded, _STFT_N, axis=1)[:, ::_STFT_HOP]
         h = np.abs(scipy.fft.rfft(frames * _HANN, axis=-1))  # (M, 4, 129) float32
