@@ -854,13 +854,13 @@ def test_file_without_speech_shows_no_distribution(qtbot, tiny_window, make_audi
     a = view.loaded.analysis
     assert not a.speech and a.windows and all(w.silent for w in a.windows)
     assert view.summary_label.text() == "no speech"
-    heights = view.bars.bars.opts["height"]
+    heights = view.bars.values
     assert not np.any(heights), f"the bars show {heights}"
     assert "%" not in view.prob_text.text(), view.prob_text.text()
 
     _analyse(qtbot, win, make_audio("said.wav", spoken(4.0)))  # speech again: the distribution is back
     assert view.loaded.analysis.speech
-    assert np.sum(view.bars.bars.opts["height"]) == pytest.approx(1.0, abs=1e-3)
+    assert np.sum(view.bars.values) == pytest.approx(1.0, abs=1e-3)
     assert view.prob_text.text().count("%") == len(view.labels)
 
 
@@ -879,7 +879,7 @@ def test_failed_or_cancelled_open_leaves_nothing_of_the_previous_file(qtbot, tin
             assert x is None or len(x) == 0, "the previous file's curves are still drawn"
         assert view.spec_item.image is None or not view.spec_item.isVisible()
         assert view.summary_label.text() == "—" and "%" not in view.prob_text.text()
-        assert not np.any(view.bars.bars.opts["height"])
+        assert not np.any(view.bars.values)
         assert "good.wav" not in view.title.text() and "good.wav" not in _status_text(win)
 
     _analyse(qtbot, win, good)
@@ -972,3 +972,36 @@ def test_time_axes_read_in_seconds_and_clock_time_never_si_prefixed(qtbot, tiny_
     for p in (live.wave_plot, live.spec_plot, live.prob_plot):
         assert p.getAxis("bottom").labelText == "seconds ago"
     assert live.prob_plot.getAxis("bottom").tickStrings([-60.0, -30.0, 0.0], 1.0, 30.0) == ["60", "30", "0"]
+
+
+# --- names, legends, plurals (issue 11, "Ugly or missing") --------------------------------------------
+def test_full_emotion_names_legends_beside_the_curves_and_plurals(qtbot, tiny_window, make_audio):
+    """Emotion names were cut to neut/happ/angr/disg/surp, the legends covered most of the curves at 800×500,
+    and a 3 s file read "1 windows": full names, a legend row outside the plot whose boxes show and hide
+    each curve, and correct plurals."""
+    win, view, live = tiny_window, tiny_window.file, tiny_window.live
+    labels = list(view.labels)
+    for bars in (view.bars, live.bars):
+        names = [
+            name
+            for side in ("left", "bottom")
+            for level in bars.getAxis(side)._tickLevels or []
+            for _, name in level
+        ]
+        assert names == labels, f"the bars are labelled {names}"
+    for plot, legend, curves in (
+        (view.time_plot, view.legend, view.time_curves),
+        (live.prob_plot, live.legend, live.prob_curves),
+    ):
+        assert plot.getPlotItem().legend is None, "a legend inside the plot covers the curves"
+        assert [b.text() for b in legend.buttons] == labels
+        legend.buttons[2].setChecked(False)
+        assert not curves[2].isVisible() and curves[1].isVisible()
+        legend.buttons[2].setChecked(True)
+        assert curves[2].isVisible()
+
+    _analyse(qtbot, win, make_audio("three.wav", spoken(3.0)))
+    assert len(view.loaded.analysis.windows) == 1
+    texts = (view.summary_detail.text(), _status_text(win))
+    assert not [t for t in texts if "1 windows" in t], texts
+    assert "1 window" in view.summary_detail.text()

@@ -35,10 +35,12 @@ from serlive.gui import messages
 from serlive.gui.colors import emotion_color
 from serlive.gui.plots import (
     EmotionBars,
+    EmotionLegend,
     TimeAxis,
     downsample_columns,
     emotion_pen,
     envelope,
+    plural,
     set_mel_axis,
     spectrogram_item,
 )
@@ -212,7 +214,6 @@ class FileView(QWidget):
         self.time_plot.setLabel("left", "probability")
         self.time_plot.getAxis("bottom").setLabel("time (s)")
         self.time_plot.setYRange(0, 1, padding=0.02)
-        self.time_plot.addLegend(offset=(5, 5), colCount=4)
         # pens set per file in _draw_steps (2 px for short files, 1 px for long ones)
         self.time_curves = [
             self.time_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
@@ -244,6 +245,8 @@ class FileView(QWidget):
             self.cursors.append(cur)
             p.scene().sigMouseClicked.connect(lambda ev, plot=p: self._clicked(plot, ev))
             pl.addWidget(p)
+        self.legend = EmotionLegend(self.labels, self.time_curves)
+        pl.addWidget(self.legend)
         body.addWidget(plots)
 
         side = QWidget()
@@ -427,7 +430,7 @@ class FileView(QWidget):
         w = self.model.meta.windows.for_files()
         speech = sum(not x.silent for x in a.windows)
         return (
-            f"{d.path}  |  {len(d.samples) / d.sample_rate:.1f} s  |  {len(a.windows)} windows of "
+            f"{d.path}  |  {len(d.samples) / d.sample_rate:.1f} s  |  {plural(len(a.windows), 'window')} of "
             f"{w.window_s:g} s every {w.hop_s:g} s, {speech} with speech"
         )
 
@@ -466,8 +469,9 @@ class FileView(QWidget):
             label = a.label if a.speech else "no speech"
             self.summary_label.setText(label)
             self.summary_label.setStyleSheet(f"color: {emotion_color(label) if a.speech else '#707070'}")
+            windows = plural(len(a.windows), "window")
             self.summary_detail.setText(
-                f"confidence {100 * a.confidence:.0f} %  ·  {len(a.windows)} windows  ·  {dur:.1f} s"
+                f"confidence {100 * a.confidence:.0f} %  ·  {windows}  ·  {dur:.1f} s"
                 if a.speech
                 else f"no window is above the speech gate  ·  {dur:.1f} s"
             )
@@ -475,7 +479,7 @@ class FileView(QWidget):
                 self.bars.set_values(a.probabilities)
                 rows = "".join(
                     f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
-                    f"<td align='right'>{100 * p:.1f} %</td></tr>"
+                    f"<td align='right' style='padding-left: 12px'>{100 * p:.1f} %</td></tr>"
                     for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
                 )
                 self.prob_text.setText(f"<table>{rows}</table>")

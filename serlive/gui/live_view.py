@@ -47,7 +47,15 @@ from serlive.audio.sources import (
 from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
-from serlive.gui.plots import EmotionBars, TimeAxis, emotion_pen, envelope, set_mel_axis, spectrogram_item
+from serlive.gui.plots import (
+    EmotionBars,
+    EmotionLegend,
+    TimeAxis,
+    emotion_pen,
+    envelope,
+    set_mel_axis,
+    spectrogram_item,
+)
 from serlive.stream import Engine, Result
 
 FPS = 30
@@ -198,11 +206,15 @@ class LiveView(QWidget):
         for p in (self.wave_plot, self.spec_plot, self.prob_plot):
             p.setLabel("bottom", "seconds ago")
             p.getAxis("left").enableAutoSIPrefix(False)
-        self.prob_plot.addLegend(offset=(5, 5), colCount=4)
         self.prob_curves = [
             self.prob_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
         ]
-        grid.addWidget(self.prob_plot, 2, 0)
+        prob_box = QVBoxLayout()
+        prob_box.setContentsMargins(0, 0, 0, 0)
+        prob_box.addWidget(self.prob_plot, 1)
+        self.legend = EmotionLegend(self.labels, self.prob_curves)
+        prob_box.addWidget(self.legend)
+        grid.addLayout(prob_box, 2, 0)
 
         side = QVBoxLayout()
         self.emotion_label = QLabel("—")

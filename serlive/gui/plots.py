@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
 from serlive.gui.colors import COLORMAP, SPECTROGRAM_LEVELS, emotion_color
 
@@ -109,29 +112,86 @@ def emotion_pen(label: str, width: float = 2.0) -> pg.QtGui.QPen:
 
 
 class EmotionBars(pg.PlotWidget):
-    """Eight vertical bars, one per emotion, in the emotion colours."""
+    """One horizontal bar per emotion, in the emotion colours, its full name beside it.
+
+    Horizontal, because eight full names under vertical bars did not fit a 250-pixel panel (they
+    were cut to neut/happ/angr/disg/surp and still ran together at 1000×650).
+    """
 
     def __init__(self, labels: tuple[str, ...], parent: object = None) -> None:
         super().__init__(parent=parent)
         self.labels = labels
-        x = np.arange(len(labels))
+        y = np.arange(len(labels))
         self.bars = pg.BarGraphItem(
-            x=x, height=np.zeros(len(labels)), width=0.7, brushes=[emotion_color(lb) for lb in labels]
+            x0=0, y=y, width=np.zeros(len(labels)), height=0.7, brushes=[emotion_color(lb) for lb in labels]
         )
         self.addItem(self.bars)
-        self.setYRange(0, 1, padding=0)
-        self.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        self.getPlotItem().invertY(True)  # the first label at the top
+        self.setXRange(0, 1, padding=0)
+        self.setYRange(-0.6, len(labels) - 0.4, padding=0)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
-        ax = self.getAxis("bottom")
-        ax.setTicks([[(i, lb[:4]) for i, lb in enumerate(labels)]])
-        self.setMinimumHeight(120)
+        self.hideAxis("bottom")  # the table beside it gives the numbers (its "1.0" tick was clipped)
+        ax = self.getAxis("left")
+        ax.setTicks([[(i, lb) for i, lb in enumerate(labels)]])
+        ax.setStyle(tickLength=0)
+        self.setMinimumHeight(150)
+
+    @property
+    def values(self) -> NDArray[np.float64]:
+        """The bar lengths shown (what :meth:`set_values` was given)."""
+        return np.asarray(self.bars.opts["width"], np.float64)
 
     def set_values(self, probs: NDArray[np.floating] | None) -> None:
         """Show ``probs`` (None: all zero)."""
-        h = np.zeros(len(self.labels)) if probs is None else np.asarray(probs, np.float64)
-        self.bars.setOpts(height=h)
+        w = np.zeros(len(self.labels)) if probs is None else np.asarray(probs, np.float64)
+        self.bars.setOpts(width=w)
+
+
+class EmotionLegend(QWidget):
+    """A row of toggle buttons under a probability plot: colour, full name; a click shows or hides that curve.
+
+    Why outside the plot: pyqtgraph's legend sits on the data and covered most of the curves in an
+    800×500 window; as buttons it also lets a user thin eight curves out to the ones of interest.
+    """
+
+    def __init__(self, labels: tuple[str, ...], curves: list[pg.PlotDataItem], parent: QWidget | None = None):
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        self.buttons: list[QPushButton] = []
+        for label, curve in zip(labels, curves, strict=True):
+            b = QPushButton(label)
+            b.setCheckable(True)
+            b.setChecked(True)
+            b.setFlat(True)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space stays Start/Stop and Play
+            b.setToolTip(f"Show or hide the {label} curve")
+            b.toggled.connect(lambda on, b=b, c=curve, lb=label: self._toggled(b, c, lb, on))
+            self._toggled(b, curve, label, True)
+            row.addWidget(b)
+            self.buttons.append(b)
+        row.addStretch(1)
+
+    @staticmethod
+    def _toggled(button: QPushButton, curve: pg.PlotDataItem, label: str, on: bool) -> None:
+        pix = QPixmap(12, 12)
+        pix.fill(QColor(emotion_color(label) if on else "#00000000"))
+        if not on:
+            painter = QPainter(pix)
+            painter.setPen(QColor(emotion_color(label)))
+            painter.drawRect(0, 0, 11, 11)
+            painter.end()
+        button.setIcon(QIcon(pix))
+        button.setStyleSheet("" if on else "color: gray;")
+        curve.setVisible(on)
+
+
+def plural(n: int, word: str) -> str:
+    """``1 window``, ``2 windows``, ``0 windows``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:
