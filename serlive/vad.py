@@ -282,14 +282,16 @@ class SpeechDetector:
         if any((s - s0) % CHUNK_HOP for s in starts) or window < CHUNK:
             return self.speech_fraction(np.stack([y[s : s + window] for s in starts]), threshold)
         n_c = (window - CHUNK) // CHUNK_HOP + 1
-        span = y[s0 : starts[-1] + window]
+        span = np.asarray(y[s0 : starts[-1] + window], dtype=np.float32)
+        if len(span) < starts[-1] - s0 + window:  # a short signal: zeros after it, as take_window pads
+            span = np.concatenate([span, np.zeros(starts[-1] - s0 + window - len(span), np.float32)])
         grid = np.lib.stride_tricks.sliding_window_view(span, CHUNK)[::CHUNK_HOP]
         first = [(s - s0) // CHUNK_HOP for s in starts]
         needed = np.zeros(len(grid), dtype=bool)
         for f in first:
             needed[f : f + n_c] = True
         gates = np.zeros((len(grid), self.weights.w_ih.shape[1]))
-        gates[needed] = self.encode(np.asarray(grid[needed], dtype=np.float32))
+        gates[needed] = self.encode(grid[needed])
         p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
         return (p >= threshold).mean(axis=1)
 
