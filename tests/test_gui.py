@@ -1005,3 +1005,34 @@ def test_full_emotion_names_legends_beside_the_curves_and_plurals(qtbot, tiny_wi
     texts = (view.summary_detail.text(), _status_text(win))
     assert not [t for t in texts if "1 windows" in t], texts
     assert "1 window" in view.summary_detail.text()
+
+
+# --- Start/Stop and Record in the menus (issue 11, "Ugly or missing") ---------------------------------
+def test_listen_menu_starts_stops_and_ticks_record(qtbot, tiny_window, fake_mic, tmp_path, errors):
+    """Start/Stop and Record were only buttons: the Listen menu has them, with their keys (Space, Ctrl+R)."""
+    win, live = tiny_window, tiny_window.live
+    menus = {a.text().replace("&", ""): a.menu() for a in win.menuBar().actions()}
+    assert "Listen" in menus, f"no Listen menu: {list(menus)}"
+    menu = menus["Listen"]
+    menu.aboutToShow.emit()  # as opening it does: the items say what they will do now
+    texts = [a.text() for a in menu.actions() if not a.isSeparator()]
+    assert any("Start" in t and t.endswith("\tSpace") for t in texts), texts
+    assert any("Record" in t and t.endswith("\tCtrl+R") for t in texts), texts
+
+    live.set_record_file(tmp_path / "menu.wav")
+    live.record_check.setChecked(False)
+    win.tabs.setCurrentWidget(win.file)
+    win.record_menu_action.trigger()
+    assert live.record_check.isChecked()
+    win.start_stop_action.trigger()  # from the File tab: the Live tab is shown and listening starts
+    assert win.tabs.currentWidget() is live and live.engine is not None and live.engine.running, errors
+    menu.aboutToShow.emit()
+    assert win.start_stop_action.text().startswith("Stop") and not win.record_menu_action.isEnabled()
+    qtbot.wait(300)
+    win.start_stop_action.trigger()
+    assert not live.engine.running and live.last_recording == tmp_path / "menu.wav"
+    menu.aboutToShow.emit()
+    assert win.start_stop_action.text().startswith("Start") and win.record_menu_action.isChecked()
+    win.record_menu_action.trigger()
+    assert not live.record_check.isChecked()
+    assert not errors

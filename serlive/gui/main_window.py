@@ -96,9 +96,48 @@ class MainWindow(QMainWindow):
         )
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             vm.addAction(a)
+        # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space is the Start
+        # button's, Ctrl+R the tab's Record action, neither active on the File tab, where Space is Play);
+        # the menu only names them after a tab, since a second QAction with the same key would make it
+        # ambiguous and Qt would then fire neither.
+        lm = mb.addMenu("&Listen")
+        self.start_stop_action = self._action("Start listening\tSpace", self._menu_start_stop)
+        self.record_menu_action = self._action("Record to a file\tCtrl+R", self._menu_record)
+        self.record_menu_action.setCheckable(True)
+        self.choose_record_action = self._action("Choose the record file…", self.live.choose_record_file)
+        self.refresh_action = self._action("Look for input devices again", self._menu_refresh)
+        for a in (self.start_stop_action, None, self.record_menu_action, self.choose_record_action, None):
+            lm.addSeparator() if a is None else lm.addAction(a)
+        lm.addAction(self.refresh_action)
+        lm.aboutToShow.connect(self._sync_listen_menu)
         hm = mb.addMenu("&Help")
         hm.addAction(self._action("&About serlive", self.show_about))
         self.tabs.currentChanged.connect(lambda _i: self._tab_changed())
+
+    def _sync_listen_menu(self) -> None:
+        """Before the Listen menu opens: its items say what they would do now, enabled as the tab's are."""
+        live = self.live
+        running = live.engine is not None and live.engine.running
+        self.start_stop_action.setText(("Stop" if running else "Start") + " listening\tSpace")
+        self.start_stop_action.setEnabled(live.start_button.isEnabled())
+        self.record_menu_action.setChecked(live.record_check.isChecked())
+        self.record_menu_action.setEnabled(live.record_check.isEnabled())
+        self.choose_record_action.setEnabled(live.record_file_button.isEnabled())
+        self.refresh_action.setEnabled(live.refresh_button.isEnabled())
+
+    def _menu_start_stop(self) -> None:
+        """Listen ▸ Start/Stop: shows the Live tab, where the plots are."""
+        self.tabs.setCurrentWidget(self.live)
+        self.live.toggle()
+
+    def _menu_record(self) -> None:
+        """Listen ▸ Record: ticks the tab's Record box (which asks for a file the first time)."""
+        if self.live.record_check.isEnabled():
+            self.live.record_check.setChecked(not self.live.record_check.isChecked())
+        self.record_menu_action.setChecked(self.live.record_check.isChecked())
+
+    def _menu_refresh(self) -> None:
+        self.live.refresh_devices(rescan=True)
 
     def _file_zoom(self, factor: float | None) -> None:
         """View ▸ Zoom: the file viewer's time axis (shown first); ``None`` fits the whole file."""
