@@ -1036,3 +1036,32 @@ def test_listen_menu_starts_stops_and_ticks_record(qtbot, tiny_window, fake_mic,
     win.record_menu_action.trigger()
     assert not live.record_check.isChecked()
     assert not errors
+
+
+# --- spectrogram levels for the model's front end -----------------------------------------------------
+def test_spectrogram_levels_follow_the_models_features(qtbot, model):
+    """Whisper's front end (the encoder models') gives log10 power, dB / 10: drawn on the fixed -90..20 dB
+    levels the spectrogram was a flat orange.  The levels now follow the feature kind, in both views."""
+    from serlive.config import DEFAULT_FEATURES, WHISPER_FEATURES
+    from serlive.features import FeatureExtractor
+    from serlive.gui import plots
+    from serlive.gui.file_view import FileView
+    from serlive.gui.live_view import LiveView
+
+    assert hasattr(plots, "spectrogram_levels"), "one set of dB levels for every feature kind"
+    y = spoken(5.0)
+    for cfg in (DEFAULT_FEATURES, WHISPER_FEATURES):
+        lo, hi = plots.spectrogram_levels(cfg)
+        p50, p99 = np.percentile(FeatureExtractor(cfg).raw_frames(y)[:, : cfg.n_mels], [50, 99])
+        assert p99 <= hi and 0.3 < (p50 - lo) / (hi - lo) < 0.7, (cfg.kind, p50, p99)  # pauses may be black
+
+    view = FileView(model)  # whatever the shipped model's front end is
+    qtbot.addWidget(view)
+    want = plots.spectrogram_levels(model.meta.features)
+    for item in (view.spec_item, view.detail_item):
+        assert tuple(item.getLevels()) == pytest.approx(want)
+    live = LiveView(None, model.labels, list_devices=lambda: [])
+    qtbot.addWidget(live)
+    for cfg in (WHISPER_FEATURES, DEFAULT_FEATURES):  # as Start does for the engine's model
+        live._fit_spectrogram(cfg)
+        assert tuple(live.spec_item.getLevels()) == pytest.approx(plots.spectrogram_levels(cfg))

@@ -204,9 +204,11 @@ class FileView(QWidget):
         self.wave_curve = self.wave_plot.plot(pen=pg.mkPen("#8ce99a", width=1))
         self.spec_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis()})
         set_mel_axis(self.spec_plot, self.model.meta.features)
-        self.spec_item = spectrogram_item()
+        self.spec_item = spectrogram_item(self.model.meta.features)
         self.spec_plot.addItem(self.spec_item)
-        self.detail_item = spectrogram_item()  # the visible stretch at full detail, over spec_item
+        self.detail_item = spectrogram_item(
+            self.model.meta.features
+        )  # the visible stretch at full detail, over spec_item
         self.detail_item.setZValue(1)
         self.detail_item.hide()
         self.spec_plot.addItem(self.detail_item)

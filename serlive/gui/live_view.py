@@ -55,6 +55,7 @@ from serlive.gui.plots import (
     envelope,
     set_mel_axis,
     spectrogram_item,
+    spectrogram_levels,
 )
 from serlive.stream import Engine, Result
 
@@ -250,6 +251,7 @@ class LiveView(QWidget):
         """Size the scrolling image for the model's bands and frame rate, label it in Hz."""
         self.spec_frames = round(SPEC_S * cfg.sample_rate / cfg.hop_length)
         self.spec_buf = np.full((cfg.n_mels, self.spec_frames), -120.0, np.float32)
+        self.spec_item.setLevels(spectrogram_levels(cfg))  # dB, or log10 power for Whisper's front end
         self.spec_item.setImage(self.spec_buf, autoLevels=False)
         self.spec_item.setRect(-SPEC_S, 0, SPEC_S, cfg.n_mels)
         self.spec_plot.setYRange(0, cfg.n_mels, padding=0)

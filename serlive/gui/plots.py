@@ -98,11 +98,22 @@ def downsample_columns(spec: NDArray[np.float32], max_cols: int) -> NDArray[np.f
     return spec[:m].reshape(n // per, per, spec.shape[1]).mean(axis=1).astype(np.float32)
 
 
-def spectrogram_item() -> pg.ImageItem:
+def spectrogram_levels(cfg: object = None) -> tuple[float, float]:
+    """The fixed image levels for the frames of a model's front end (``cfg``: its FeatureConfig).
+
+    The log-mel front end gives dB (SPECTROGRAM_LEVELS); Whisper's (``whisper_logmel``, the encoder
+    models') gives log10 power, dB / 10, so the same levels / 10: on the dB levels its image was a
+    flat orange.  The two put speech at the same place within the levels (tested).
+    """
+    lo, hi = SPECTROGRAM_LEVELS
+    return (lo / 10, hi / 10) if getattr(cfg, "kind", "logmel") == "whisper_logmel" else (lo, hi)
+
+
+def spectrogram_item(cfg: object = None) -> pg.ImageItem:
     """An image with the shared colormap and fixed levels (no auto-levels: they would pump)."""
     item = pg.ImageItem(axisOrder="row-major")
     item.setColorMap(pg.colormap.get(COLORMAP))
-    item.setLevels(SPECTROGRAM_LEVELS)
+    item.setLevels(spectrogram_levels(cfg))
     return item
 
 
