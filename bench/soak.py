@@ -147,7 +147,7 @@ def soak(
 
         # the file path over the same samples
         t1 = time.perf_counter()
-        ref = analyse_signal(y, model)
+        ref = analyse_signal(y, model, windows=model.meta.windows)  # at the live hop, not the file hop
         t_file = time.perf_counter() - t1
         want = np.stack([w.probabilities for w in ref.windows])
         want_silent = np.array([w.silent for w in ref.windows])

@@ -442,6 +442,9 @@ def cmd_desktop_entry(install: bool) -> int:
     return EXIT_OK
 
 
+MODEL_HELP = "a .tflite exported by serlive train, or a shipped model: whisper (the default) or cnn"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and options."""
     p = argparse.ArgumentParser(prog="serlive", description="Real-time speech emotion recognition.")
@@ -463,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
     pr.add_argument("--format", choices=("text", "json", "csv"), default="text")
     pr.add_argument("--timeline", action="store_true", help="include every 3 s window")
-    pr.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
+    pr.add_argument("--model", help=MODEL_HELP)
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
     tr.add_argument(
@@ -520,11 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the captured audio to FILE (.wav, float32); an existing FILE is refused",
     )
-    li.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
+    li.add_argument("--model", help=MODEL_HELP)
 
     gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")
     gu.add_argument("paths", nargs="*", help="an audio file to open in the viewer")
-    gu.add_argument("--model", help="a .tflite exported by serlive train (default: the shipped model)")
+    gu.add_argument("--model", help=MODEL_HELP)
     return p
 
 

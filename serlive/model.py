@@ -36,7 +36,7 @@ METADATA_NAME = "serlive"
 METADATA_VERSION = 1
 #: The shipped default model: a file in the package's ``models/`` folder (package data, so it is in the
 #: wheel, the sdist and the PyInstaller bundle).  Switching the default to another shipped file is this line.
-DEFAULT_MODEL_NAME = "serlive.tflite"
+DEFAULT_MODEL_NAME = "serlive-whisper.tflite"
 #: metadata keys that date a model, newest convention first (``serlive.train.export`` writes ``trained``)
 DATE_KEYS = ("trained", "created")
 
@@ -55,6 +55,26 @@ def shipped_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
     and that messages can show.
     """
     return Path(os.fspath(importlib.resources.files("serlive").joinpath("models", name)))
+
+
+#: The shipped models by short name, for ``--model whisper`` / ``--model cnn`` and the GUI's choice.
+SHIPPED_MODELS = {"whisper": "serlive-whisper.tflite", "cnn": "serlive-cnn.tflite"}
+
+
+def resolve_model_path(path: str | Path | None) -> Path:
+    """A model path as the user gave it: a file, a shipped model's short name or file name, or the default.
+
+    An existing file always wins, so a file named ``cnn`` in the working
+    directory is still that file.
+    """
+    if path is None:
+        return default_model_path()
+    p = Path(path)
+    if p.exists() or p.parent != Path("."):
+        return p
+    name = SHIPPED_MODELS.get(str(path), str(path))
+    shipped = shipped_model_path(name)
+    return shipped if shipped.is_file() else p
 
 
 def default_model_path() -> Path:
@@ -319,7 +339,7 @@ class EmotionModel:
     """
 
     def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
-        self.path = Path(path) if path is not None else default_model_path()
+        self.path = resolve_model_path(path)
         try:
             content = self.path.read_bytes()
         except FileNotFoundError as exc:

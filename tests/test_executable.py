@@ -6,7 +6,7 @@ directory other than the checkout:
 
 * ``--version``, naming the bundled model (found through ``importlib.resources``) and its training date;
 * the bundle: every shipped model is there at its package path, byte for byte, nothing of the
-  training stack (TensorFlow, librosa, numba, ...) is inside, and the folder stays under 250 MB;
+  training stack (TensorFlow, librosa, numba, ...) is inside, and the folder stays under 300 MB;
 * ``predict --format json --timeline`` on a generated clip prints exactly the bytes that the build
   venv's Python prints from source (same numpy/scipy/LiteRT, so any difference is the packaging's);
 * the desktop app opened offscreen on that clip analyses it and exits with code 0 when
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 BUILD_SCRIPT = REPO / "scripts" / "build_exe.sh"
-MAX_FOLDER_MB = 250
+MAX_FOLDER_MB = 300  # issue 10's budget with the 11 MB encoder model and the VAD inside
 #: modules of the training stack that must not be in the executable
 FORBIDDEN = ("tensorflow", "keras", "tf_keras", "librosa", "numba", "llvmlite", "matplotlib", "sklearn")
 MODELS = REPO / "serlive" / "models"

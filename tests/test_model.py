@@ -356,13 +356,19 @@ def test_shipped_model_loads(shipped):
     assert p.shape == (1, 8) and p.sum() == pytest.approx(1.0, abs=1e-4)
 
 
-def test_shipped_model_size(shipped):
-    assert shipped.stat().st_size < 500 * 1024
+def test_shipped_model_sizes():
+    """All model files together within the 30 MB budget; the small CNN stays small."""
+    from serlive.model import SHIPPED_MODELS
+
+    sizes = {short: shipped_model_path(name).stat().st_size for short, name in SHIPPED_MODELS.items()}
+    assert sum(sizes.values()) <= 30 * 1000 * 1000
+    assert sizes["cnn"] < 500 * 1024
 
 
-def test_shipped_model_is_speaker_independent(shipped):
+@pytest.mark.parametrize("short", ["whisper", "cnn"])
+def test_shipped_model_is_speaker_independent(short):
     """The held-out RAVDESS actors 21-24 and the declared test speakers never trained it."""
-    m = EmotionModel(shipped)
+    m = EmotionModel(short)
     training = m.meta.extra.get("training")
     if training is None:
         pytest.skip("shipped model carries no training provenance")
@@ -516,3 +522,21 @@ def test_predict_stderr_is_clean(make_audio):
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
     assert json.loads(res.stdout)["label"] in LABELS
+
+
+def test_shipped_models_by_short_name(tmp_path, monkeypatch):
+    from serlive.model import SHIPPED_MODELS, resolve_model_path, shipped_model_path
+
+    for short, name in SHIPPED_MODELS.items():
+        assert resolve_model_path(short) == shipped_model_path(name)
+        assert resolve_model_path(name) == shipped_model_path(name)
+        assert EmotionModel(short).path == shipped_model_path(name)
+    # the default is the encoder model; the small CNN stays available
+    assert EmotionModel().meta.features.kind == "whisper_logmel"
+    assert EmotionModel("cnn").meta.features.kind == "logmel"
+    # a real file of that name wins over the shipped model
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cnn").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="cnn"):
+        EmotionModel("cnn")
+    assert resolve_model_path("nosuch.tflite") == Path("nosuch.tflite")

@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/encoder"))
     ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON")
-    ap.add_argument("--val", default="ravdess:19,ravdess:20,nemo:MP0,ased:01,ased:02,esd:0020")
+    # one speaker of each multi-speaker corpus with genders (ESD has a single speaker: all of it trains)
+    ap.add_argument("--val", default="ravdess:19,ravdess:20,nemo:MP0,ased:01,ased:02")
     args = ap.parse_args(argv)
     d = json.loads(args.head)
     if "layers" in d:
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             "training": {
                 "corpora": corpora,
                 "val_speakers": sorted(val_speakers),
+                "train_speakers": sorted({pool.utts[int(c)].speaker for c in pool.clip[tr]}),
                 "clips": len({int(c) for c in pool.clip[tr]}),
                 "head": asdict(cfg) | {"layers": list(cfg.layers)},
                 "command": "python -m serlive.train.encoder_model " + " ".join(argv or sys.argv[1:]),

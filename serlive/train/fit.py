@@ -147,6 +147,10 @@ CORPUS_LICENCES = {
     "savee": "SAVEE (research use)",
     "cremad": "CREMA-D (ODbL)",
     "emodb": "EmoDB (research use)",
+    "nemo": "nEMO (CC BY-NC-SA 4.0)",
+    "ased": "ASED (no licence stated; Retta et al. 2022)",
+    "esd": "ESD speaker 0020 (research use)",
+    "emospeech": "EmoSpeech Command (CC BY-NC-SA 4.0)",
 }
 
 
