@@ -1083,3 +1083,90 @@ def test_spectrogram_levels_follow_the_models_features(qtbot, model):
     for cfg in (WHISPER_FEATURES, DEFAULT_FEATURES):  # as Start does for the engine's model
         live._fit_spectrogram(cfg)
         assert tuple(live.spec_item.getLevels()) == pytest.approx(plots.spectrogram_levels(cfg))
+
+
+# --- the emotion strip (issue 11, ugly: a readable timeline for long files) ---------------------------
+def _strip_expected(view_labels, probs, silent):
+    """Each column's colour as the strip should draw it: the top emotion, dimmed by confidence; grey line."""
+    from PySide6.QtGui import QColor
+
+    from serlive.gui.colors import NO_SPEECH_COLOR, emotion_color
+
+    cols = []
+    for p, s in zip(probs, silent, strict=True):
+        if s:
+            cols.append(("none", QColor(NO_SPEECH_COLOR).getRgb()[:3]))
+        else:
+            top = int(np.nanargmax(p))
+            cols.append(
+                (view_labels[top], QColor(emotion_color(view_labels[top])).getRgb()[:3], float(p[top]))
+            )
+    return cols
+
+
+def _check_strip(strip, labels, probs, silent):
+    img = strip.image
+    assert img.shape == (3, len(silent), 4), img.shape
+    for j, col in enumerate(_strip_expected(labels, probs, silent)):
+        if col[0] == "none":
+            assert tuple(img[1, j, :3]) == col[1] and img[1, j, 3] == 255
+            assert img[0, j, 3] == 0 and img[2, j, 3] == 0, "no speech is a thin line, not a band"
+        else:
+            _lb, rgb, conf = col
+            k = len(labels)
+            want = 0.3 + 0.7 * np.clip((conf - 1 / k) / (1 - 1 / k), 0, 1)
+            assert np.all(img[:, j, 3] == 255)
+            assert np.allclose(img[0, j, :3], np.array(rgb) * want, atol=1.01), (j, img[0, j], rgb, want)
+
+
+def test_emotion_strip_above_the_file_timeline_and_in_the_live_view(
+    qtbot, tiny_window, tiny, tiny_models, make_audio
+):
+    """One coloured column per window (top emotion, confidence as brightness, no speech a grey line), in one
+    ImageItem above the curves, on the curves' time axis; the live view has the same strip, rolling."""
+    from serlive.gui.live_view import LiveView
+    from serlive.gui.plots import EmotionStrip
+
+    view = tiny_window.file
+    y = np.concatenate([spoken(4.0), np.zeros(4 * SR, np.float32), spoken(4.0)])
+    _analyse(qtbot, tiny_window, make_audio("strip.wav", y))
+    a = view.loaded.analysis
+    silent = np.array([w.silent for w in a.windows])
+    assert silent.any() and not silent.all()
+    probs = np.array([w.probabilities for w in a.windows])
+    _check_strip(view.strip, view.labels, probs, silent)
+    # one image, laid over the windows: first column centred on the first window, a hop each
+    assert [type(i).__name__ for i in view.strip.getPlotItem().items] == ["ImageItem"]
+    hop = view.model.meta.windows.for_files().hop_s
+    rect = view.strip.item.mapRectToParent(view.strip.item.boundingRect())
+    centre0 = 0.5 * (a.windows[0].start_s + a.windows[0].end_s)
+    assert rect.left() == pytest.approx(centre0 - hop / 2) and rect.width() == pytest.approx(
+        hop * len(a.windows)
+    )
+    # above the curves, on the same time axis while zooming
+    layout = view.time_plot.parentWidget().layout()
+    assert layout.indexOf(view.strip) == layout.indexOf(view.time_plot) - 1
+    view.wave_plot.setXRange(2.0, 6.0, padding=0)
+    qtbot.wait(20)
+    # (pyqtgraph links views by screen position: the strip's range is the curves' plot's, the same axis width)
+    want = view.time_plot.getPlotItem().vb.viewRange()[0]
+    assert want[0] == pytest.approx(2.0, abs=0.1) and want[1] == pytest.approx(6.0, abs=0.1)
+    assert view.strip.getPlotItem().vb.viewRange()[0] == pytest.approx(want, abs=1e-6)
+    view.clear()
+    assert view.strip.image.shape[1] == 0
+
+    live = LiveView(str(tiny_models.int8), tiny.labels, list_devices=lambda: [])
+    qtbot.addWidget(live)
+    live.show()
+    assert isinstance(live.strip, EmotionStrip)
+    assert live.start_source(FileSource(samples=y, realtime=False))
+    qtbot.waitUntil(lambda: live.start_button.text() == "Start", timeout=30_000)
+    hist = list(live._history)
+    assert len(hist) == live.results_seen >= 10
+    silent = np.array([h[1] is None for h in hist])
+    assert silent.any() and not silent.all()
+    probs = np.array([np.full(len(tiny.labels), np.nan) if h[1] is None else h[1] for h in hist])
+    _check_strip(live.strip, tiny.labels, probs, silent)
+    rect = live.strip.item.mapRectToParent(live.strip.item.boundingRect())
+    assert rect.right() == pytest.approx(0.0, abs=1e-6)  # the newest window ends at "now"
+    assert rect.width() == pytest.approx(live.engine.hop_s * len(hist))

@@ -34,8 +34,10 @@ from serlive.analysis import Analysis
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
 from serlive.gui.plots import (
+    STRIP_AXIS_WIDTH,
     EmotionBars,
     EmotionLegend,
+    EmotionStrip,
     TimeAxis,
     downsample_columns,
     emotion_pen,
@@ -220,6 +222,11 @@ class FileView(QWidget):
         self.time_curves = [
             self.time_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
         ]
+        # the top emotion of each window above the curves: readable where eight curves over 20 minutes are not
+        self.strip = EmotionStrip(self.labels)
+        self.strip.setMouseEnabled(True, False)
+        self.strip.setXLink(self.wave_plot)
+        self.time_plot.getAxis("left").setWidth(STRIP_AXIS_WIDTH)  # the strip's columns over the curves' x
         self.cursors = []
         n_mels = int(self.model.meta.features.n_mels)
         y_ranges = ((-1.0, 1.0), (0.0, float(n_mels)), (-0.02, 1.02))
@@ -246,6 +253,8 @@ class FileView(QWidget):
             p.addItem(cur)
             self.cursors.append(cur)
             p.scene().sigMouseClicked.connect(lambda ev, plot=p: self._clicked(plot, ev))
+            if p is self.time_plot:
+                pl.addWidget(self.strip)
             pl.addWidget(p)
         self.legend = EmotionLegend(self.labels, self.time_curves)
         pl.addWidget(self.legend)
@@ -313,6 +322,7 @@ class FileView(QWidget):
         self.wave_curve.setData([], [])
         for c in self.time_curves:
             c.setData([], [])
+        self.strip.clear_windows()
         self.spec_item.clear()
         self.set_cursor(0.0)
         self._play_pos = 0
@@ -445,7 +455,7 @@ class FileView(QWidget):
         def wave() -> None:
             # the view stays within the file: zooming out stops at all of it, panning at its ends
             span = max(dur, 1e-3)
-            for p in (self.wave_plot, self.spec_plot, self.time_plot):
+            for p in (self.wave_plot, self.spec_plot, self.time_plot, self.strip):
                 p.getPlotItem().vb.disableAutoRange()
                 p.setLimits(xMin=0.0, xMax=span, maxXRange=span, minXRange=min(span, MIN_SPAN_S))
             self.wave_plot.setXRange(0, span, padding=0)
@@ -466,6 +476,11 @@ class FileView(QWidget):
             for i, c in enumerate(self.time_curves):
                 c.setPen(emotion_pen(self.labels[i], width=width))
                 c.setData(d.times, d.probs[:, i])
+            # one column per window, centred on the window like the curves' points, a hop wide
+            step = float(self.model.meta.windows.for_files().hop_s)
+            silent = np.array([w.silent for w in a.windows], bool)
+            x0 = float(d.times[0]) - step / 2 if len(d.times) else 0.0
+            self.strip.set_windows(x0, step, d.probs, silent)
 
         def summary() -> None:
             label = a.label if a.speech else "no speech"

@@ -48,8 +48,10 @@ from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
 from serlive.gui.plots import (
+    STRIP_AXIS_WIDTH,
     EmotionBars,
     EmotionLegend,
+    EmotionStrip,
     TimeAxis,
     emotion_pen,
     envelope,
@@ -212,6 +214,12 @@ class LiveView(QWidget):
         ]
         prob_box = QVBoxLayout()
         prob_box.setContentsMargins(0, 0, 0, 0)
+        prob_box.setSpacing(0)
+        # the last minute's top emotions as a rolling strip over the curves (its image changes per decision)
+        self.strip = EmotionStrip(self.labels, ago=True)
+        self.strip.setXRange(-HISTORY_S, 0, padding=0)
+        self.prob_plot.getAxis("left").setWidth(STRIP_AXIS_WIDTH)
+        prob_box.addWidget(self.strip)
         prob_box.addWidget(self.prob_plot, 1)
         self.legend = EmotionLegend(self.labels, self.prob_curves)
         prob_box.addWidget(self.legend)
@@ -494,6 +502,7 @@ class LiveView(QWidget):
         self.level_bar.setValue(self.level_bar.minimum())
         for curve in (*self.prob_curves, self.wave_curve):
             curve.setData([], [])
+        self.strip.clear_windows()
         self.spec_buf.fill(-120.0)
         self.spec_item.setImage(self.spec_buf, autoLevels=False)
         self.emotion_label.setText("listening…")
@@ -547,6 +556,10 @@ class LiveView(QWidget):
         probs = np.array([np.full(len(self.labels), np.nan) if h[1] is None else h[1] for h in self._history])
         for i, curve in enumerate(self.prob_curves):
             curve.setData(t, probs[:, i])
+        # a column per window, from a hop before its end to its end (where its curve point is)
+        step = float(self.engine.hop_s) if self.engine is not None else 0.5
+        silent = np.array([h[1] is None for h in self._history], bool)
+        self.strip.set_windows(float(t[0]) - step, step, probs, silent)
 
     def _draw_audio(self, ring: Any, sr: int) -> None:
         written = ring.written

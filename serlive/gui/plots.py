@@ -9,9 +9,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
-from serlive.gui.colors import COLORMAP, SPECTROGRAM_LEVELS, emotion_color
+from serlive.gui.colors import COLORMAP, NO_SPEECH_COLOR, SPECTROGRAM_LEVELS, emotion_color
 
 pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
+
+STRIP_ROWS = 3  #: image rows of the emotion strip (no speech: the middle one only)
+#: left-axis width of the strip and the probability plot under it, so their time scales line up
+STRIP_AXIS_WIDTH = 56
 
 
 def envelope(y: NDArray[np.float32], n_bins: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
@@ -220,3 +224,76 @@ def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:
     axis.enableAutoSIPrefix(False)  # it read "frequency (Hz) (x0.001)" on the empty tab
     axis.setTicks([ticks])
     plot.setLabel("left", "frequency (Hz)")
+
+
+def strip_image(
+    probs: NDArray[np.floating], silent: NDArray[np.bool_], labels: tuple[str, ...]
+) -> NDArray[np.uint8]:
+    """The emotion strip's RGBA image, ``(STRIP_ROWS, windows, 4)``: one column per window.
+
+    A speech window is its top emotion's colour, darker the less confident it is (a top
+    probability of 1 / len(labels), a coin toss, is drawn at 30 %; 1.0 at full colour), over all
+    rows; a "no speech" window is a thin grey line in the middle row only, so it never reads as a
+    faint neutral (grey) band.  ``probs`` rows of silent windows may be NaN.
+    """
+    n, k = len(silent), len(labels)
+    img = np.zeros((STRIP_ROWS, n, 4), np.uint8)
+    if n == 0:
+        return img
+    table = np.array([QColor(emotion_color(lb)).getRgb()[:3] for lb in labels], np.float64)
+    p = np.nan_to_num(np.asarray(probs, np.float64).reshape(n, k), nan=0.0)
+    top = np.argmax(p, axis=1)
+    conf = p[np.arange(n), top]
+    floor = 1.0 / k
+    intensity = 0.3 + 0.7 * np.clip((conf - floor) / max(1e-9, 1.0 - floor), 0.0, 1.0)
+    rgb = (table[top] * intensity[:, None]).round().astype(np.uint8)
+    speech = ~np.asarray(silent, bool)
+    img[:, speech, :3] = rgb[speech]
+    img[:, speech, 3] = 255
+    grey = QColor(NO_SPEECH_COLOR).getRgb()[:3]
+    img[STRIP_ROWS // 2, ~speech, :3] = grey
+    img[STRIP_ROWS // 2, ~speech, 3] = 255
+    return img
+
+
+class EmotionStrip(pg.PlotWidget):
+    """A thin band above a probability plot: one coloured column per window (see :func:`strip_image`).
+
+    Why: eight overlapping curves over 20 minutes are unreadable; a strip of top emotions reads at a
+    glance.  One ImageItem whose image is replaced (never an item per window): an hour's 2400
+    windows are one texture, and the live strip costs one small image per decision, not per frame.
+    """
+
+    def __init__(self, labels: tuple[str, ...], ago: bool = False, parent: object = None) -> None:
+        super().__init__(parent=parent, axisItems={"bottom": TimeAxis(ago=ago)})
+        self.labels = labels
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.item)
+        self.hideAxis("bottom")
+        self.setYRange(0, STRIP_ROWS, padding=0)
+        self.setLimits(yMin=0, yMax=STRIP_ROWS)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setMenuEnabled(False)
+        ax = self.getAxis("left")
+        ax.setTicks([[(STRIP_ROWS / 2, "top")]])
+        ax.setStyle(tickLength=0)
+        ax.setWidth(STRIP_AXIS_WIDTH)
+        self.setFixedHeight(26)
+        self.setToolTip("The top emotion of each window (darker: less confident; a grey line: no speech)")
+        self.image: NDArray[np.uint8] = strip_image(np.zeros((0, len(labels))), np.zeros(0, bool), labels)
+
+    def set_windows(
+        self, x0: float, step: float, probs: NDArray[np.floating], silent: NDArray[np.bool_]
+    ) -> None:
+        """Show one column per window, the first from ``x0`` seconds, each ``step`` seconds wide."""
+        self.image = strip_image(probs, silent, self.labels)
+        if self.image.shape[1] == 0:
+            self.item.clear()
+            return
+        self.item.setImage(self.image, autoLevels=False)
+        self.item.setRect(x0, 0, step * self.image.shape[1], STRIP_ROWS)
+
+    def clear_windows(self) -> None:
+        """Show nothing (a new file or run)."""
+        self.set_windows(0.0, 1.0, np.zeros((0, len(self.labels))), np.zeros(0, bool))
