@@ -480,7 +480,7 @@ def test_fuzzed_headers_load_or_fail_cleanly(tmp_path, data):
 
 # --- the analysis that predict and the viewer run ------------------------------------------------
 def _file_hop() -> int:
-    """The default model's file-path hop in samples (an encoder model analyses files every 1.5 s)."""
+    """The default model's file-path hop in samples (an encoder model analyses files every 2 s)."""
     from serlive.model import ModelMetadata, default_model_path, read_tflite_metadata
 
     meta = ModelMetadata.from_json(read_tflite_metadata(default_model_path().read_bytes())["serlive"])

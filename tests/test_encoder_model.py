@@ -86,15 +86,15 @@ def test_exported_encoder_model_loads_and_matches_keras(encoder_model):
 def test_encoder_model_runs_the_file_path(encoder_model):
     m = EmotionModel(encoder_model[0])
     y = np.concatenate([_voice(2.0, 120, 1), np.zeros(SR, np.float32), _voice(2.5, 200, 2)])
-    assert m.meta.windows.hop_s == 0.5 and m.meta.windows.file_hop_s == 1.5
+    assert m.meta.windows.hop_s == 0.5 and m.meta.windows.file_hop_s == 2.0
     a = analyse_signal(y, m)
-    # files: the model's file hop (5.5 s: windows at 0 and 1.5 s), live: its 0.5 s hop
-    assert [w.start_s for w in a.windows] == [0.0, 1.5]
+    # files: the model's file hop (5.5 s: windows at 0 and 2 s), live: its 0.5 s hop
+    assert [w.start_s for w in a.windows] == [0.0, 2.0]
     assert a.probabilities.shape == (8,)
     dense = analyse_signal(y, m, windows=m.meta.windows.for_files().__class__(hop_s=0.5))
     assert [w.start_s for w in dense.windows] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     # a window the two share gets the same probabilities either way
-    np.testing.assert_allclose(dense.windows[3].probabilities, a.windows[1].probabilities, atol=1e-6)
+    np.testing.assert_allclose(dense.windows[4].probabilities, a.windows[1].probabilities, atol=1e-6)
     # silence padding does not move the pooled embedding: the same word alone or padded in its window
     word = _voice(1.0, 160, 3)
     padded = np.concatenate([word, np.full(2 * SR, 0.0, np.float32)])

@@ -126,7 +126,7 @@ def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):
     _analyse(qtbot, window, path)
     assert not errors
     loaded = window.file.loaded
-    n = _file_windows(window.file.model, 6.0)  # 7 at a 0.5 s hop, 3 at the encoder model's 1.5 s
+    n = _file_windows(window.file.model, 6.0)  # 7 at a 0.5 s hop, 2 at the encoder model's 2 s
     assert loaded is not None and len(loaded.analysis.windows) == n
     x, _y = window.file.time_curves[0].getData()
     assert len(x) == n

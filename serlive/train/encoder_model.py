@@ -75,9 +75,9 @@ def convert_float(model: Any) -> bytes:
     return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
 
-#: The file path's hop for an encoder model: 3 s windows every 1.5 s keep file analysis above
+#: The file path's hop for an encoder model: 3 s windows every 2 s keep file analysis above
 #: 100x real time on one thread (bench/bench_pipeline.py); the live view keeps its 0.5 s.
-FILE_HOP_S = 1.5
+FILE_HOP_S = 2.0
 
 
 def metadata(extra: dict[str, Any], file_hop_s: float | None = FILE_HOP_S) -> ModelMetadata:
