@@ -1170,3 +1170,69 @@ def test_emotion_strip_above_the_file_timeline_and_in_the_live_view(
     rect = live.strip.item.mapRectToParent(live.strip.item.boundingRect())
     assert rect.right() == pytest.approx(0.0, abs=1e-6)  # the newest window ends at "now"
     assert rect.width() == pytest.approx(live.engine.hop_s * len(hist))
+
+
+# --- PNG export, right-click menus, a steady toolbar (issue 11, ugly: PNG export) ----------------------
+def test_png_export_beside_the_audio_without_play_menus_plain_toolbar_steady(
+    qtbot, tiny_window, make_audio, tmp_path, monkeypatch, errors
+):
+    """Export view as PNG proposes the audio file's name in its folder (it proposed 'serlive.png' in the
+    working directory) and leaves the Play button out; the plots' right-click menus keep only View All
+    (file) or nothing (live); the Live tab's controls do not move whatever the Record file and state."""
+    from PySide6.QtGui import QImage
+
+    from serlive.gui import main_window
+
+    win, view = tiny_window, tiny_window.file
+    sub = tmp_path / "takes"
+    sub.mkdir()
+    audio = sub / "interview.wav"
+    audio.write_bytes(make_audio("x.wav", spoken(4.0)).read_bytes())
+    _analyse(qtbot, win, audio)
+    asked: list[str] = []
+    out = tmp_path / "out.png"
+
+    def save_dialog(parent, title, default, flt, *a, **k):
+        asked.append(default)
+        return str(out if default.endswith(".png") else tmp_path / "out.csv"), flt
+
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName", save_dialog)
+    win.export_png_dialog()
+    win.export_csv_dialog()
+    assert asked == [str(sub / "interview.png"), str(sub / "interview.csv")]
+    assert not errors and out.is_file()
+    assert view.play_button.isVisible(), "the Play button is back after the export"
+    img = QImage(str(out))
+    g = view.play_button.geometry()
+    region = img.copy(g.adjusted(2, 2, -2, -2))
+    colours = {region.pixel(x, y) for x in range(region.width()) for y in range(region.height())}
+    assert len(colours) == 1, "the Play button is in the exported image"
+    full = view.grab().toImage().copy(g.adjusted(2, 2, -2, -2))
+    assert len({full.pixel(x, y) for x in range(full.width()) for y in range(full.height())}) > 1
+
+    class Click:
+        acceptedItem = None
+
+    for p in (view.wave_plot, view.spec_plot, view.time_plot):
+        vb = p.getPlotItem().vb
+        menu = p.scene().addParentContextMenus(vb, vb.getMenu(Click()), Click())
+        shown = [a.text() for a in menu.actions() if a.isVisible() and not a.isSeparator()]
+        assert shown == ["View All"], shown
+    live = win.live
+    for p in (live.wave_plot, live.spec_plot, live.prob_plot, live.strip, live.bars, view.strip, view.bars):
+        assert not p.getPlotItem().vb.menuEnabled() and not p.getPlotItem().menuEnabled()
+        assert p.scene().contextMenu == []
+
+    win.tabs.setCurrentWidget(live)
+    qtbot.wait(20)
+    row = [live.device_combo, live.refresh_button, live.hop_spin, live.smooth_spin, live.record_check]
+    row += [live.record_file_button, live.start_button]
+
+    def geometry():
+        return [(w.x(), w.width()) for w in row]
+
+    before = geometry()
+    live.set_record_file(tmp_path / ("a-very-long-name-for-a-recording-of-an-interview-" * 2 + ".wav"))
+    live.start_button.setText("Stop")
+    qtbot.wait(20)
+    assert geometry() == before

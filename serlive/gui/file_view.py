@@ -42,6 +42,7 @@ from serlive.gui.plots import (
     downsample_columns,
     emotion_pen,
     envelope,
+    plain_menu,
     plural,
     set_mel_axis,
     spectrogram_item,
@@ -243,6 +244,7 @@ class FileView(QWidget):
             menu = p.getPlotItem().vb.menu
             menu.viewAll.triggered.disconnect()
             menu.viewAll.triggered.connect(self.zoom_to_fit)
+            plain_menu(p, view_all=True)  # not pyqtgraph's axis, mouse-mode, plot-option and export items
             # draw only what is in view, at most ~2 points per pixel: an hour's curves paint in ms
             p.setClipToView(True)
             p.setDownsampling(auto=True, mode="peak")
@@ -739,9 +741,28 @@ class FileView(QWidget):
                     + [f"{float(p):.4f}" for p in win.probabilities]
                 )
 
+    def grab_view(self) -> Any:
+        """The tab as on screen, without its buttons and progress bar (a QPixmap for File ▸ Export view).
+
+        A Play button in an exported figure is noise; hidden with its space kept, so nothing moves.
+        """
+        controls = (self.play_button, self.cancel_button, self.progress)
+        shown = [w for w in controls if w.isVisible()]
+        for w in controls:
+            policy = w.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            w.setSizePolicy(policy)
+        for w in shown:
+            w.hide()
+        try:
+            return self.grab()
+        finally:
+            for w in shown:
+                w.show()
+
     def export_png(self, path: str | Path) -> bool:
-        """The view as an image, as it is on screen."""
-        return bool(self.grab().save(str(path), "PNG"))
+        """The view as an image, as it is on screen (without the Play button)."""
+        return bool(self.grab_view().save(str(path), "PNG"))
 
     def shutdown(self) -> None:
         """Cancel the worker and stop playback (window closing)."""

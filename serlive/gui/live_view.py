@@ -55,6 +55,7 @@ from serlive.gui.plots import (
     TimeAxis,
     emotion_pen,
     envelope,
+    plain_menu,
     set_mel_axis,
     spectrogram_item,
     spectrogram_levels,
@@ -158,6 +159,9 @@ class LiveView(QWidget):
         controls.addWidget(self.record_file_button)
         self.start_button = QPushButton("Start")
         self.start_button.setShortcut("Space")
+        # as wide as its longer text, so the row never moves when it reads "Stop" instead of "Start"
+        fm = self.start_button.fontMetrics()
+        self.start_button.setFixedWidth(max(80, 32 + max(fm.horizontalAdvance(t) for t in ("Start", "Stop"))))
         self.start_button.clicked.connect(self.toggle)
         controls.addWidget(self.start_button)
         root.addLayout(controls)
@@ -209,6 +213,7 @@ class LiveView(QWidget):
         for p in (self.wave_plot, self.spec_plot, self.prob_plot):
             p.setLabel("bottom", "seconds ago")
             p.getAxis("left").enableAutoSIPrefix(False)
+            plain_menu(p, view_all=False)  # nothing to zoom; File ▸ Export view exports the tab
         self.prob_curves = [
             self.prob_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
         ]

@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         if self.file.loaded is None:
             messages.show_error(self, "Nothing to export", "Open and analyse a file first.")
             return
-        default = str(Path(str(self.settings.value("last_dir", ""))) / (self.file.loaded.path.stem + ".csv"))
+        default = str(self.file.loaded.path.with_suffix(".csv"))  # beside the audio file, its name
         path, _ = QFileDialog.getSaveFileName(self, "Export timeline", default, "CSV (*.csv)")
         if path:
             try:
@@ -186,10 +186,24 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 messages.show_error(self, "Export failed", f"{path}: {exc.strerror or exc}")
 
+    def png_default(self) -> str:
+        """Where Export view as PNG proposes to save: the audio file's name in its folder (as CSV does).
+
+        It proposed "serlive.png" in the working directory, which for a desktop launcher is the home
+        folder and for every export the same name.  The Live tab: "serlive-live.png" in the last folder.
+        """
+        if self.tabs.currentWidget() is self.file and self.file.loaded is not None:
+            return str(self.file.loaded.path.with_suffix(".png"))
+        return str(Path(str(self.settings.value("last_dir", "")) or Path.home()) / "serlive-live.png")
+
     def export_png_dialog(self) -> None:
         """File ▸ Export view as PNG (the tab on screen)."""
-        path, _ = QFileDialog.getSaveFileName(self, "Export view", "serlive.png", "PNG image (*.png)")
-        if path and not self.tabs.currentWidget().grab().save(path, "PNG"):
+        path, _ = QFileDialog.getSaveFileName(self, "Export view", self.png_default(), "PNG image (*.png)")
+        if not path:
+            return
+        tab = self.tabs.currentWidget()
+        image = self.file.grab_view() if tab is self.file else tab.grab()
+        if not image.save(path, "PNG"):
             messages.show_error(self, "Export failed", f"{path}: could not write the image")
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

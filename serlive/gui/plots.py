@@ -146,7 +146,7 @@ class EmotionBars(pg.PlotWidget):
         self.setYRange(-0.6, len(labels) - 0.4, padding=0)
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.setMenuEnabled(False)
+        plain_menu(self, view_all=False)
         self.hideAxis("bottom")  # the table beside it gives the numbers (its "1.0" tick was clipped)
         ax = self.getAxis("left")
         ax.setTicks([[(i, lb) for i, lb in enumerate(labels)]])
@@ -274,7 +274,7 @@ class EmotionStrip(pg.PlotWidget):
         self.setLimits(yMin=0, yMax=STRIP_ROWS)
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.setMenuEnabled(False)
+        plain_menu(self, view_all=False)
         ax = self.getAxis("left")
         ax.setTicks([[(STRIP_ROWS / 2, "top")]])
         ax.setStyle(tickLength=0)
@@ -297,3 +297,23 @@ class EmotionStrip(pg.PlotWidget):
     def clear_windows(self) -> None:
         """Show nothing (a new file or run)."""
         self.set_windows(0.0, 1.0, np.zeros((0, len(self.labels))), np.zeros(0, bool))
+
+
+def plain_menu(plot: pg.PlotWidget, view_all: bool) -> None:
+    """Keep only what a user of the app needs in ``plot``'s right-click menu.
+
+    pyqtgraph's own menu offers "X axis" / "Y axis" range and link settings, "Mouse Mode", "Plot Options"
+    (FFT, log scale, downsampling, grid, points...) and an "Export..." dialog of its own: raw tools that
+    put a plot into states the app does not expect (a log-scale waveform, an unlinked axis) and duplicate
+    File ▸ Export.  ``view_all``: keep "View All" (the file viewer's, which shows the whole file);
+    otherwise no menu at all (the live plots cannot be zoomed).
+    """
+    item = plot.getPlotItem()
+    item.setMenuEnabled(False, enableViewBoxMenu=None)  # "Plot Options"
+    plot.scene().contextMenu = []  # the scene's "Export..."
+    vb = item.vb
+    if not view_all:
+        vb.setMenuEnabled(False)
+        return
+    for action in vb.menu.actions():
+        action.setVisible(action is vb.menu.viewAll)
