@@ -1236,3 +1236,44 @@ def test_png_export_beside_the_audio_without_play_menus_plain_toolbar_steady(
     live.start_button.setText("Stop")
     qtbot.wait(20)
     assert geometry() == before
+
+
+# --- File ▸ Open Recent (issue 11, ugly: recording, Open Recent) --------------------------------------
+def test_open_recent_keeps_eight_newest_first_and_drops_missing_files_with_a_message(
+    qtbot, tiny_window, tiny, tiny_models, make_audio, tmp_path, monkeypatch, errors
+):
+    win = tiny_window
+    paths = [make_audio(f"take{i}.wav", spoken(1.0)) for i in range(10)]
+    for p in paths:
+        _analyse(qtbot, win, p)
+    _analyse(qtbot, win, paths[5])  # opened again: back to the top, not twice
+    want = [str(p.resolve()) for p in (paths[5], paths[9], paths[8], paths[7], paths[6], paths[4], paths[3])]
+    want.append(str(paths[2].resolve()))
+    assert win.recent_files() == want
+    win.recent_menu.aboutToShow.emit()
+    items = [a for a in win.recent_menu.actions() if not a.isSeparator()]
+    assert [a.text().split("  ")[1] for a in items[:8]] == [Path(f).name for f in want]
+    assert items[-1].text() == "&Clear the list"
+
+    items[3].trigger()  # take7.wav
+    qtbot.waitUntil(lambda: not win.file.busy and win.file.loaded is not None, timeout=30_000)
+    assert win.file.loaded.path.name == "take7.wav" and win.recent_files()[0].endswith("take7.wav")
+
+    paths[9].unlink()
+    gone = str(paths[9].resolve())
+    win.recent_menu.aboutToShow.emit()
+    next(a for a in win.recent_menu.actions() if "take9.wav" in a.text()).trigger()
+    assert gone not in win.recent_files() and len(win.recent_files()) == 7
+    assert errors and errors[-1][0] == "File not found"
+    assert gone in errors[-1][1] and "removed" in errors[-1][1]
+
+    win.save_settings()  # a new window (the next launch) has the same list
+    from serlive.gui.main_window import MainWindow
+
+    again = MainWindow(tiny, tiny_models.int8, settings=win.settings)
+    qtbot.addWidget(again)
+    assert again.recent_files() == win.recent_files()
+    again.recent_menu.aboutToShow.emit()
+    next(a for a in again.recent_menu.actions() if a.text() == "&Clear the list").trigger()
+    assert again.recent_files() == []
+    again.close()

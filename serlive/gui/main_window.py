@@ -18,6 +18,7 @@ from serlive.gui.live_view import LiveView
 from serlive.model import model_date, shipped_model_path
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
+MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
 CORPORA_LICENCES = (
     "RAVDESS: Creative Commons BY-NC-SA 4.0 (attribution, non-commercial, share-alike)",
     "TESS: Creative Commons BY-NC-ND 4.0 (attribution, non-commercial, no derivatives)",
@@ -81,7 +82,11 @@ class MainWindow(QMainWindow):
         self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        for a in (self.open_action, None, self.csv_action, self.png_action, None, quit_action):
+        fm.addAction(self.open_action)
+        self.recent_menu = fm.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        for a in (None, self.csv_action, self.png_action, None, quit_action):
             fm.addSeparator() if a is None else fm.addAction(a)
         vm = mb.addMenu("&View")
         vm.addAction(self._action("&Live", lambda: self.tabs.setCurrentWidget(self.live), "Ctrl+1"))
@@ -155,6 +160,50 @@ class MainWindow(QMainWindow):
         self.png_action.setEnabled(True)
 
     # --- files -------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        """File ▸ Open Recent's files, newest first (QSettings "recent_files", at most MAX_RECENT)."""
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):  # an INI file gives a one-item list back as a plain string
+            value = [value] if value else []
+        return [str(v) for v in (value or []) if v][:MAX_RECENT]
+
+    def _set_recent(self, files: list[str]) -> None:
+        self.settings.setValue("recent_files", files[:MAX_RECENT])
+        self._fill_recent_menu()
+
+    def _add_recent(self, path: Path) -> None:
+        p = str(path.resolve())
+        self._set_recent([p, *(f for f in self.recent_files() if f != p)])
+
+    def _fill_recent_menu(self) -> None:
+        """Rebuild Open Recent: one item per file ("1  take.wav  —  /its/folder"), then Clear."""
+        menu = self.recent_menu
+        menu.clear()
+        files = self.recent_files()
+        for i, f in enumerate(files, 1):
+            p = Path(f)
+            act = menu.addAction(f"&{i}  {p.name}  —  {p.parent}")
+            act.setToolTip(f)
+            act.triggered.connect(lambda _=False, f=f: self.open_recent(f))
+        if not files:
+            menu.addAction("No recent files").setEnabled(False)
+        menu.addSeparator()
+        clear = menu.addAction("&Clear the list")
+        clear.setEnabled(bool(files))
+        clear.triggered.connect(lambda: self._set_recent([]))
+
+    def open_recent(self, path: str) -> None:
+        """Open a recent file; one that has gone is taken off the list, and a message box says so."""
+        if not Path(path).is_file():
+            self._set_recent([f for f in self.recent_files() if f != path])
+            messages.show_error(
+                self,
+                "File not found",
+                f"{path} no longer exists (moved, renamed or deleted); it was removed from Open Recent.",
+            )
+            return
+        self.open_file(path)
+
     def open_file(self, path: str | Path) -> None:
         """Show the File tab and analyse ``path``; a path that is not a file gets a message box."""
         p = Path(path)
@@ -162,6 +211,7 @@ class MainWindow(QMainWindow):
             messages.show_error(self, "Cannot open file", f"{p}: no such file")
             return
         self.settings.setValue("last_dir", str(p.resolve().parent))
+        self._add_recent(p)
         self.tabs.setCurrentWidget(self.file)
         self.file.open_file(p)
 
