@@ -1277,3 +1277,87 @@ def test_open_recent_keeps_eight_newest_first_and_drops_missing_files_with_a_mes
     next(a for a in again.recent_menu.actions() if a.text() == "&Clear the list").trigger()
     assert again.recent_files() == []
     again.close()
+
+
+# --- devices: the sound server's names and the rate in use (issue 11, ugly: devices) -------------------
+PACTL_SOURCES = """[{"index":0,"state":"IDLE","name":"vmic16.monitor","description":"Monitor of Virtual_mic",
+"sample_specification":"s16le 1ch 16000Hz","properties":{"device.description":"Monitor of Virtual_mic"}},
+{"index":1,"name":"alsa_input.usb-headset.mono","description":"USB headset Mono",
+"sample_specification":"s16le 1ch 48000Hz"}]"""
+PACTL_INFO = '{"server_name":"pulseaudio","default_source_name":"alsa_input.usb-headset.mono"}'
+
+
+def test_devices_show_the_sound_servers_source_names_and_the_rate_in_use(
+    qtbot, tiny, tiny_models, monkeypatch
+):
+    """ "pulse" and "default" read as the server's default source ("USB headset Mono via pulse"), asked of
+    pactl on a helper thread; without pactl or a server the PortAudio names stay; the rate the open
+    stream runs at is shown beside the list while listening."""
+    import subprocess
+    import threading
+
+    from serlive.audio import server
+    from serlive.gui.live_view import LiveView
+
+    class Done:
+        def __init__(self, out):
+            self.stdout = out
+
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append((cmd, threading.current_thread() is threading.main_thread()))
+        return Done(PACTL_SOURCES if "sources" in cmd else PACTL_INFO)
+
+    monkeypatch.setattr(server.shutil, "which", lambda name: "/usr/bin/pactl")
+    info = server.list_server_sources(run=fake_run)
+    assert info.default.description == "USB headset Mono" and info.default.rate == 48000
+    assert [s.description for s in info.sources] == ["Monitor of Virtual_mic", "USB headset Mono"]
+
+    def broken(cmd, **kw):
+        raise subprocess.CalledProcessError(1, cmd)  # an old pactl without -f json, or no server
+
+    assert server.list_server_sources(run=broken) is None
+    monkeypatch.setattr(server.shutil, "which", lambda name: None)
+    assert server.list_server_sources(run=fake_run) is None
+
+    calls.clear()
+    devices = [
+        InputDevice(0, "HDA Intel PCH: ALC257 Analog (hw:0,0)", 2, 44100.0, "ALSA", False),
+        InputDevice(5, "pulse", 32, 44100.0, "ALSA", False),
+        InputDevice(9, "default", 32, 44100.0, "ALSA", True),
+    ]
+    view = LiveView(
+        str(tiny_models.int8),
+        tiny.labels,
+        list_devices=lambda: devices,
+        server_sources=lambda: server.list_server_sources(run=fake_run),
+    )
+    qtbot.addWidget(view)
+    monkeypatch.setattr(server.shutil, "which", lambda name: "/usr/bin/pactl")
+    view._ask_server()
+    qtbot.waitUntil(lambda: view.server is not None, timeout=5_000)
+    assert calls and not any(on_gui for _cmd, on_gui in calls), "pactl ran on the GUI thread"
+    texts = [view.device_combo.itemText(i) for i in range(view.device_combo.count())]
+    assert texts == [
+        "HDA Intel PCH: ALC257 Analog (hw:0,0) — 44100 Hz",
+        "USB headset Mono via pulse — 44100 Hz",
+        "USB headset Mono via default (default) — 44100 Hz",
+    ]
+    assert view.device_combo.currentIndex() == 2
+
+    class At48k(FileSource):
+        device = devices[2]
+
+    src = At48k(samples=spoken(3.0), realtime=True)
+    src.sample_rate = 48000  # what a device that refused 16 kHz runs at (the engine resamples)
+    seen: list[str] = []
+    view.status_changed.connect(seen.append)
+    assert view.rate_label.text() == ""
+    assert view.start_source(src)
+    try:
+        assert view.rate_label.text() == "48000 Hz → 16000 Hz"
+        assert "  USB headset Mono via default @ 48000 Hz  |" in seen[-1], seen[-1]
+    finally:
+        view.stop()
+    assert view.rate_label.text() == ""

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from serlive.audio.server import ServerInfo, device_label, list_server_sources
 from serlive.audio.sources import (
     AudioDeviceError,
     AudioSource,
@@ -77,6 +78,8 @@ class LiveView(QWidget):
     status_changed = Signal(str)
     #: (devices, error) from the helper thread that re-initialised PortAudio
     _devices_scanned = Signal(object, object)
+    #: the sound server's sources (ServerInfo or None), from a helper thread running pactl
+    _server_listed = Signal(object)
 
     def __init__(
         self,
@@ -85,6 +88,7 @@ class LiveView(QWidget):
         list_devices: Callable[[], list[InputDevice]] = list_input_devices,
         parent: QWidget | None = None,
         rescan: Callable[[], None] | None = reinitialize_portaudio,
+        server_sources: Callable[[], ServerInfo | None] | None = list_server_sources,
     ) -> None:
         super().__init__(parent)
         self.model_path = model_path
@@ -97,6 +101,10 @@ class LiveView(QWidget):
         #: True while PortAudio is being re-initialised on the helper thread
         self.scanning = False
         self._devices_scanned.connect(self._on_scanned)
+        #: asks the sound server for its source descriptions (pactl; None: PortAudio's names only)
+        self._server_sources = server_sources
+        self.server: ServerInfo | None = None
+        self._server_listed.connect(self._on_server_listed)
         self.engine: Engine | None = None
         self.devices: list[InputDevice] = []
         self.record_path: str | None = None
@@ -114,6 +122,7 @@ class LiveView(QWidget):
         self.timer.setInterval(int(1000 / FPS))
         self.timer.timeout.connect(self.tick)
         self.refresh_devices()
+        self._ask_server()
 
     # --- layout ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -123,6 +132,11 @@ class LiveView(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.setMinimumWidth(220)
         controls.addWidget(self.device_combo, 1)
+        # the rate the open stream really runs at (the list shows the device's default rate)
+        self.rate_label = QLabel("")
+        self.rate_label.setFixedWidth(150)  # the row does not move when it fills in
+        self.rate_label.setToolTip("The sample rate of the open input stream (→ the model's, resampled)")
+        controls.addWidget(self.rate_label)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip(
             "Look for input devices again (a microphone plugged in, a sound server started)"
@@ -306,8 +320,39 @@ class LiveView(QWidget):
             devices, error = [], str(exc)
         except Exception as exc:  # a broken PortAudio must not leave the tab "scanning" for ever
             devices, error = [], f"looking for devices failed: {type(exc).__name__}: {exc}"
+        info = self._server_sources() if self._server_sources is not None else None
         with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
+            self._server_listed.emit(info)
             self._devices_scanned.emit(devices, error)
+
+    def _ask_server(self) -> None:
+        """Ask the sound server for its source names on a helper thread (pactl is a subprocess)."""
+        if self._server_sources is None:
+            return
+        ask = self._server_sources
+
+        def run() -> None:
+            try:
+                info = ask()
+            except Exception:  # no descriptions: the PortAudio names stay
+                info = None
+            with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
+                self._server_listed.emit(info)
+
+        threading.Thread(target=run, name="serlive-sound-server", daemon=True).start()
+
+    def _on_server_listed(self, info: ServerInfo | None) -> None:
+        self.server = info
+        for i, d in enumerate(self.devices):
+            self.device_combo.setItemText(i, self._device_item(d))
+
+    def device_label(self, d: InputDevice) -> str:
+        """The device as a user knows it: the sound server's description for "pulse"/"default"."""
+        return device_label(d.name, d.hostapi, self.server)
+
+    def _device_item(self, d: InputDevice) -> str:
+        mark = " (default)" if d.is_default else ""
+        return f"{self.device_label(d)}{mark} — {d.default_rate:g} Hz"
 
     def _on_scanned(self, devices: list[InputDevice], error: str | None) -> None:
         self.scanning = False
@@ -319,8 +364,7 @@ class LiveView(QWidget):
         keep = self.device_combo.currentData()
         self.device_combo.clear()
         for d in self.devices:
-            mark = " (default)" if d.is_default else ""
-            self.device_combo.addItem(f"{d.name}{mark} — {d.default_rate:g} Hz", d.index)
+            self.device_combo.addItem(self._device_item(d), d.index)
         default = next((i for i, d in enumerate(self.devices) if d.is_default), 0)
         idx = self.device_combo.findData(keep) if keep is not None else -1
         self.device_combo.setCurrentIndex(idx if idx >= 0 else default)
@@ -463,7 +507,13 @@ class LiveView(QWidget):
         self.timer.start()
         self._set_running(True)
         rate = getattr(source, "sample_rate", 0)
-        self._device_text = f"{getattr(source, 'name', 'input')} @ {rate} Hz"
+        dev = getattr(source, "device", None)
+        name = str(getattr(source, "name", "input"))
+        if isinstance(dev, InputDevice):
+            name = self.device_label(dev)
+        self._device_text = f"{name} @ {rate} Hz"
+        model_rate = int(self.engine.sample_rate)
+        self.rate_label.setText(f"{rate} Hz" + (f" → {model_rate} Hz" if rate and rate != model_rate else ""))
         self.hide_notice()
         self._update_status(self.engine)
         return True
@@ -477,6 +527,8 @@ class LiveView(QWidget):
         self._set_running(False)
 
     def _set_running(self, running: bool) -> None:
+        if not running:
+            self.rate_label.setText("")
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setEnabled(running or bool(self.devices))
         for w in (
