@@ -122,7 +122,7 @@ def _file_windows(model, seconds: float) -> int:
 
 
 def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):
-    path = make_audio("six.wav", speechlike(6.0))
+    path = make_audio("six.wav", spoken(6.0))  # real speech: its windows pass the VAD
     _analyse(qtbot, window, path)
     assert not errors
     loaded = window.file.loaded
@@ -1361,3 +1361,57 @@ def test_devices_show_the_sound_servers_source_names_and_the_rate_in_use(
     finally:
         view.stop()
     assert view.rate_label.text() == ""
+
+
+# --- what the screenshots showed (issue 11: regenerate the screenshots and look at them) --------------
+def test_plots_share_one_left_edge_and_the_status_names_the_device_once_the_server_answers(
+    qtbot, tiny_window, tiny, tiny_models, make_audio
+):
+    """At 1400x900 the file plots' data areas started at different x (the waveform's axis was narrower than
+    the probability plot's), so a time was not in one column across them; the live status bar said
+    "pulse @ 16000 Hz" when Start came before pactl's answer; the 250 Hz tick ran into the 500 Hz one; the
+    waveform's "1.0" was hidden (cut in half when allowed to overflow)."""
+    from serlive.audio.server import ServerInfo, ServerSource
+    from serlive.gui.live_view import LiveView
+
+    win, view = tiny_window, tiny_window.file
+    win.resize(1400, 900)
+    _analyse(qtbot, win, make_audio("edge.wav", spoken(6.0)))
+    qtbot.wait(50)
+
+    def left(p):
+        vb = p.getPlotItem().vb
+        return p.mapToGlobal(p.mapFromScene(vb.mapToScene(vb.boundingRect().topLeft()))).x()
+
+    plots = (view.wave_plot, view.spec_plot, view.strip, view.time_plot)
+    assert len({left(p) for p in plots}) == 1, [left(p) for p in plots]
+    ranges = {tuple(np.round(p.getPlotItem().vb.viewRange()[0], 6)) for p in plots}
+    assert len(ranges) == 1, ranges
+    live = win.live
+    lplots = (live.wave_plot, live.spec_plot, live.strip, live.prob_plot)
+    assert len({p.getAxis("left").width() for p in lplots}) == 1
+    assert "250" not in [t for _pos, t in view.spec_plot.getAxis("left")._tickLevels[0]]
+    for p in (view.wave_plot, view.spec_plot, view.time_plot, live.wave_plot, live.spec_plot, live.prob_plot):
+        # the "1.0" at the top of a fixed range: not hidden, and room for it above the data area
+        assert p.getAxis("left").style["hideOverlappingLabels"] is False
+        assert p.getPlotItem().layout.getContentsMargins()[1] >= 6
+
+    mic = InputDevice(5, "pulse", 32, 44100.0, "ALSA", True)
+    lv = LiveView(str(tiny_models.int8), tiny.labels, list_devices=lambda: [mic], server_sources=None)
+    qtbot.addWidget(lv)
+
+    class FromPulse(FileSource):
+        device = mic
+
+    seen: list[str] = []
+    lv.status_changed.connect(seen.append)
+    assert lv.start_source(FromPulse(samples=spoken(3.0), realtime=True))
+    try:
+        assert "  pulse @ 16000 Hz  |" in seen[-1]
+        lv._server_listed.emit(
+            ServerInfo("pulseaudio", "m", (ServerSource("m", "Virtual_microphone", 16000, 1),))
+        )
+        lv._update_status(lv.engine)
+        assert "  Virtual_microphone via pulse @ 16000 Hz  |" in seen[-1], seen[-1]
+    finally:
+        lv.stop()
