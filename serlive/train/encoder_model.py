@@ -37,21 +37,14 @@ ENCODER_LAYERS = 3
 def build_full_model(weights: dict[str, NDArray[np.float32]], head: Any, layers: tuple[int, ...]) -> Any:
     """mel ``(batch, 298, 80)`` → probabilities: encoder blocks, pooling, then ``head``'s layers."""
     import keras
-    from keras import ops
 
-    from serlive.train.whisper import N_MELS, encoder_layers, masked_mean_std, voiced_frame_mask
+    from serlive.train.whisper import N_MELS, pooled_embedding
 
     n_frames = FeatureExtractor(WHISPER_FEATURES).n_frames(
         WindowConfig().window_samples(WHISPER_FEATURES.sample_rate)
     )
     mel = keras.Input(shape=(n_frames, N_MELS), name="whisper_logmel")
-    states = encoder_layers(mel, weights, max(layers))
-    mask = voiced_frame_mask(mel, WHISPER_FEATURES.active_db / 40.0)
-    parts = []
-    for layer in layers:
-        mean, std = masked_mean_std(states[layer - 1], mask)
-        parts += [mean, std]
-    x = ops.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+    x = pooled_embedding(mel, weights, layers, WHISPER_FEATURES.active_db / 40.0)
     for layer in head.layers[1:]:
         if isinstance(layer, keras.layers.Dropout):
             continue

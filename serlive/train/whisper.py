@@ -305,21 +305,33 @@ def masked_mean_std(h: Any, mask: Any) -> tuple[Any, Any]:
     return mean, ops.sqrt(var + 1e-6)
 
 
-def build_pooled_encoder(
-    weights: dict[str, NDArray[np.float32]], layers: tuple[int, ...], n_mel_frames: int, active_units: float
+def pooled_embedding(
+    mel: Any, weights: dict[str, NDArray[np.float32]], layers: tuple[int, ...], active_units: float
 ) -> Any:
-    """mel ``(batch, frames, 80)`` → ``(batch, 2 * 512 * len(layers))``: [mean, std] per chosen block.
+    """``(batch, frames, 80)`` mel tensor → ``(batch, 2 * 512 * len(layers))``: [mean, std] per chosen block.
 
-    ``layers`` counts blocks from 1 (layer 3 = the output of the third block).
+    The one definition of the embedding: the cache the heads train on
+    (:func:`build_pooled_encoder`) and the shipped model
+    (:func:`serlive.train.encoder_model.build_full_model`) both call it, so
+    they cannot pool differently.  ``layers`` counts blocks from 1 (layer 3
+    = the output of the third block).
     """
-    import keras
     from keras import ops
 
-    mel = keras.Input(shape=(n_mel_frames, N_MELS), name="whisper_logmel")
     states = encoder_layers(mel, weights, max(layers))
     mask = voiced_frame_mask(mel, active_units)
     parts = []
     for layer in layers:
         mean, std = masked_mean_std(states[layer - 1], mask)
         parts += [mean, std]
-    return keras.Model(mel, ops.concatenate(parts, axis=-1), name="whisper_pooled")
+    return ops.concatenate(parts, axis=-1)
+
+
+def build_pooled_encoder(
+    weights: dict[str, NDArray[np.float32]], layers: tuple[int, ...], n_mel_frames: int, active_units: float
+) -> Any:
+    """A Keras model: mel ``(batch, frames, 80)`` → :func:`pooled_embedding`."""
+    import keras
+
+    mel = keras.Input(shape=(n_mel_frames, N_MELS), name="whisper_logmel")
+    return keras.Model(mel, pooled_embedding(mel, weights, layers, active_units), name="whisper_pooled")
