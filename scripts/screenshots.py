@@ -1,17 +1,20 @@
 """Drive the real app and save screenshots of the File and Live tabs (run by screenshots.sh).
 
-Usage: python scripts/screenshots.py file AUDIO OUT.png
-       python scripts/screenshots.py live PLAY_CMD OUT.png   (PLAY_CMD: shell command that plays speech
+Usage: python scripts/screenshots.py file AUDIO OUT.png [WxH]
+       python scripts/screenshots.py live PLAY_CMD OUT.png [WxH]   (PLAY_CMD: shell command that plays speech
                                                               into the microphone, run once capture has begun)
+WxH: the window's size (default 1400x900; the docs also show 1000x650, a small laptop's window).
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 
 from serlive.gui.app import application
 from serlive.gui.main_window import MainWindow
@@ -27,9 +30,12 @@ def save(win: MainWindow, out: str) -> None:
 
 def main() -> int:
     mode, arg, out = sys.argv[1:4]
+    width, height = (int(v) for v in (sys.argv[4] if len(sys.argv) > 4 else "1400x900").split("x"))
     app = application()
-    win = MainWindow(EmotionModel(num_threads=1))
-    win.resize(1280, 760)
+    # settings of their own: the user's saved geometry, device and recent files stay out of it
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshots.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(EmotionModel(num_threads=1), settings=settings)
+    win.resize(width, height)
     win.show()
     t0 = time.monotonic()
     player: list[subprocess.Popen] = []

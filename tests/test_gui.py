@@ -1345,6 +1345,7 @@ def test_devices_show_the_sound_servers_source_names_and_the_rate_in_use(
         "USB headset Mono via default (default) — 44100 Hz",
     ]
     assert view.device_combo.currentIndex() == 2
+    assert view.device_combo.toolTip() == texts[2]  # the whole name where a narrow window cuts it
 
     class At48k(FileSource):
         device = devices[2]
@@ -1356,7 +1357,7 @@ def test_devices_show_the_sound_servers_source_names_and_the_rate_in_use(
     assert view.rate_label.text() == ""
     assert view.start_source(src)
     try:
-        assert view.rate_label.text() == "48000 Hz → 16000 Hz"
+        assert view.rate_label.text() == "48 kHz → 16 kHz"
         assert "  USB headset Mono via default @ 48000 Hz  |" in seen[-1], seen[-1]
     finally:
         view.stop()
@@ -1390,6 +1391,7 @@ def test_plots_share_one_left_edge_and_the_status_names_the_device_once_the_serv
     live = win.live
     lplots = (live.wave_plot, live.spec_plot, live.strip, live.prob_plot)
     assert len({p.getAxis("left").width() for p in lplots}) == 1
+    assert win.minimumSizeHint().width() <= 1000, "a 1000x650 window is wider than asked (1091 px)"
     assert "250" not in [t for _pos, t in view.spec_plot.getAxis("left")._tickLevels[0]]
     for p in (view.wave_plot, view.spec_plot, view.time_plot, live.wave_plot, live.spec_plot, live.prob_plot):
         # the "1.0" at the top of a fixed range: not hidden, and room for it above the data area

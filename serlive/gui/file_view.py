@@ -46,6 +46,7 @@ from serlive.gui.plots import (
     plural,
     set_mel_axis,
     spectrogram_item,
+    whole_edge_ticks,
 )
 
 WAVE_BINS = 4000
@@ -234,6 +235,8 @@ class FileView(QWidget):
         for p, (lo, hi) in zip((self.wave_plot, self.spec_plot, self.time_plot), y_ranges, strict=True):
             p.setMouseEnabled(True, False)  # zoom and pan in time only
             p.getAxis("left").enableAutoSIPrefix(False)
+            p.getAxis("left").setWidth(STRIP_AXIS_WIDTH)  # one left edge: the plots' times stand in columns
+            whole_edge_ticks(p)
             # Fixed y-ranges: pyqtgraph's "View All" and auto-range would fit them to the data (a
             # waveform's +-1.1, kept for the files after), so they are limits, not just a start.
             p.setLimits(yMin=lo, yMax=hi, minYRange=hi - lo, maxYRange=hi - lo)

@@ -60,6 +60,7 @@ from serlive.gui.plots import (
     set_mel_axis,
     spectrogram_item,
     spectrogram_levels,
+    whole_edge_ticks,
 )
 from serlive.stream import Engine, Result
 
@@ -104,6 +105,7 @@ class LiveView(QWidget):
         #: asks the sound server for its source descriptions (pactl; None: PortAudio's names only)
         self._server_sources = server_sources
         self.server: ServerInfo | None = None
+        self._source: AudioSource | None = None  #: the source of the current (or last) run
         self._server_listed.connect(self._on_server_listed)
         self.engine: Engine | None = None
         self.devices: list[InputDevice] = []
@@ -130,11 +132,15 @@ class LiveView(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Input:"))
         self.device_combo = QComboBox()
-        self.device_combo.setMinimumWidth(220)
+        self.device_combo.setMinimumWidth(150)  # the row fits a 1000-pixel window (tooltip: the whole name)
         controls.addWidget(self.device_combo, 1)
+        # the whole name where a narrow window cuts it ("Monitor of Virtual_microphone v" at 1000x650)
+        self.device_combo.currentTextChanged.connect(self.device_combo.setToolTip)
         # the rate the open stream really runs at (the list shows the device's default rate)
         self.rate_label = QLabel("")
-        self.rate_label.setFixedWidth(150)  # the row does not move when it fills in
+        # as wide as its longest text, so the row does not move when it fills in
+        widest = self.rate_label.fontMetrics().horizontalAdvance("44.1 kHz → 16 kHz")
+        self.rate_label.setFixedWidth(widest + 8)
         self.rate_label.setToolTip("The sample rate of the open input stream (→ the model's, resampled)")
         controls.addWidget(self.rate_label)
         self.refresh_button = QPushButton("Refresh")
@@ -168,7 +174,7 @@ class LiveView(QWidget):
         controls.addWidget(self.record_check)
         self.record_file_button = QPushButton("Choose file…")
         self.record_file_button.setToolTip("Choose the file to record to")
-        self.record_file_button.setFixedWidth(170)  # the row does not jump when the name changes
+        self.record_file_button.setFixedWidth(150)  # the row does not jump when the name changes
         self.record_file_button.clicked.connect(self.choose_record_file)
         controls.addWidget(self.record_file_button)
         self.start_button = QPushButton("Start")
@@ -227,6 +233,8 @@ class LiveView(QWidget):
         for p in (self.wave_plot, self.spec_plot, self.prob_plot):
             p.setLabel("bottom", "seconds ago")
             p.getAxis("left").enableAutoSIPrefix(False)
+            p.getAxis("left").setWidth(STRIP_AXIS_WIDTH)  # one left edge for the three plots and the strip
+            whole_edge_ticks(p)
             plain_menu(p, view_all=False)  # nothing to zoom; File ▸ Export view exports the tab
         self.prob_curves = [
             self.prob_plot.plot(pen=emotion_pen(lb), name=lb, connect="finite") for lb in self.labels
@@ -345,6 +353,7 @@ class LiveView(QWidget):
         self.server = info
         for i, d in enumerate(self.devices):
             self.device_combo.setItemText(i, self._device_item(d))
+        self.device_combo.setToolTip(self.device_combo.currentText())
 
     def device_label(self, d: InputDevice) -> str:
         """The device as a user knows it: the sound server's description for "pulse"/"default"."""
@@ -507,13 +516,12 @@ class LiveView(QWidget):
         self.timer.start()
         self._set_running(True)
         rate = getattr(source, "sample_rate", 0)
-        dev = getattr(source, "device", None)
-        name = str(getattr(source, "name", "input"))
-        if isinstance(dev, InputDevice):
-            name = self.device_label(dev)
-        self._device_text = f"{name} @ {rate} Hz"
+        self._source = source  # named in the status bar (by the server's description once pactl answers)
         model_rate = int(self.engine.sample_rate)
-        self.rate_label.setText(f"{rate} Hz" + (f" → {model_rate} Hz" if rate and rate != model_rate else ""))
+        # kHz: "48 kHz → 16 kHz" fits where "48000 Hz → 16000 Hz" pushed a 1000-pixel window wider
+        self.rate_label.setText(
+            f"{rate / 1000:g} kHz" + (f" → {model_rate / 1000:g} kHz" if rate and rate != model_rate else "")
+        )
         self.hide_notice()
         self._update_status(self.engine)
         return True
@@ -664,6 +672,21 @@ class LiveView(QWidget):
         color = CLIP_COLOR if on else "#555555"
         self.clip_label.setStyleSheet(f"QLabel {{ color: white; background: {color}; padding: 2px 6px; }}")
 
+    def _device_text(self) -> str:
+        """The open device as the status bar names it: "Monitor of Virtual_mic via pulse @ 16000 Hz".
+
+        Named at each status update, not once at Start: the server's descriptions may arrive after it.
+        """
+        source = self._source
+        if source is None:
+            return ""
+        dev = getattr(source, "device", None)
+        if isinstance(dev, InputDevice):
+            name = self.device_label(dev)
+        else:
+            name = str(getattr(source, "name", "input"))
+        return f"{name} @ {getattr(source, 'sample_rate', 0)} Hz"
+
     def _update_status(self, eng: Engine, final: bool = False) -> None:
         st = eng.stats()
         lat = "n/a" if self._last_latency is None else f"{1000 * self._last_latency:.1f} ms"
@@ -674,7 +697,7 @@ class LiveView(QWidget):
             if n
         )
         line = (
-            f"{getattr(self, '_device_text', '')}  |  decision latency {lat}  |  "
+            f"{self._device_text()}  |  decision latency {lat}  |  "
             f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
         )
         if not final and eng.samples_received == 0:

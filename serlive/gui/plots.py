@@ -16,6 +16,8 @@ pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
 STRIP_ROWS = 3  #: image rows of the emotion strip (no speech: the middle one only)
 #: left-axis width of the strip and the probability plot under it, so their time scales line up
 STRIP_AXIS_WIDTH = 56
+#: pixels above a plot's data area: half a tick label, so "1.0" at the top of a range is not cut
+EDGE_MARGIN = 7
 
 
 def envelope(y: NDArray[np.float32], n_bins: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
@@ -216,7 +218,8 @@ def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:
     n = int(cfg.n_mels)  # type: ignore[attr-defined]
     lo, hi = float(hz_to_mel(cfg.fmin)), float(hz_to_mel(cfg.fmax))  # type: ignore[attr-defined]
     ticks = []
-    for f in (250, 500, 1000, 2000, 4000, 8000):
+    # no 250 Hz tick: under 500 it ran into the 500 Hz one on a 150-pixel plot (a 1000x650 window)
+    for f in (500, 1000, 2000, 4000, 8000):
         if cfg.fmin <= f <= cfg.fmax:  # type: ignore[attr-defined]
             pos = (float(hz_to_mel(f)) - lo) / (hi - lo) * (n + 1) - 1 + 0.5
             ticks.append((pos, f"{f // 1000}k" if f >= 1000 else str(f)))
@@ -317,3 +320,15 @@ def plain_menu(plot: pg.PlotWidget, view_all: bool) -> None:
         return
     for action in vb.menu.actions():
         action.setVisible(action is vb.menu.viewAll)
+
+
+def whole_edge_ticks(plot: pg.PlotWidget) -> None:
+    """Let the left axis's labels at the ends of a fixed range ("1.0", "-1.0") show whole.
+
+    pyqtgraph hides a label that reaches past its axis (the waveform's "1.0" was missing) or, when
+    allowed to overflow, the widget's edge cut it in half; a small top margin makes room for it.
+    """
+    plot.getAxis("left").setStyle(hideOverlappingLabels=False)
+    layout = plot.getPlotItem().layout
+    left, _top, right, bottom = layout.getContentsMargins()
+    layout.setContentsMargins(left, EDGE_MARGIN, right, bottom)
