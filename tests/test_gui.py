@@ -1343,6 +1343,7 @@ def test_devices_show_the_sound_servers_source_names_and_the_rate_in_use(
         "HDA Intel PCH: ALC257 Analog (hw:0,0) — 44100 Hz",
         "USB headset Mono via pulse — 44100 Hz",
         "USB headset Mono via default (default) — 44100 Hz",
+        "Monitor of Virtual_mic via pulse — 16000 Hz",  # the server's other source, through "pulse"
     ]
     assert view.device_combo.currentIndex() == 2
     assert view.device_combo.toolTip() == texts[2]  # the whole name where a narrow window cuts it
@@ -1417,3 +1418,69 @@ def test_plots_share_one_left_edge_and_the_status_names_the_device_once_the_serv
         assert "  Virtual_microphone via pulse @ 16000 Hz  |" in seen[-1], seen[-1]
     finally:
         lv.stop()
+
+
+def test_the_servers_other_sources_are_listed_and_recorded_through_pulse(
+    qtbot, tiny, tiny_models, monkeypatch
+):
+    """A source that is not the server's default is listed too and recorded through "pulse" with
+    PULSE_SOURCE naming it while the stream opens (put back afterwards); Refresh keeps it chosen."""
+    import os
+
+    from serlive.audio import sources
+    from serlive.audio.server import ServerInfo, ServerSource
+    from serlive.gui.live_view import LiveView
+
+    pulse = InputDevice(5, "pulse", 32, 44100.0, "ALSA", False)
+    devices = [pulse, InputDevice(9, "default", 32, 44100.0, "ALSA", True)]
+    info = ServerInfo(
+        "pulseaudio",
+        "a.monitor",
+        (ServerSource("a.monitor", "Mic A", 16000, 1), ServerSource("b.monitor", "Mic B", 48000, 1)),
+    )
+    opened: list[tuple[object, str | None]] = []
+
+    class FakeMic(FileSource):
+        def __init__(self, device):
+            super().__init__(samples=spoken(3.0), realtime=True)
+            self.device = pulse
+            opened.append((device, os.environ.get("PULSE_SOURCE")))
+
+        def start(self, ring):
+            opened.append(("start", os.environ.get("PULSE_SOURCE")))
+            super().start(ring)
+
+    monkeypatch.setattr(sources, "MicrophoneSource", FakeMic)
+    monkeypatch.delenv("PULSE_SOURCE", raising=False)
+    view = LiveView(
+        str(tiny_models.int8),
+        tiny.labels,
+        list_devices=lambda: devices,
+        server_sources=lambda: info,
+        rescan=None,
+    )
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.server is not None, timeout=5_000)
+    texts = [view.device_combo.itemText(i) for i in range(view.device_combo.count())]
+    assert texts == [
+        "Mic A via pulse — 44100 Hz",
+        "Mic A via default (default) — 44100 Hz",
+        "Mic B via pulse — 48000 Hz",
+    ]
+    view.device_combo.setCurrentIndex(2)
+    view.refresh_devices()  # the list is built again: Mic B stays chosen
+    assert view.device_combo.currentText() == "Mic B via pulse — 48000 Hz"
+    seen: list[str] = []
+    view.status_changed.connect(seen.append)
+    view.start()
+    try:
+        assert opened == [(5, "b.monitor"), ("start", "b.monitor")]
+        assert "PULSE_SOURCE" not in os.environ
+        assert "  Mic B via pulse @ 16000 Hz  |" in seen[-1], seen[-1]
+    finally:
+        view.stop()
+    opened.clear()
+    view.device_combo.setCurrentIndex(1)
+    view.start()
+    view.stop()
+    assert opened == [(9, None), ("start", None)]

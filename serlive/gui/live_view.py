@@ -10,10 +10,11 @@ a few small FFTs and a redraw.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,7 @@ class LiveView(QWidget):
         self._server_sources = server_sources
         self.server: ServerInfo | None = None
         self._source: AudioSource | None = None  #: the source of the current (or last) run
+        self._source_label: str | None = None  #: its name when not the device's (a server source)
         self._server_listed.connect(self._on_server_listed)
         self.engine: Engine | None = None
         self.devices: list[InputDevice] = []
@@ -353,11 +355,39 @@ class LiveView(QWidget):
         self.server = info
         for i, d in enumerate(self.devices):
             self.device_combo.setItemText(i, self._device_item(d))
+        self._add_server_sources()
         self.device_combo.setToolTip(self.device_combo.currentText())
 
     def device_label(self, d: InputDevice) -> str:
         """The device as a user knows it: the sound server's description for "pulse"/"default"."""
         return device_label(d.name, d.hostapi, self.server)
+
+    def _server_device(self) -> InputDevice | None:
+        """The PortAudio device through which any of the server's sources can be recorded ("pulse")."""
+        return next((d for d in self.devices if d.name == "pulse" and "ALSA" in d.hostapi), None)
+
+    def _add_server_sources(self, keep: object = None) -> None:
+        """List the server's other sources after the devices (item data: the source's name, a str).
+
+        "pulse" and "default" record the server's default source only; the others are recorded through
+        "pulse" with PULSE_SOURCE naming them while the stream opens (:meth:`start`).
+        """
+        combo = self.device_combo
+        keep = combo.currentData() if keep is None else keep
+        while combo.count() > len(self.devices) and self.devices:
+            combo.removeItem(combo.count() - 1)
+        via = self._server_device()
+        if self.server is None or via is None:
+            return
+        for src in self.server.sources:
+            if src.name != self.server.default_source:
+                rate = f" — {src.rate:g} Hz" if src.rate else ""
+                combo.addItem(f"{src.description} via {via.name}{rate}", src.name)
+        if isinstance(keep, str):
+            idx = combo.findData(keep)
+            if idx >= 0:
+                combo.setCurrentIndex(idx)
+        combo.setToolTip(combo.currentText())
 
     def _device_item(self, d: InputDevice) -> str:
         mark = " (default)" if d.is_default else ""
@@ -390,6 +420,7 @@ class LiveView(QWidget):
             self.device_combo.setEnabled(True)
             self.start_button.setEnabled(True)
             self.hide_notice()
+            self._add_server_sources(keep)  # a server source chosen before Refresh stays chosen
 
     def select_device(self, index_or_name: int | str) -> bool:
         """Select a device by PortAudio index or (part of) its name; True when found."""
@@ -480,17 +511,30 @@ class LiveView(QWidget):
             return
         from serlive.audio.sources import MicrophoneSource
 
-        try:
-            source = MicrophoneSource(self.device_combo.currentData())
-        except AudioDeviceError as exc:
-            messages.show_error(self, "Cannot open the microphone", str(exc))
-            if isinstance(exc, DeviceUnreachableError):
-                self.refresh_devices(rescan=True)  # what is there now: the dead device leaves the list
-            return
-        self.start_source(source)
+        chosen = self.device_combo.currentData()
+        label, via = None, None
+        if isinstance(chosen, str):  # one of the sound server's other sources, recorded through "pulse"
+            via = self._server_device()
+            if via is None:
+                gone = "The sound server's device is gone: press Refresh."
+                messages.show_error(self, "No input device", gone)
+                return
+            label = self.device_combo.currentText().rsplit(" — ", 1)[0]
+        with _pulse_source(chosen if isinstance(chosen, str) else None):
+            try:
+                source = MicrophoneSource(via.index if via is not None else chosen)
+            except AudioDeviceError as exc:
+                messages.show_error(self, "Cannot open the microphone", str(exc))
+                if isinstance(exc, DeviceUnreachableError):
+                    self.refresh_devices(rescan=True)  # what is there now: the dead device leaves the list
+                return
+            self.start_source(source, label=label)
 
-    def start_source(self, source: AudioSource) -> bool:
-        """Start the engine on any source (the microphone, or a FileSource for tests and demos)."""
+    def start_source(self, source: AudioSource, label: str | None = None) -> bool:
+        """Start the engine on any source (the microphone, or a FileSource for tests and demos).
+
+        ``label``: how the status bar names the source (default: the device's name or description).
+        """
         from serlive.audio.record import RecordError
         from serlive.audio.sources import AudioDeviceError as DevErr
         from serlive.model import ModelError
@@ -517,6 +561,7 @@ class LiveView(QWidget):
         self._set_running(True)
         rate = getattr(source, "sample_rate", 0)
         self._source = source  # named in the status bar (by the server's description once pactl answers)
+        self._source_label = label
         model_rate = int(self.engine.sample_rate)
         # kHz: "48 kHz → 16 kHz" fits where "48000 Hz → 16000 Hz" pushed a 1000-pixel window wider
         self.rate_label.setText(
@@ -681,7 +726,9 @@ class LiveView(QWidget):
         if source is None:
             return ""
         dev = getattr(source, "device", None)
-        if isinstance(dev, InputDevice):
+        if self._source_label:
+            name = self._source_label
+        elif isinstance(dev, InputDevice):
             name = self.device_label(dev)
         else:
             name = str(getattr(source, "name", "input"))
@@ -720,6 +767,27 @@ class LiveView(QWidget):
     def shutdown(self) -> None:
         """Stop everything (window closing)."""
         self.stop()
+
+
+@contextlib.contextmanager
+def _pulse_source(name: str | None) -> Iterator[None]:
+    """While the stream opens, make ``name`` the sound server's source for this process (PULSE_SOURCE).
+
+    libpulse reads PULSE_SOURCE when ALSA's pulse plugin connects, i.e. when PortAudio opens the
+    stream; an open stream keeps its source, so the variable is put back at once.  ``None``: no change.
+    """
+    if name is None:
+        yield
+        return
+    old = os.environ.get("PULSE_SOURCE")
+    os.environ["PULSE_SOURCE"] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PULSE_SOURCE", None)
+        else:
+            os.environ["PULSE_SOURCE"] = old
 
 
 def _clock(seconds: float) -> str:
