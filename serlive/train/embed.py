@@ -201,10 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("corpora", nargs="*")
     ap.add_argument("--data", default=None)
     ap.add_argument("--aug", type=int, default=0)
+    ap.add_argument("--layers", default="2,3", help="encoder blocks to pool, counted from 1")
     args = ap.parse_args(argv)
     root = args.data or default_data_root()
     utts = load_all(root, args.corpora or None)
-    cfg = EmbedConfig(aug=args.aug)
+    cfg = EmbedConfig(aug=args.aug, layers=tuple(int(x) for x in args.layers.split(",")))
     for name in dict.fromkeys(u.corpus for u in utts):
         embed_corpus(name, [u for u in utts if u.corpus == name], cfg)
     return 0

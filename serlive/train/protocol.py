@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         "--recipe", action="append", default=[], help='name={"hidden": 0, ...} (HeadConfig fields)'
     )
     ap.add_argument("--out", type=Path, default=Path("runs/protocol.json"))
+    ap.add_argument("--cached-layers", default="2,3", help="the blocks the embedding cache holds")
     args = ap.parse_args(argv)
+    cached = tuple(int(x) for x in args.cached_layers.split(","))
     root = args.data or default_data_root()
     recipes = {}
     for text in args.recipe or ["mlp-l3={}"]:
@@ -314,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name, cfg in recipes.items():
         print(f"recipe {name}: {cfg}", file=sys.stderr)
-        pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
+        pool = load_pool(root, cached, cfg.layers, cfg.n_aug)
         results[name] = protocol(pool, cfg)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))
