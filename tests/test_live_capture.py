@@ -199,7 +199,9 @@ def test_listen_captures_speech_played_into_the_virtual_mic(virtual_mic, tiny_mo
             assert r["silent"] and r["label"] == "no speech", r
             before += end <= speech[0]
             after += start >= speech[1]
-        elif overlap >= SR // 4:
+        elif overlap >= SR:
+            # a second of the sentence is well over the VAD's 10 % of a window (0.3 s voiced);
+            # a window holding only its first or last 0.25-0.5 s may rightly be no speech
             assert not r["silent"] and r["label"] != "no speech", r
             voiced += 1
     assert before >= 1 and after >= 1 and voiced >= 3
