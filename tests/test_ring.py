@@ -62,6 +62,20 @@ def test_overflow_counts_unread_samples_and_never_blocks():
     assert r.overflow_samples == 7 and r.overflow_events == 2
 
 
+def test_a_consumer_that_stays_behind_loses_each_sample_once():
+    """A stalled consumer (nothing released for many writes) loses what was overwritten, counted once:
+    the count once grew with every write by everything still unread (4e9 "dropped" of 9.6e6 samples)."""
+    r = RingBuffer(10)
+    for k in range(100):
+        r.write(ramp(5 * k, 5))
+    assert r.written == 500 and r.overflow_samples == 490  # all but the newest 10, nothing released
+    r.release(500)
+    r.write(ramp(500, 10))
+    assert r.overflow_samples == 490
+    r.write(ramp(510, 3))  # 3 of the 10 unread overwritten
+    assert r.overflow_samples == 493
+
+
 def test_block_larger_than_capacity_keeps_the_newest():
     r = RingBuffer(8)
     r.write(ramp(0, 20))

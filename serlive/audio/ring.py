@@ -57,6 +57,7 @@ class RingBuffer:
         self._released = 0
         self._overflow_samples = 0
         self._overflow_events = 0
+        self._lost_upto = 0  # samples below this index were already counted as overwritten
         self._n_stamps = 0
         self._stamp_end = np.zeros(n_stamps, dtype=np.int64)
         self._stamp_time = np.zeros(n_stamps, dtype=np.float64)
@@ -85,10 +86,13 @@ class RingBuffer:
         else:
             skipped = 0
         m = n - skipped
-        unread = w - self._released
-        if unread + n > cap:
-            self._overflow_samples += unread + n - cap
+        # unread samples this write overwrites, each counted once however long the consumer stays behind
+        oldest_kept = w + n - cap
+        lost = oldest_kept - max(self._released, self._lost_upto)
+        if lost > 0:
+            self._overflow_samples += lost
             self._overflow_events += 1
+            self._lost_upto = oldest_kept
         w += skipped
         self._claim = w + m
         i = w % cap
