@@ -109,6 +109,30 @@ def dominant_frequency(y: np.ndarray, sr: int = SR) -> float:
     return float(np.argmax(spec) * sr / len(y))
 
 
+def assert_opens_clip_offscreen(
+    run: Callable[..., subprocess.CompletedProcess[str]], cmd: list[str], cwd: Path
+) -> None:
+    """The desktop app started as ``cmd`` (a clip last) shows its window, analyses the clip and quits.
+
+    As a file manager opens a file with it; offscreen, and ``SERLIVE_QUIT_AFTER`` ends it.  ``run`` is
+    the calling test's ``run(cmd, cwd, timeout, **env)`` (the wheel's venv and the PyInstaller bundle
+    need different environments).  Settings land in ``cwd/config``, never in ``~/.config``.
+    """
+    proc = run(
+        cmd,
+        cwd,
+        timeout=90,
+        QT_QPA_PLATFORM="offscreen",
+        SERLIVE_TRACE="1",
+        SERLIVE_QUIT_AFTER="4",
+        XDG_CONFIG_HOME=str(cwd / "config"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "serlive-trace: shown" in proc.stderr, proc.stderr
+    assert "serlive-trace: file-analysed" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
 def write_audio(path: Path, data: np.ndarray, sr: int = SR, subtype: str | None = None) -> Path:
     """Write ``data`` with soundfile (format from the extension), creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ import pytest
 from serlive import __version__
 from serlive.model import DEFAULT_MODEL_NAME
 from serlive.vad import WEIGHTS_FILE
-from tests.conftest import REPO, SR, spoken, write_audio
+from tests.conftest import REPO, SR, assert_opens_clip_offscreen, spoken, write_audio
 from tests.test_model import shipped_training_date
 
 pytestmark = pytest.mark.slow
@@ -176,19 +176,7 @@ def test_predict_json_same_as_source(folder_exe: Path, clip: Path, elsewhere: Pa
 
 
 def test_gui_offscreen_opens_the_file_and_quits(folder_exe: Path, clip: Path, elsewhere: Path) -> None:
-    proc = run(
-        [str(folder_exe), str(clip)],
-        elsewhere,
-        timeout=90,
-        QT_QPA_PLATFORM="offscreen",
-        SERLIVE_TRACE="1",
-        SERLIVE_QUIT_AFTER="4",
-        XDG_CONFIG_HOME=str(elsewhere / "config"),  # QSettings land here, not in ~/.config
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "serlive-trace: shown" in proc.stderr, proc.stderr
-    assert "serlive-trace: file-analysed" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
+    assert_opens_clip_offscreen(run, [str(folder_exe), str(clip)], elsewhere)
     assert sorted(p.name for p in folder_exe.parent.iterdir()) == ["_internal", "serlive"]
 
 

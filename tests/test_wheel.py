@@ -35,7 +35,7 @@ import pytest
 
 from serlive import __version__
 from serlive.model import DEFAULT_MODEL_NAME
-from tests.conftest import REPO, SR, speechlike, write_audio
+from tests.conftest import REPO, SR, assert_opens_clip_offscreen, speechlike, write_audio
 from tests.test_desktop import read_entry, split_exec
 from tests.test_model import shipped_training_date
 
@@ -220,19 +220,7 @@ def test_desktop_entry_opens_a_file_in_the_app(installed: Installed, clip: Path,
     args = split_exec(entry["Exec"])
     assert args == [str(installed.serlive), "%F"] and entry["TryExec"] == str(installed.serlive)
     # what a file manager does with "Open with serlive": %F becomes the file
-    proc = run(
-        [*args[:-1], str(clip)],
-        elsewhere,
-        timeout=90,
-        QT_QPA_PLATFORM="offscreen",
-        SERLIVE_TRACE="1",
-        SERLIVE_QUIT_AFTER="4",
-        XDG_CONFIG_HOME=str(elsewhere / "config"),  # QSettings land here, not in ~/.config
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "serlive-trace: shown" in proc.stderr, proc.stderr
-    assert "serlive-trace: file-analysed" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
+    assert_opens_clip_offscreen(run, [*args[:-1], str(clip)], elsewhere)
     proc = run([str(installed.serlive), "--uninstall-desktop-entry"], elsewhere, 60, XDG_DATA_HOME=str(xdg))
     assert proc.returncode == 0 and not list(xdg.rglob("serlive*")), proc.stdout + proc.stderr
 
