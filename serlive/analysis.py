@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from serlive.adaptation import SessionStats
 from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
-from serlive.features import frame_rms_dbfs
+from serlive.features import FeatureExtractor, frame_rms_dbfs
 from serlive.model import EmotionModel
 from serlive.vad import SpeechDetector, default_detector, speech_in_signal, vad_enabled
 from serlive.windows import take_window, window_starts
@@ -32,6 +33,8 @@ class WindowResult:
     end_s: float
     probabilities: NDArray[np.float32]
     silent: bool
+    #: the model's pooled embedding, kept only when asked (``keep_embeddings``) for session adaptation
+    embedding: NDArray[np.float32] | None = None
 
 
 @dataclass
@@ -43,6 +46,10 @@ class Analysis:
     windows: list[WindowResult] = field(default_factory=list)
     probabilities: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     speech: bool = True
+    #: the windows' probabilities come from the session-adapted head (:func:`adapt_to_session`)
+    adapted: bool = False
+    #: window hop used (seconds): how much new speech each voiced window brings to a session
+    hop_s: float = 0.0
 
     @property
     def label(self) -> str:
@@ -65,6 +72,31 @@ def is_silent(rms_db: NDArray[np.float32], threshold_dbfs: float) -> bool:
     return len(rms_db) == 0 or float(rms_db.max()) < threshold_dbfs
 
 
+class SegmentWindows:
+    """Overlapping windows of one stretch of signal, sharing one computation of its frames.
+
+    The stretch runs from the first window's start to the last window's end
+    (zero-padded past the signal, as a short clip is).  Window starts lie on
+    the frame grid, so each window gets exactly the frames a computation of
+    that window alone would give it, at a sixth of the cost at a 0.5 s hop.
+    Used by file analysis and by the training embeddings, so both cut windows
+    alike.
+    """
+
+    def __init__(self, y: NDArray[np.float32], starts: list[int], win: int, ext: FeatureExtractor) -> None:
+        self.first = starts[0]
+        self.samples = take_window(y, starts[0], starts[-1] - starts[0] + win)
+        self._ext = ext
+        self._raw = ext.raw_frames(self.samples)
+        self._rms = frame_rms_dbfs(self.samples, ext.cfg)
+        self._n = ext.n_frames(win)
+
+    def window(self, start: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The model input of the window at sample ``start`` and its frames' RMS (dBFS)."""
+        f0 = (start - self.first) // self._ext.cfg.hop_length
+        return self._ext.window_input(self._raw[f0 : f0 + self._n]), self._rms[f0 : f0 + self._n]
+
+
 def analyse_signal(
     y: NDArray[np.float32],
     model: EmotionModel,
@@ -73,6 +105,7 @@ def analyse_signal(
     progress: Callable[[float], bool | None] | None = None,
     segment_windows: int = 240,
     detector: SpeechDetector | None = None,
+    keep_embeddings: bool = False,
 ) -> Analysis:
     """Analyse mono float32 samples at the model's rate.
 
@@ -90,7 +123,9 @@ def analyse_signal(
     the same rule to the same samples, so both flag the same windows.
 
     ``progress(fraction)`` is called after each batch; returning ``True``
-    cancels (the partial analysis is returned).
+    cancels (the partial analysis is returned).  ``keep_embeddings`` keeps each
+    window's pooled embedding (a model with session adaptation only), for
+    :func:`adapt_to_session`.
     """
     meta = model.meta
     sr = meta.features.sample_rate
@@ -102,8 +137,8 @@ def analyse_signal(
     if hop % fhop:
         raise ValueError(f"window hop {hop} is not a multiple of the frame hop {fhop}")
     starts = window_starts(len(y), win, hop)
-    n_win_frames = ext.n_frames(win)
-    result = Analysis(duration_s=len(y) / sr, labels=model.labels)
+    result = Analysis(duration_s=len(y) / sr, labels=model.labels, hop_s=hop / sr)
+    keep_embeddings = keep_embeddings and model.adaptation is not None
     if not starts:
         result.probabilities = np.full(len(model.labels), 1 / len(model.labels), np.float32)
         result.speech = False
@@ -114,31 +149,74 @@ def analyse_signal(
     cancelled = False
     for g in range(0, len(starts), max(1, segment_windows)):
         group = starts[g : g + max(1, segment_windows)]
-        seg = take_window(y, group[0], group[-1] - group[0] + win)  # pads a short clip
-        raw = ext.raw_frames(seg)
-        rms = frame_rms_dbfs(seg, meta.features)
+        segment = SegmentWindows(y, group, win, ext)
         for b0 in range(0, len(group), batch):
             chunk = group[b0 : b0 + batch]
             xs, loud = [], []
             for s in chunk:
-                f0 = (s - group[0]) // fhop
-                xs.append(ext.window_input(raw[f0 : f0 + n_win_frames]))
-                loud.append(not is_silent(rms[f0 : f0 + n_win_frames], wcfg.silence_dbfs))
+                x, rms = segment.window(s)
+                xs.append(x)
+                loud.append(not is_silent(rms, wcfg.silence_dbfs))
             offsets = [s - group[0] for s in chunk]
-            silent = ~speech_in_signal(seg, offsets, np.array(loud), win, wcfg, detector)
-            for s, p, sil in zip(chunk, model.predict(np.stack(xs)), silent.tolist(), strict=True):
-                result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil))
+            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector)
+            if keep_embeddings:
+                probs, embs = model.encode(np.stack(xs))
+            else:
+                probs, embs = model.predict(np.stack(xs)), None
+            for j, (s, p, sil) in enumerate(zip(chunk, probs, silent.tolist(), strict=True)):
+                e = None if embs is None else embs[j]
+                result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil, e))
             done += len(chunk)
             if progress is not None and progress(min(1.0, done / len(starts))):
                 cancelled = True
                 break
         if cancelled:
             break
+    _aggregate(result)
+    return result
+
+
+def _aggregate(result: Analysis) -> None:
+    """The file's label: the mean over its voiced windows (all windows when none is voiced)."""
     voiced = [w.probabilities for w in result.windows if not w.silent]
     result.speech = bool(voiced)
     pool = voiced or [w.probabilities for w in result.windows]
-    result.probabilities = np.mean(pool, axis=0).astype(np.float32)
-    return result
+    if pool:
+        result.probabilities = np.mean(pool, axis=0).astype(np.float32)
+
+
+def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
+    """Treat ``analyses`` as one speaker: re-label every window with the session-adapted head.
+
+    The statistics are those of every voiced window of every file (each
+    bringing its hop's worth of new speech), as a live session would have
+    gathered them.  Returns the seconds of speech heard; when that is less
+    than the model's ``min_speech_s`` nothing changes (the plain head's
+    answers stand) and the caller should say so.  The analyses must have been
+    made with ``keep_embeddings=True``.
+    """
+    if model.adaptation is None:
+        raise ValueError(f"{model.path.name} has no session adaptation")
+    session = SessionStats(model.adaptation)
+    for a in analyses:
+        for w in a.windows:
+            if w.embedding is None:
+                raise ValueError("analyses made without keep_embeddings=True")
+            if not w.silent:
+                session.add(w.embedding, a.hop_s)
+    if not session.ready:
+        return session.heard_s
+    mean, scale = session.normaliser()
+    for a in analyses:
+        if not a.windows:
+            continue
+        embs = np.stack([w.embedding for w in a.windows if w.embedding is not None])
+        probs = model.adapt(embs, mean, scale)
+        for w, p in zip(a.windows, probs, strict=True):
+            w.probabilities = p
+        _aggregate(a)
+        a.adapted = True
+    return session.heard_s
 
 
 def analyse_file(path: str | Path, model: EmotionModel, **kwargs) -> Analysis:

@@ -89,6 +89,7 @@ def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
         "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)),
         "duration_s": round(a.duration_s, 3),
         "speech": a.speech,
+        "adapted": a.adapted,
     }
     if timeline:
         rec["timeline"] = [
@@ -105,7 +106,7 @@ def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Analyse files and print one result per file."""
-    from serlive.analysis import analyse_file
+    from serlive.analysis import adapt_to_session, analyse_file
     from serlive.audio.io import AudioLoadError
     from serlive.model import EmotionModel, ModelError
 
@@ -118,6 +119,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not inputs:
         print("serlive: no audio files found", file=sys.stderr)
         return EXIT_FAILED
+    adaptation = model.adaptation
+    if args.session and adaptation is None:
+        print(f"serlive: --session: {model.path.name} has no session adaptation", file=sys.stderr)
+        return EXIT_USAGE
     out = sys.stdout
     writer = None
     if args.format == "csv":
@@ -126,42 +131,61 @@ def cmd_predict(args: argparse.Namespace) -> int:
         writer.writerow([*head, "label", "confidence", *model.labels, "duration_s", "error"])
     failed = 0
     progress = Progress(len(inputs))
+    done: list[tuple[str, Any]] = []  # (given, Analysis or the reason it failed)
     for given, path in inputs:
         try:
-            a = analyse_file(path, model)
+            done.append((given, analyse_file(path, model, keep_embeddings=args.session)))
         except AudioLoadError as exc:
             failed += 1
-            err = exc.reason
-            if args.format == "json":
-                out.write(json.dumps({"path": given, "error": err}) + "\n")
-            elif writer is not None:
-                writer.writerow([given, *([""] * (len(model.labels) + (4 if args.timeline else 2))), "", err])
-            else:
-                print(f"serlive: {given}: {err}", file=sys.stderr)
-            progress.step(given)
-            continue
-        rec = analysis_record(given, a, args.timeline)
-        if args.format == "json":
-            out.write(json.dumps(rec) + "\n")
-        elif writer is not None:
-            if args.timeline:
-                for w in rec["timeline"]:
-                    label = (
-                        "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
-                    )
-                    probs = list(w["probabilities"].values())
-                    writer.writerow(
-                        [given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""]
-                    )
-            else:
-                probs = list(rec["probabilities"].values())
-                writer.writerow([given, rec["label"], rec["confidence"], *probs, rec["duration_s"], ""])
-        else:
-            out.write(format_text(rec))
-        out.flush()
+            done.append((given, exc.reason))
+        if not args.session:  # one file at a time; a session waits for all its files
+            _write_prediction(args, model, writer, *done.pop())
         progress.step(given)
     progress.close()
+    if args.session and adaptation is not None:
+        analyses = [a for _, a in done if not isinstance(a, str)]
+        heard = adapt_to_session(analyses, model)
+        need = adaptation.min_speech_s
+        if heard < need:
+            print(
+                f"serlive: --session: these files hold {heard:.0f} s of speech and the speaker's statistics "
+                f"need {need:.0f} s; the results are not adapted",
+                file=sys.stderr,
+            )
+        for given, a in done:
+            _write_prediction(args, model, writer, given, a)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _write_prediction(args: argparse.Namespace, model: Any, writer: Any, given: str, a: Any) -> None:
+    """One file's result (or, for a string, the reason it could not be read) in ``args.format``."""
+    out = sys.stdout
+    if isinstance(a, str):
+        if args.format == "json":
+            out.write(json.dumps({"path": given, "error": a}) + "\n")
+        elif writer is not None:
+            writer.writerow([given, *([""] * (len(model.labels) + (4 if args.timeline else 2))), "", a])
+        else:
+            print(f"serlive: {given}: {a}", file=sys.stderr)
+        out.flush()
+        return
+    rec = analysis_record(given, a, args.timeline)
+    if args.format == "json":
+        out.write(json.dumps(rec) + "\n")
+    elif writer is not None:
+        if args.timeline:
+            for w in rec["timeline"]:
+                label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
+                probs = list(w["probabilities"].values())
+                writer.writerow(
+                    [given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""]
+                )
+        else:
+            probs = list(rec["probabilities"].values())
+            writer.writerow([given, rec["label"], rec["confidence"], *probs, rec["duration_s"], ""])
+    else:
+        out.write(format_text(rec))
+    out.flush()
 
 
 def format_text(rec: dict[str, Any]) -> str:
@@ -170,7 +194,8 @@ def format_text(rec: dict[str, Any]) -> str:
     buf.write(f"{rec['path']}  ({rec['duration_s']:.1f} s)\n")
     if not rec["speech"]:
         buf.write("  no speech detected (no window holds speech: silence, or only tones, music, noise)\n")
-    buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%\n")
+    adapted = "  (adapted to the session's speaker)" if rec.get("adapted") else ""
+    buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%{adapted}\n")
     for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
         buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
     for w in rec.get("timeline", []):
@@ -243,13 +268,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print("serlive evaluate: no labelled files selected", file=sys.stderr)
         return EXIT_USAGE
     try:
-        rep = evaluate_utterances(model, utts, args.out)
+        if args.session and model.adaptation is None:
+            raise ValueError(f"--session: {model.path.name} has no session adaptation")
+        rep = evaluate_utterances(model, utts, args.out, session=args.session)
     except ValueError as exc:
         print(f"serlive evaluate: {exc}", file=sys.stderr)
         return EXIT_FAILED
     s = rep["summary"]
     print(
-        json.dumps({k: s[k] for k in ("files", "accuracy", "macro_f1", "per_gender", "per_corpus")}, indent=2)
+        json.dumps(
+            {k: s[k] for k in ("files", "accuracy", "macro_f1", "per_gender", "per_corpus", "per_speaker")},
+            indent=2,
+        )
     )
     print(f"report written to {args.out}")
     return EXIT_OK
@@ -318,10 +348,18 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         # number_takes=False: an existing --record file is refused (exit 2), never overwritten or renamed,
         # so a script finds its recording under exactly the name it gave
         engine = Engine(
-            model, hop_s=args.hop, smoothing=args.smoothing, record=args.record, number_takes=False
+            model,
+            hop_s=args.hop,
+            smoothing=args.smoothing,
+            record=args.record,
+            number_takes=False,
+            adapt=args.adapt,
         )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)
+        return EXIT_USAGE
+    if args.adapt and model.adaptation is None:
+        print(f"serlive listen: --adapt: {model.path.name} has no session adaptation", file=err)
         return EXIT_USAGE
     rate = engine.sample_rate
     try:
@@ -338,7 +376,17 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     as_json = args.format == "json"
     out = sys.stdout
 
+    adapted_yet = False
+
     def emit(item: Result) -> None:
+        nonlocal adapted_yet
+        if item.adapted and not adapted_yet:
+            adapted_yet = True
+            print(
+                f"serlive listen: adapted to this speaker after {item.speech_heard_s:.0f} s of speech",
+                file=err,
+                flush=True,
+            )
         out.write((json.dumps(item.to_dict()) if as_json else format_result_line(item)) + "\n")
         out.flush()
 
@@ -466,6 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
     pr.add_argument("--format", choices=("text", "json", "csv"), default="text")
     pr.add_argument("--timeline", action="store_true", help="include every 3 s window")
+    pr.add_argument(
+        "--session",
+        action="store_true",
+        help="the files are one speaker: judge them against that speaker's own voice (session "
+        "adaptation; needs 20 s of speech in all)",
+    )
     pr.add_argument("--model", help=MODEL_HELP)
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
@@ -500,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--corpora", help="comma list (default: all found)")
     ev.add_argument("--speakers", help="only these speakers, e.g. ravdess:17-20")
     ev.add_argument("--out", default="runs/evaluate", help="report folder")
+    ev.add_argument(
+        "--session", action="store_true", help="each speaker's files are one session (predict --session)"
+    )
 
     sub.add_parser("devices", help="list audio input devices (the default marked)")
 
@@ -522,6 +579,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--record",
         metavar="FILE",
         help="also write the captured audio to FILE (.wav, float32); an existing FILE is refused",
+    )
+    li.add_argument(
+        "--adapt",
+        action="store_true",
+        help="adapt to the speaker: once 20 s of speech are heard, judge it against the session's own "
+        "voice (session adaptation)",
     )
     li.add_argument("--model", help=MODEL_HELP)
 

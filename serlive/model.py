@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS, FeatureConfig, WindowConfig
 from serlive.features import FEATURE_KINDS, FeatureExtractor
 
@@ -357,15 +358,23 @@ class EmotionModel:
                 self._interp.allocate_tensors()
         except ModelError as exc:
             raise ModelError(f"{self.path}: {exc}") from exc
-        inp = self._interp.get_input_details()[0]
-        out = self._interp.get_output_details()[0]
+        self.extractor = self.meta.make_extractor()
+        n_frames = self.extractor.n_frames(self.meta.windows.window_samples(self.meta.features.sample_rate))
+        expected = (n_frames, self.extractor.input_dim)
+        signatures = self._interp.get_signature_list()
+        self._encode: Any = None
+        self._adapt: Any = None
+        #: width of the pooled embedding ``encode`` gives (0: the model gives none)
+        self.embedding_dim = 0
+        if "encode" in signatures:
+            inp, out = self._signature_io(signatures)
+        else:
+            inp = self._interp.get_input_details()[0]
+            out = self._interp.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
         self._in_dtype, self._out_dtype = inp["dtype"], out["dtype"]
         self._in_q = inp["quantization"]
         self._out_q = out["quantization"]
-        self.extractor = self.meta.make_extractor()
-        n_frames = self.extractor.n_frames(self.meta.windows.window_samples(self.meta.features.sample_rate))
-        expected = (n_frames, self.extractor.input_dim)
         shape = tuple(int(s) for s in inp["shape"][1:3])
         if shape != expected:
             raise ModelError(
@@ -376,6 +385,48 @@ class EmotionModel:
             raise ModelError(f"{self.path}: {out['shape'][-1]} outputs for {len(self.meta.labels)} labels")
         self.input_shape = tuple(int(s) for s in inp["shape"][1:])
         self._batch = 1
+        #: how the ``adapt`` head wants the session's statistics; None: the model cannot adapt
+        self.adaptation: AdaptationConfig | None = None
+        self._read_adaptation(signatures)
+
+    def _signature_io(self, signatures: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """An encoder model's ``encode`` signature: one input, outputs ``probabilities`` and ``embedding``."""
+        self._encode = self._interp.get_signature_runner("encode")
+        ins = self._encode.get_input_details()
+        outs = self._encode.get_output_details()
+        if len(ins) != 1 or not {"probabilities", "embedding"} <= set(outs):
+            raise ModelError(
+                f"{self.path}: signature 'encode' must take one input and give 'probabilities' and "
+                f"'embedding' (it has {signatures['encode']})"
+            )
+        self._in_name = next(iter(ins))
+        self.embedding_dim = int(outs["embedding"]["shape"][-1])
+        return ins[self._in_name], outs["probabilities"]
+
+    def _read_adaptation(self, signatures: dict[str, Any]) -> None:
+        """Accept session adaptation only when the metadata and the file's signatures agree."""
+        block = self.meta.extra.get("adaptation")
+        has_adapt = "adapt" in signatures
+        if block is None and not has_adapt:
+            return
+        if block is None or not has_adapt or self._encode is None:
+            raise ModelError(
+                f"{self.path}: the metadata's 'adaptation' block and the model's 'encode'/'adapt' "
+                "signatures must come together"
+            )
+        try:
+            self.adaptation = AdaptationConfig.from_dict(block)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{self.path}: session adaptation the app cannot honour ({exc})") from exc
+        self._adapt = self._interp.get_signature_runner("adapt")
+        want = {"embedding", "session_mean", "session_scale"}
+        if (
+            set(self._adapt.get_input_details()) != want
+            or "probabilities" not in self._adapt.get_output_details()
+        ):
+            raise ModelError(
+                f"{self.path}: signature 'adapt' must take {sorted(want)} and give 'probabilities'"
+            )
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -388,15 +439,16 @@ class EmotionModel:
             self._interp.allocate_tensors()
             self._batch = batch
 
-    def predict(self, inputs: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Class probabilities ``(batch, n_labels)`` for model inputs ``(batch, *input_shape)``."""
+    def _check_inputs(self, inputs: NDArray[np.float32]) -> NDArray[np.float32]:
         x = np.asarray(inputs, dtype=np.float32)
         if x.ndim == len(self.input_shape):
             x = x[None]
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"input shape {x.shape[1:]} != model's {self.input_shape}")
-        if len(x) == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return x
+
+    def _invoke(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+        """A single-signature model: quantise if it wants int8, run, dequantise."""
         self._resize(len(x))
         if self._in_dtype == np.int8:
             scale, zero = self._in_q
@@ -407,6 +459,49 @@ class EmotionModel:
         if self._out_dtype == np.int8:
             scale, zero = self._out_q
             y = (y.astype(np.float32) - zero) * scale
-        y = np.asarray(y, dtype=np.float32)
-        total = y.sum(axis=1, keepdims=True)
-        return y / np.where(total > 0, total, 1.0)
+        return np.asarray(y, dtype=np.float32)
+
+    def encode(self, inputs: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+        """``(probabilities, embedding)``: the plain head's output and, for an adaptable model, the
+        pooled embedding the session statistics are made of (None for other models)."""
+        if self._encode is None:
+            return self.predict(inputs), None
+        x = self._check_inputs(inputs)
+        if len(x) == 0:
+            return np.zeros((0, len(self.labels)), np.float32), np.zeros((0, self.embedding_dim), np.float32)
+        out = self._encode(**{self._in_name: x})
+        return _normalised(out["probabilities"]), np.asarray(out["embedding"], np.float32)
+
+    def adapt(
+        self, embeddings: NDArray[np.float32], mean: NDArray[np.float32], scale: NDArray[np.float32]
+    ) -> NDArray[np.float32]:
+        """Probabilities of the session-adapted head for ``embeddings`` ``(batch, dim)``."""
+        if self._adapt is None:
+            raise ModelError(f"{self.path}: this model has no session adaptation")
+        e = np.asarray(embeddings, np.float32).reshape(-1, self.embedding_dim)
+        if len(e) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        out = self._adapt(
+            embedding=e,
+            session_mean=np.asarray(mean, np.float32).reshape(self.embedding_dim),
+            session_scale=np.asarray(scale, np.float32).reshape(self.embedding_dim),
+        )
+        return _normalised(out["probabilities"])
+
+    def predict(self, inputs: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Class probabilities ``(batch, n_labels)`` for model inputs ``(batch, *input_shape)``."""
+        x = self._check_inputs(inputs)
+        if len(x) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        if self._encode is not None:
+            y = self._encode(**{self._in_name: x})["probabilities"]
+        else:
+            y = self._invoke(x)
+        return _normalised(y)
+
+
+def _normalised(y: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Rows summing to 1 (int8 outputs do not quite)."""
+    y = np.asarray(y, dtype=np.float32)
+    total = y.sum(axis=1, keepdims=True)
+    return y / np.where(total > 0, total, 1.0)

@@ -62,6 +62,7 @@ import numpy as np
 import soxr
 from numpy.typing import NDArray
 
+from serlive.adaptation import AdaptationConfig, SessionStats
 from serlive.analysis import is_silent
 from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError, WavRecorder
 from serlive.audio.ring import RingBuffer
@@ -121,6 +122,10 @@ class Result:
     #: seconds from the arrival of the window's last sample to publishing (None if unknown)
     latency_s: float | None
     labels: tuple[str, ...]
+    #: the probabilities come from the session-adapted head (see :mod:`serlive.adaptation`)
+    adapted: bool = False
+    #: seconds of speech the session statistics hold so far (0 for a model that cannot adapt)
+    speech_heard_s: float = 0.0
 
     @property
     def start_s(self) -> float:
@@ -167,6 +172,7 @@ class Result:
             "probabilities": probs(self.probabilities),
             "smoothed": probs(self.smoothed),
             "latency_ms": None if self.latency_s is None else round(1000 * self.latency_s, 2),
+            "adapted": self.adapted,
         }
 
 
@@ -308,6 +314,8 @@ class _Run:
         self.cursor = 0  # capture samples moved on (resampled / recorded)
         self.next_start = 0
         self.smoothed: FloatArray | None = None
+        #: this stream's speaker statistics (None: the model cannot adapt); a new stream starts afresh
+        self.session: SessionStats | None = None
         self.gap = (0, 0)  # model-rate samples zero-filled after a capture overflow (resampling only)
         self.stop = threading.Event()
         self.ending = False  # the worker is past its loop (closing the source, publishing the end)
@@ -346,6 +354,7 @@ class Engine:
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         on_flush: Callable[[int], None] | None = None,
         number_takes: bool = True,
+        adapt: bool = False,
     ) -> None:
         if model is None or isinstance(model, (str, Path)):
             from serlive.model import EmotionModel
@@ -390,6 +399,11 @@ class Engine:
         self.on_flush = on_flush
         self.results: queue.Queue[Result | StreamEnd] = queue.Queue(maxsize=queue_size)
         self._run: _Run | None = None
+        #: how the model adapts to a session's speaker (None: it cannot)
+        self.adaptation: AdaptationConfig | None = getattr(model, "adaptation", None)
+        #: use the session-adapted head once enough speech is heard; may be switched while running
+        #: (the statistics are kept either way, so switching on takes effect at once)
+        self.adapt = bool(adapt)
 
     # --- control -------------------------------------------------------------------------
     def start(self, source: AudioSource) -> None:
@@ -701,7 +715,7 @@ class Engine:
                 return None
             speech = speech_windows(samples[None], np.ones(1, bool), self.window_config, self.detector)
             silent = not bool(speech[0])
-        probs = np.asarray(self.model.predict(x[None])[0], dtype=np.float32)
+        probs, adapted = self._probabilities(run, x, silent)
         if not silent:
             a = self.smoothing
             if run.smoothed is None or a == 0.0:
@@ -720,7 +734,24 @@ class Engine:
             smoothed=None if run.smoothed is None else run.smoothed.copy(),
             latency_s=latency,
             labels=self.labels,
+            adapted=adapted,
+            speech_heard_s=0.0 if run.session is None else run.session.heard_s,
         )
+
+    def _probabilities(self, run: _Run, x: FloatArray, silent: bool) -> tuple[FloatArray, bool]:
+        """The model's probabilities for one window; adapted to the session's speaker when asked and ready."""
+        if self.adaptation is None:
+            return np.asarray(self.model.predict(x[None])[0], dtype=np.float32), False
+        if run.session is None:
+            run.session = SessionStats(self.adaptation)
+        model: Any = self.model  # an EmotionModel: only it has an adaptation
+        probs, emb = model.encode(x[None])
+        if not silent:
+            run.session.add(emb[0], self.hop_s)
+        if self.adapt and run.session.ready:
+            mean, scale = run.session.normaliser()
+            return np.asarray(model.adapt(emb, mean, scale)[0], np.float32), True
+        return np.asarray(probs[0], dtype=np.float32), False
 
     def drain(self) -> tuple[list[Result], StreamEnd | None]:
         """Everything waiting in :attr:`results`, without blocking: the windows, and the end if it came.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from serlive.adaptation import AdaptationConfig
 from serlive.analysis import analyse_signal
 from serlive.config import LABELS, WHISPER_FEATURES
 from serlive.model import EmotionModel, ModelError
@@ -49,7 +52,12 @@ def _voice(seconds: float, f0: float, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def encoder_model(tmp_path_factory):
-    from serlive.train.encoder_model import build_full_model, export_encoder_model, metadata
+    from serlive.train.encoder_model import (
+        build_adapt_model,
+        build_full_model,
+        export_encoder_model,
+        metadata,
+    )
     from serlive.train.protocol import HeadConfig, fit_head
 
     rng = np.random.default_rng(0)
@@ -58,17 +66,22 @@ def encoder_model(tmp_path_factory):
     y = rng.integers(0, len(LABELS), 64)
     head = fit_head(x, y, np.ones(64, np.float32), cfg)
     model = build_full_model(_weights(rng), head, cfg.layers)
+    adapt = build_adapt_model(fit_head(x, y[::-1].copy(), np.ones(64, np.float32), cfg), 1024)
     from serlive.features import FeatureExtractor
 
     ext = FeatureExtractor(WHISPER_FEATURES)
     check = np.stack([ext(_voice(3.0, 100 + 40 * i, i)) for i in range(6)])
     path = tmp_path_factory.mktemp("enc") / "enc.tflite"
-    report = export_encoder_model(model, metadata({"architecture": "test"}), path, check)
-    return path, report, model
+    meta = metadata({"architecture": "test", "adaptation": ADAPT.to_dict()})
+    report = export_encoder_model(model, meta, path, check, adapt)
+    return path, report, model, adapt
+
+
+ADAPT = AdaptationConfig(statistics="mean_std", min_speech_s=4.0)
 
 
 def test_exported_encoder_model_loads_and_matches_keras(encoder_model):
-    path, report, keras_model = encoder_model
+    path, report, keras_model, _ = encoder_model
     m = EmotionModel(path)
     assert m.meta.features == WHISPER_FEATURES
     assert m.input_shape == (298, 80)
@@ -80,7 +93,56 @@ def test_exported_encoder_model_loads_and_matches_keras(encoder_model):
     x = m.extractor(_voice(3.0, 150, 9))
     p = m.predict(x[None])
     np.testing.assert_allclose(p.sum(), 1.0, atol=1e-5)
-    np.testing.assert_allclose(p, keras_model.predict(x[None], verbose=0), atol=0.05)
+    np.testing.assert_allclose(p, keras_model.predict(x[None], verbose=0)["probabilities"], atol=0.05)
+
+
+def test_the_adapt_signature_runs_the_second_head_on_normalised_embeddings(encoder_model):
+    path, report, keras_model, adapt = encoder_model
+    m = EmotionModel(path)
+    assert m.adaptation == ADAPT and m.embedding_dim == 1024
+    assert report["adapt_tflite_float32_vs_keras_max_abs_prob_diff"] < 1e-4
+    xs = np.stack([m.extractor(_voice(3.0, 110 + 30 * i, 20 + i)) for i in range(4)])
+    probs, emb = m.encode(xs)
+    np.testing.assert_allclose(probs, m.predict(xs), atol=1e-6)
+    keras_out = keras_model.predict(xs, verbose=0)
+    np.testing.assert_allclose(emb, keras_out["embedding"], atol=0.05 * np.abs(keras_out["embedding"]).max())
+    mean, scale = emb.mean(axis=0), emb.std(axis=0) + 1e-3
+    adapted = m.adapt(emb, mean, scale)
+    want = adapt.predict([emb, np.tile(mean, (4, 1)), np.tile(scale, (4, 1))], verbose=0)["probabilities"]
+    np.testing.assert_allclose(adapted, want, atol=0.05)
+    np.testing.assert_allclose(adapted.sum(axis=1), 1.0, atol=1e-5)
+    # the second head is a different head: on the same windows it does not repeat the first
+    assert np.abs(adapted - probs).max() > 0.01
+    # the session statistics reach it: another session's mean gives other answers
+    assert np.abs(m.adapt(emb, mean + 3 * scale, scale) - adapted).max() > 1e-3
+
+
+def test_adaptation_metadata_and_signatures_must_agree(encoder_model, tmp_path):
+    from serlive.train.encoder_model import convert_float
+    from serlive.train.export import attach_metadata
+
+    m = EmotionModel(encoder_model[0])
+    # an adaptation block on a file without the 'adapt' signature
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes(attach_metadata(convert_float(encoder_model[2]), m.meta))
+    with pytest.raises(ModelError, match="must come together"):
+        EmotionModel(lone)
+    # statistics the app does not know how to form
+    odd = tmp_path / "odd.tflite"
+    meta = dataclasses.replace(
+        m.meta, extra={**m.meta.extra, "adaptation": {"statistics": "median", "min_speech_s": 5}}
+    )
+    odd.write_bytes(attach_metadata(convert_float(encoder_model[2], encoder_model[3]), meta))
+    with pytest.raises(ModelError, match="cannot honour"):
+        EmotionModel(odd)
+    # without the block and without the signature: a plain model that cannot adapt
+    plain = tmp_path / "plain.tflite"
+    meta = dataclasses.replace(m.meta, extra={k: v for k, v in m.meta.extra.items() if k != "adaptation"})
+    plain.write_bytes(attach_metadata(convert_float(encoder_model[2]), meta))
+    p = EmotionModel(plain)
+    assert p.adaptation is None and p.embedding_dim == 1024
+    with pytest.raises(ModelError, match="no session adaptation"):
+        p.adapt(np.zeros((1, 1024), np.float32), np.zeros(1024), np.ones(1024))
 
 
 def test_encoder_model_runs_the_file_path(encoder_model):
@@ -135,3 +197,63 @@ def test_a_file_hop_off_the_frame_grid_is_refused():
         check_compatible(bad)
     # and the metadata round trip keeps the file hop
     assert ModelMetadata.from_json(__import__("json").dumps(ok.to_json_dict()).encode()).windows == ok.windows
+
+
+def test_predict_session_judges_files_against_their_own_speaker(encoder_model, tmp_path, capsys):
+    import json
+
+    from serlive.cli import main
+    from tests.conftest import spoken, write_audio
+
+    path = str(encoder_model[0])
+    files = [str(write_audio(tmp_path / f"take{i}.wav", spoken(7.0, start_s=2.0 * i))) for i in range(3)]
+
+    def predict(*args: str) -> list[dict]:
+        assert main(["predict", "--format", "json", "--model", path, *args]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    plain = predict(*files)
+    session = predict("--session", *files)
+    assert [r["adapted"] for r in plain] == [False] * 3
+    assert [r["adapted"] for r in session] == [True] * 3  # 3 files x 3 voiced windows x 2 s >= 4 s
+    assert max(abs(plain[0]["probabilities"][k] - session[0]["probabilities"][k]) for k in LABELS) > 1e-3
+    # one speaker's statistics over all the files: take0's answer depends on the others given with it
+    other = predict("--session", files[0], files[0], files[0])
+    assert other[0]["adapted"]
+    assert max(abs(other[0]["probabilities"][k] - session[0]["probabilities"][k]) for k in LABELS) > 1e-4
+    # too little speech for the statistics: said on stderr, and the plain answers stand
+    short = str(write_audio(tmp_path / "short.wav", spoken(3.0)))
+    assert main(["predict", "--session", "--format", "json", "--model", path, short]) == 0
+    out, err = capsys.readouterr()
+    rec = json.loads(out)
+    assert rec["adapted"] is False and "not adapted" in err
+    assert rec["probabilities"] == predict(short)[0]["probabilities"]
+
+
+def test_predict_session_needs_a_model_that_can_adapt(capsys, tmp_path):
+    from serlive.cli import main
+    from tests.conftest import spoken, write_audio
+
+    f = str(write_audio(tmp_path / "a.wav", spoken(3.0)))
+    assert main(["predict", "--session", "--model", "cnn", f]) == 2
+    assert "has no session adaptation" in capsys.readouterr().err
+
+
+def test_evaluate_session_adapts_each_speaker_on_their_own_files(encoder_model, tmp_path):
+    import json
+
+    from serlive.train.corpora import Utterance
+    from serlive.train.evaluate import evaluate_utterances
+    from tests.conftest import spoken, write_audio
+
+    model = EmotionModel(encoder_model[0])
+    a_files = [write_audio(tmp_path / f"a{i}.wav", spoken(7.0, start_s=i)) for i in range(3)]
+    utts = [Utterance(str(f), "fake", "fake:a", "male", "happy") for f in a_files]
+    utts.append(
+        Utterance(str(write_audio(tmp_path / "b.wav", spoken(3.0))), "fake", "fake:b", "female", "sad")
+    )
+    rep = evaluate_utterances(model, utts, tmp_path / "report", plots=False, session=True)
+    # speaker a: 3 files x 3 voiced windows x 2 s of speech >= 4 s; speaker b: one window, 2 s < 4 s
+    assert rep["summary"]["speech_per_speaker_s"] == {"fake:a": 18.0, "fake:b": 2.0}
+    rows = json.loads((tmp_path / "report" / "predictions.json").read_text())
+    assert [r["adapted"] for r in rows] == [True, True, True, False]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -131,12 +132,16 @@ def test_listen_duration_stops_a_live_microphone(use_backend, tiny_models, capsy
 
 def test_listen_ctrl_c_stops_cleanly_with_a_summary(use_backend, tiny_models, capsys):
     use_backend(fake_backend(speechlike(8.0, seed=2), speed=4.0))
+    # a run started in the background of a non-interactive shell inherits SIGINT ignored, and
+    # interrupt_main() then does nothing: the listener would never stop. Ctrl-C as a terminal has it:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.5, _thread.interrupt_main)
     timer.start()
     try:
         rc = cli.main(["listen", "--model", str(tiny_models.int8)])
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     captured = capsys.readouterr()
     assert rc == 0
     assert "serlive listen: stopped:" in captured.out.splitlines()[-1]

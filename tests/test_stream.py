@@ -473,3 +473,67 @@ def test_recording_failure_mid_stream_ends_the_stream_with_its_message(tmp_path:
     assert end.error is not None and end.error.endswith("No space left on device)")
     eng.start(FileSource(samples=speechlike(4.0), realtime=False))  # and it starts again
     assert eng.wait(10) and eng.error is None
+
+
+class AdaptingModel(StubModel):
+    """A stub with session adaptation: the embedding is the window's mean feature vector, and the
+    adapted head answers 'calm' with certainty while recording the statistics it was given."""
+
+    def __init__(self, min_speech_s: float = 2.0) -> None:
+        super().__init__()
+        from serlive.adaptation import AdaptationConfig
+
+        self.adaptation = AdaptationConfig(statistics="mean_std", min_speech_s=min_speech_s)
+        self.embedding_dim = self.extractor.input_dim
+        self.embeddings: list[np.ndarray] = []
+        self.given: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        emb = x.reshape(len(x), x.shape[1], -1).mean(axis=1).astype(np.float32)
+        self.embeddings.append(emb[0])
+        return self.predict(x), emb
+
+    def adapt(self, emb: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        self.given.append((mean.copy(), scale.copy()))
+        out = np.zeros((len(emb), len(LABELS)), np.float32)
+        out[:, LABELS.index("calm")] = 1.0
+        return out
+
+
+def test_session_adaptation_starts_after_enough_speech_from_voiced_windows_only():
+    model = AdaptingModel(min_speech_s=2.0)
+    eng = Engine(model, adapt=True)
+    results, end = run_fast(eng, speech_with_pauses())
+    assert end.error is None
+    voiced = [r for r in results if not r.silent]
+    assert len(voiced) > 6 and any(r.silent for r in results)
+    heard = 0.0
+    for r in results:
+        heard += 0.0 if r.silent else 0.5  # each voiced window brings one hop of new speech
+        assert r.speech_heard_s == pytest.approx(heard)
+        # plain head until 2 s of speech are in the statistics, the adapted head from then on
+        assert r.adapted == (heard >= 2.0), r
+        if r.adapted:
+            assert r.probabilities.argmax() == LABELS.index("calm") and r.to_dict()["adapted"] is True
+    # the statistics are those of the voiced windows heard so far (the last adapted window: all of them)
+    embs = np.stack([e for e, r in zip(model.embeddings, results, strict=True) if not r.silent])
+    mean, scale = model.given[-1]
+    np.testing.assert_allclose(mean, embs.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(scale, embs.std(axis=0) + 1e-3, rtol=1e-4, atol=1e-5)
+    assert len(model.given) == sum(r.adapted for r in results)
+
+
+def test_session_statistics_start_afresh_and_adaptation_can_be_off():
+    model = AdaptingModel(min_speech_s=2.0)
+    eng = Engine(model, adapt=False)
+    first, _ = run_fast(eng, spoken(6.0))
+    assert not any(r.adapted for r in first) and first[-1].speech_heard_s >= 2.0  # heard, not used
+    eng.adapt = True  # the GUI's toggle: the next stream uses it
+    second, _ = run_fast(eng, spoken(6.0))
+    # a new stream is a new session: its statistics start from nothing
+    assert second[0].speech_heard_s == 0.5 and not second[0].adapted
+    assert second[-1].adapted
+    # a model without adaptation: nothing heard, nothing adapted, even when asked
+    plain = Engine(StubModel(), adapt=True)
+    results, _ = run_fast(plain, spoken(6.0))
+    assert all(not r.adapted and r.speech_heard_s == 0.0 for r in results)

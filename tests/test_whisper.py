@@ -106,3 +106,29 @@ def test_keras_encoder_matches_ctranslate2():
     assert (
         np.abs(build_encoder(weights, 6, 298, final_norm=True)(other[None])[-1].numpy() - theirs).max() > 0.1
     )
+
+
+def test_embedding_windows_are_the_windows_the_app_cuts():
+    """``embed.clip_windows`` slices one computation of the clip's frames: each window must still equal
+    the features of that window alone (to float32 rounding: an FFT over a longer stretch may round
+    differently in the last bit on another CPU), and its silence flag the level gate's on that window."""
+    from serlive.analysis import is_silent
+    from serlive.features import FeatureExtractor, frame_rms_dbfs
+    from serlive.train.embed import EmbedConfig, clip_windows
+    from serlive.windows import take_window, window_starts
+    from tests.conftest import spoken
+
+    cfg = EmbedConfig()
+    ext = FeatureExtractor(cfg.features)
+    win, hop = cfg.windows.window_samples(16000), cfg.windows.hop_samples(16000)
+    gap = np.zeros(2 * 16000, np.float32)
+    for y in (spoken(7.3), spoken(1.2), np.concatenate([spoken(2.0), gap, gap, spoken(3.0)])):
+        xs, silent = clip_windows(y, ext, cfg)
+        starts = window_starts(len(y), win, hop)
+        assert len(xs) == len(silent) == len(starts)
+        for x, sil, s in zip(xs, silent, starts, strict=True):
+            w = take_window(y, s, win)
+            np.testing.assert_allclose(x, ext(w), rtol=0, atol=1e-5)
+            assert sil == is_silent(frame_rms_dbfs(w, cfg.features), cfg.windows.silence_dbfs)
+        if len(y) > 8 * 16000:
+            assert any(silent) and not all(silent)

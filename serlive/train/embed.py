@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.analysis import is_silent
+from serlive.analysis import SegmentWindows, is_silent
 from serlive.audio.io import AudioLoadError, load_audio
 from serlive.config import DEFAULT_WINDOWS, WHISPER_FEATURES, FeatureConfig, WindowConfig
-from serlive.features import FeatureExtractor, frame_rms_dbfs
+from serlive.features import FeatureExtractor
 from serlive.train.augment import AugmentConfig, augment_channel, augment_voice
 from serlive.train.corpora import Utterance
-from serlive.windows import take_window, window_starts
+from serlive.windows import window_starts
 
 #: Bump when the extraction changes in a way the key cannot see.
 EMBED_VERSION = 1
@@ -84,14 +84,18 @@ class CorpusEmbeddings:
 def clip_windows(
     y: NDArray[np.float32], ext: FeatureExtractor, cfg: EmbedConfig
 ) -> tuple[list[NDArray[np.float32]], list[bool]]:
-    """Model inputs and silence flags of a clip's windows, as ``analyse_signal`` cuts them."""
+    """Model inputs and silence flags of a clip's windows, cut as ``analyse_signal`` cuts them."""
     sr = cfg.features.sample_rate
     win, hop = cfg.windows.window_samples(sr), cfg.windows.hop_samples(sr)
+    starts = window_starts(len(y), win, hop)
+    if not starts:
+        return [], []
+    segment = SegmentWindows(y, starts, win, ext)
     xs, silent = [], []
-    for s in window_starts(len(y), win, hop):
-        w = take_window(y, s, win)
-        xs.append(ext(w))
-        silent.append(is_silent(frame_rms_dbfs(w, cfg.features), cfg.windows.silence_dbfs))
+    for s in starts:
+        x, rms = segment.window(s)
+        xs.append(x)
+        silent.append(is_silent(rms, cfg.windows.silence_dbfs))
     return xs, silent
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS, WHISPER_FEATURES, WindowConfig
 from serlive.features import FeatureExtractor
 from serlive.model import ModelMetadata
@@ -34,8 +35,22 @@ from serlive.train.protocol import HeadConfig
 ENCODER_LAYERS = 3
 
 
+def _head_layers(head: Any, x: Any) -> Any:
+    """``head``'s layers after its input applied to ``x``, dropout left out (inference only)."""
+    import keras
+
+    for layer in head.layers[1:]:
+        if not isinstance(layer, keras.layers.Dropout):
+            x = layer(x)
+    return x
+
+
 def build_full_model(weights: dict[str, NDArray[np.float32]], head: Any, layers: tuple[int, ...]) -> Any:
-    """mel ``(batch, 298, 80)`` → probabilities: encoder blocks, pooling, then ``head``'s layers."""
+    """mel ``(batch, 298, 80)`` → ``{"probabilities", "embedding"}``: encoder blocks, pooling, ``head``.
+
+    The pooled embedding is an output too: session adaptation keeps running
+    statistics of it and feeds it, normalised, to the ``adapt`` head.
+    """
     import keras
 
     from serlive.train.whisper import N_MELS, pooled_embedding
@@ -44,29 +59,83 @@ def build_full_model(weights: dict[str, NDArray[np.float32]], head: Any, layers:
         WindowConfig().window_samples(WHISPER_FEATURES.sample_rate)
     )
     mel = keras.Input(shape=(n_frames, N_MELS), name="whisper_logmel")
-    x = pooled_embedding(mel, weights, layers, WHISPER_FEATURES.active_db / 40.0)
-    for layer in head.layers[1:]:
-        if isinstance(layer, keras.layers.Dropout):
-            continue
-        x = layer(x)
-    return keras.Model(mel, x, name="serlive_whisper")
+    emb = pooled_embedding(mel, weights, layers, WHISPER_FEATURES.active_db / 40.0)
+    out = {"probabilities": _head_layers(head, emb), "embedding": emb}
+    return keras.Model(mel, out, name="serlive_whisper")
 
 
-def convert_dynamic_int8(model: Any) -> bytes:
+def build_adapt_model(head: Any, dim: int) -> Any:
+    """``(embedding, session_mean, session_scale)`` → ``head``'s probabilities on the normalised embedding."""
+    import keras
+
+    emb = keras.Input(shape=(dim,), name="embedding")
+    mean = keras.Input(shape=(dim,), name="session_mean")
+    scale = keras.Input(shape=(dim,), name="session_scale")
+    out = _head_layers(head, (emb - mean) / scale)
+    return keras.Model([emb, mean, scale], {"probabilities": out}, name="serlive_adapt")
+
+
+def _saved_model(encode: Any, adapt: Any | None) -> str:
+    """A SavedModel with signature ``encode`` (and ``adapt``): one TFLite file holds both heads."""
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+
+    folder = tempfile.mkdtemp(prefix="serlive-export-")
+    archive = keras.export.ExportArchive()
+    archive.track(encode)
+    archive.add_endpoint(
+        name="encode",
+        fn=lambda whisper_logmel: encode(whisper_logmel),
+        input_signature=[tf.TensorSpec([None, *encode.input_shape[1:]], tf.float32, name="whisper_logmel")],
+    )
+    if adapt is not None:
+        dim = int(adapt.input_shape[0][-1])
+        archive.track(adapt)
+        archive.add_endpoint(
+            name="adapt",
+            fn=lambda embedding, session_mean, session_scale: adapt(
+                [embedding, session_mean[None], session_scale[None]]
+            ),
+            input_signature=[
+                tf.TensorSpec([None, dim], tf.float32, name="embedding"),
+                tf.TensorSpec([dim], tf.float32, name="session_mean"),
+                tf.TensorSpec([dim], tf.float32, name="session_scale"),
+            ],
+        )
+    archive.write_out(folder, verbose=False)
+    return folder
+
+
+def _convert(encode: Any, adapt: Any | None, int8_weights: bool) -> bytes:
+    import shutil
+
+    import tensorflow as tf
+
+    folder = _saved_model(encode, adapt)
+    try:
+        keys = ["encode"] + (["adapt"] if adapt is not None else [])
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=keys)
+        if int8_weights:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return bytes(converter.convert())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def convert_dynamic_int8(model: Any, adapt: Any | None = None) -> bytes:
     """TFLite with int8 weights and float activations (no representative set needed)."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    return bytes(converter.convert())
+    return _convert(model, adapt, True)
 
 
-def convert_float(model: Any) -> bytes:
+def convert_float(model: Any, adapt: Any | None = None) -> bytes:
     """TFLite in float32, the reference the int8-weight file is compared with."""
-    import tensorflow as tf
+    return _convert(model, adapt, False)
 
-    return bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
 
+#: The shipped session adaptation (statistics and how much speech they need): the protocol's pick
+ADAPTATION = AdaptationConfig(statistics="mean", min_speech_s=20.0)
 
 #: The file path's hop for an encoder model: 3 s windows every 2 s keep file analysis above
 #: 100x real time on one thread (bench/bench_pipeline.py); the live view keeps its 0.5 s.
@@ -79,26 +148,47 @@ def metadata(extra: dict[str, Any], file_hop_s: float | None = FILE_HOP_S) -> Mo
     return ModelMetadata(LABELS, WHISPER_FEATURES, WindowConfig(file_hop_s=file_hop_s), {}, extra)
 
 
-def export_encoder_model(model: Any, meta: ModelMetadata, path: Path, check: NDArray[np.float32]) -> dict:
-    """Write the int8-weight model (and a float32 twin beside it) and compare them on ``check`` windows."""
+def export_encoder_model(
+    model: Any, meta: ModelMetadata, path: Path, check: NDArray[np.float32], adapt: Any | None = None
+) -> dict:
+    """Write the int8-weight model (and a float32 twin beside it) and compare them on ``check`` windows.
+
+    With ``adapt`` (and an ``adaptation`` block in ``meta``) the file carries the
+    session-adapted head as a second signature; it is checked the same way, with
+    the ``check`` windows' own statistics as the session.
+    """
     from serlive.model import EmotionModel
     from serlive.train.export import attach_metadata
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(attach_metadata(convert_dynamic_int8(model), meta))
+    path.write_bytes(attach_metadata(convert_dynamic_int8(model, adapt), meta))
     twin = path.with_name(path.stem + "_float32.tflite")
-    twin.write_bytes(attach_metadata(convert_float(model), meta))
+    twin.write_bytes(attach_metadata(convert_float(model, adapt), meta))
     q, f = EmotionModel(path), EmotionModel(twin)
-    pq = np.concatenate([q.predict(check[i : i + 16]) for i in range(0, len(check), 16)])
-    pf = np.concatenate([f.predict(check[i : i + 16]) for i in range(0, len(check), 16)])
-    keras_p = model.predict(check, batch_size=16, verbose=0)
-    return {
+
+    def run(m: EmotionModel) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        outs = [m.encode(check[i : i + 16]) for i in range(0, len(check), 16)]
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+    (pq, eq), (pf, ef) = run(q), run(f)
+    keras_out = model.predict(check, batch_size=16, verbose=0)
+    report = {
         "size_bytes": path.stat().st_size,
         "float32_size_bytes": twin.stat().st_size,
         "int8_vs_float32_top1_agreement": float(np.mean(pq.argmax(1) == pf.argmax(1))),
         "int8_vs_float32_max_abs_prob_diff": float(np.abs(pq - pf).max()),
-        "tflite_float32_vs_keras_max_abs_prob_diff": float(np.abs(pf - keras_p).max()),
+        "tflite_float32_vs_keras_max_abs_prob_diff": float(np.abs(pf - keras_out["probabilities"]).max()),
+        "tflite_float32_vs_keras_max_abs_embedding_diff": float(np.abs(ef - keras_out["embedding"]).max()),
     }
+    if adapt is not None:
+        mean, scale = ef.mean(axis=0), ef.std(axis=0) + 1e-3
+        aq, af = q.adapt(eq, mean, scale), f.adapt(ef, mean, scale)
+        ak = adapt.predict([ef, np.tile(mean, (len(ef), 1)), np.tile(scale, (len(ef), 1))], verbose=0)
+        report["adapt_int8_vs_float32_top1_agreement"] = float(np.mean(aq.argmax(1) == af.argmax(1)))
+        report["adapt_tflite_float32_vs_keras_max_abs_prob_diff"] = float(
+            np.abs(af - ak["probabilities"]).max()
+        )
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from serlive.train.corpora import default_data_root
     from serlive.train.fit import licence_note
-    from serlive.train.protocol import clip_predictions, fit_head, load_pool, score, window_weights
+    from serlive.train.protocol import (
+        clip_predictions,
+        fit_head,
+        load_pool,
+        score,
+        speaker_normalised,
+        window_weights,
+    )
     from serlive.train.whisper import read_ct2, whisper_dir
 
     ap = argparse.ArgumentParser(description=main.__doc__)
@@ -116,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON")
     # one speaker of each multi-speaker corpus with genders (ESD has a single speaker: all of it trains)
     ap.add_argument("--val", default="ravdess:19,ravdess:20,nemo:MP0,ased:01,ased:02")
+    ap.add_argument(
+        "--adapt",
+        default=json.dumps(ADAPTATION.to_dict()),
+        help="the session adaptation (AdaptationConfig fields as JSON); 'none' for a model without it",
+    )
     args = ap.parse_args(argv)
     d = json.loads(args.head)
     if "layers" in d:
@@ -135,9 +237,20 @@ def main(argv: list[str] | None = None) -> int:
         score(pool.utts, clip_predictions(pool, va, head.predict(pool.x[va], verbose=0))) if len(va) else {}
     )
     print(f"validation ({len(va)} windows): {val_score.get('accuracy')}", file=sys.stderr)
+    adaptation = None if args.adapt == "none" else AdaptationConfig.from_dict(json.loads(args.adapt))
+    adapt_head, adapt_score = None, {}
+    if adaptation is not None:
+        # every speaker normalised by all of their own voiced windows, as the protocol's speaker_norm;
+        # validation speakers too, as a session that has heard them for a while
+        xn = speaker_normalised(pool, 0.0, adaptation.statistics == "mean_std")
+        adapt_head = fit_head(xn[tr], y[tr], window_weights(pool, tr), cfg)
+        if len(va):
+            adapt_score = score(pool.utts, clip_predictions(pool, va, adapt_head.predict(xn[va], verbose=0)))
+        print(f"validation, adapted: {adapt_score.get('accuracy')}", file=sys.stderr)
 
     weights = read_ct2(whisper_dir() / "model.bin")
     model = build_full_model(weights, head, cfg.layers)
+    adapt = None if adapt_head is None else build_adapt_model(adapt_head, pool.x.shape[1])
     corpora = sorted({u.corpus for u in pool.utts})
     meta = metadata(
         {
@@ -156,9 +269,11 @@ def main(argv: list[str] | None = None) -> int:
                 "head": asdict(cfg) | {"layers": list(cfg.layers)},
                 "command": "python -m serlive.train.encoder_model " + " ".join(argv or sys.argv[1:]),
                 "validation": val_score,
+                "validation_adapted": adapt_score,
             },
             "licence": licence_note(corpora),
         }
+        | ({} if adaptation is None else {"adaptation": adaptation.to_dict()})
     )
     # check windows: the clean validation windows' mel, recomputed from audio
     from serlive.audio.io import load_audio
@@ -169,11 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     for c in sorted({int(c) for c in pool.clip[va]})[:40]:
         xs, _ = clip_windows(load_audio(pool.utts[c].path), ext, EmbedConfig())
         check += xs[:2]
-    report = export_encoder_model(model, meta, args.out / "model.tflite", np.stack(check))
+    report = export_encoder_model(model, meta, args.out / "model.tflite", np.stack(check), adapt)
     report["validation"] = val_score
+    report["validation_adapted"] = adapt_score
     report["seconds"] = time.monotonic() - t0
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k != "validation"}, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if not k.startswith("validation")}, indent=1))
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from serlive.analysis import analyse_file
+from serlive.analysis import adapt_to_session, analyse_file
 from serlive.audio.io import AudioLoadError
 from serlive.config import LABELS
 from serlive.model import EmotionModel
@@ -27,9 +27,13 @@ def _acc(pairs: list[tuple[int, int]]) -> float:
 
 
 def evaluate_utterances(
-    model: EmotionModel, utts: list[Utterance], out_dir: str | Path, plots: bool = True
+    model: EmotionModel, utts: list[Utterance], out_dir: str | Path, plots: bool = True, session: bool = False
 ) -> dict[str, Any]:
-    """Analyse each file, compare with its label, write the report files into ``out_dir``."""
+    """Analyse each file, compare with its label, write the report files into ``out_dir``.
+
+    ``session``: each speaker's files are one session (``serlive predict --session``
+    on them): labelled by the adapted head with that speaker's statistics.
+    """
     from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
     out = Path(out_dir)
@@ -41,23 +45,31 @@ def evaluate_utterances(
     }  # fmt: skip
     errors: list[str] = []
     rows = []
+    analysed: list[tuple[Utterance, Any]] = []
     for i, u in enumerate(utts, 1):
         try:
-            a = analyse_file(u.path, model)
+            analysed.append((u, analyse_file(u.path, model, keep_embeddings=session)))
         except AudioLoadError as exc:
             errors.append(str(exc))
-            continue
+        if i % 50 == 0 or i == len(utts):
+            sys.stderr.write(f"\revaluate: {i}/{len(utts)} files")
+            sys.stderr.flush()
+    sys.stderr.write("\n")
+    adapted: dict[str, float] = {}
+    if session:
+        by_speaker: dict[str, list[Any]] = defaultdict(list)
+        for u, a in analysed:
+            by_speaker[u.speaker].append(a)
+        for spk, analyses in by_speaker.items():
+            adapted[spk] = adapt_to_session(analyses, model)
+    for u, a in analysed:
         t, p = LABELS.index(u.emotion), LABELS.index(a.label)
         y_true.append(t)
         y_pred.append(p)
         for key, val in (("gender", u.gender), ("corpus", u.corpus), ("speaker", u.speaker)):
             groups[key][val].append((t, p))
-        rows.append({"path": u.path, "true": u.emotion, "pred": a.label,
+        rows.append({"path": u.path, "true": u.emotion, "pred": a.label, "adapted": a.adapted,
                      "probabilities": [round(float(x), 4) for x in a.probabilities]})  # fmt: skip
-        if i % 50 == 0 or i == len(utts):
-            sys.stderr.write(f"\revaluate: {i}/{len(utts)} files")
-            sys.stderr.flush()
-    sys.stderr.write("\n")
     if not y_true:
         shown = "; ".join(errors[:5]) + (" ..." if len(errors) > 5 else "")
         raise ValueError(f"no file could be scored ({len(errors)} unreadable: {shown})")
@@ -74,6 +86,8 @@ def evaluate_utterances(
         "per_gender": {k: _acc(v) for k, v in sorted(groups["gender"].items())},
         "per_corpus": {k: _acc(v) for k, v in sorted(groups["corpus"].items())},
         "per_speaker": {k: _acc(v) for k, v in sorted(groups["speaker"].items())},
+        "session": session,
+        "speech_per_speaker_s": {k: round(v, 1) for k, v in adapted.items()},
     }
     g = summary["per_gender"]
     if "male" in g and "female" in g:

@@ -58,6 +58,13 @@ class HeadConfig:
     #: standardise every speaker's embeddings with that speaker's own voiced windows (what
     #: session adaptation does for a live user; test speakers use their unlabelled windows)
     speaker_norm: bool = False
+    #: seconds of each speaker's audio (random whole clips) the statistics come from, as a live
+    #: session has heard only so much; 0 = all of the speaker's audio
+    session_s: float = 0.0
+    #: divide by the speaker's spread too (False: subtract the speaker's mean only)
+    norm_scale: bool = True
+    #: training speakers' statistics from all their audio (``session_s`` then applies to test speakers only)
+    train_full_stats: bool = False
     seed: int = 7
 
 
@@ -168,13 +175,14 @@ def app_correct(pred: int, truth: int, corpus_labels: set[int]) -> bool:
 def score(utts: list[Utterance], preds: dict[int, int]) -> dict[str, Any]:
     """Accuracy, macro recall, per-gender accuracy and the most-predicted class's share."""
     labels = {LABELS.index(utts[c].emotion) for c in preds}
-    hits, per_class, per_gender = [], {}, {}
+    hits, per_class, per_gender, per_speaker = [], {}, {}, {}
     for c, p in preds.items():
         u = utts[c]
         ok = app_correct(p, LABELS.index(u.emotion), labels)
         hits.append(ok)
         per_class.setdefault(u.emotion, []).append(ok)
         per_gender.setdefault(u.gender, []).append(ok)
+        per_speaker.setdefault(u.speaker, []).append(ok)
     shown = Counter(LABELS[p] for p in preds.values())
     top, top_n = shown.most_common(1)[0]
     return {
@@ -183,19 +191,49 @@ def score(utts: list[Utterance], preds: dict[int, int]) -> dict[str, Any]:
         "macro_recall": float(np.mean([np.mean(v) for v in per_class.values()])),
         "per_gender": {g: float(np.mean(v)) for g, v in sorted(per_gender.items())},
         "per_class": {k: float(np.mean(v)) for k, v in sorted(per_class.items())},
+        "per_speaker": {k: float(np.mean(v)) for k, v in sorted(per_speaker.items())},
         "top_class": top,
         "top_share": top_n / len(hits),
         "shown": dict(shown),
     }
 
 
-def speaker_normalised(pool: Pool) -> NDArray[np.float32]:
+def session_rows(
+    rows: NDArray[np.int64], pool: Pool, session_s: float, rng: np.random.Generator
+) -> NDArray[np.int64]:
+    """The voiced windows of random whole clips among ``rows`` until ``session_s`` seconds of audio.
+
+    A clip's length is read from its window count (3 s, plus the 0.5 s hop
+    per further window), which is what a live session hears of it.
+    """
+    voiced = rows[~pool.silent[rows]]
+    rows = voiced if len(voiced) else rows
+    if session_s <= 0:
+        return rows
+    clips = np.unique(pool.clip[rows])
+    rng.shuffle(clips)
+    chosen, heard = [], 0.0
+    for c in clips:
+        n = int(np.count_nonzero(pool.clip[rows] == c))
+        chosen.append(c)
+        heard += 2.5 + 0.5 * n
+        if heard >= session_s:
+            break
+    return rows[np.isin(pool.clip[rows], chosen)]
+
+
+def speaker_normalised(
+    pool: Pool, session_s: float = 0.0, scale: bool = True, seed: int = 0
+) -> NDArray[np.float32]:
     """Each speaker's windows standardised by the mean and spread of that speaker's voiced windows.
 
     Per augmentation level, so an augmented copy is normalised by its own
     channel, as a live session is by its own microphone.  Labels are never
-    used: this is what the app can do with a user's unlabelled speech.
+    used: this is what the app can do with a user's unlabelled speech.  With
+    ``session_s`` the statistics come from only that much of the speaker's
+    audio (random clips), as after that many seconds of a live session.
     """
+    rng = np.random.default_rng(seed)
     x = pool.x.copy()
     speaker = np.array([pool.utts[c].speaker for c in pool.clip])
     for spk in np.unique(speaker):
@@ -203,9 +241,10 @@ def speaker_normalised(pool: Pool) -> NDArray[np.float32]:
             rows = np.flatnonzero((speaker == spk) & (pool.aug == a))
             if not len(rows):
                 continue
-            voiced = rows[~pool.silent[rows]]
-            ref = pool.x[voiced if len(voiced) else rows]
-            x[rows] = (pool.x[rows] - ref.mean(axis=0)) / (ref.std(axis=0) + 1e-3)
+            ref = pool.x[session_rows(rows, pool, session_s, rng)]
+            x[rows] = pool.x[rows] - ref.mean(axis=0)
+            if scale:
+                x[rows] /= ref.std(axis=0) + 1e-3
     return x
 
 
@@ -215,15 +254,40 @@ def run_split(
     test_mask: NDArray[np.bool_],
     cfg: HeadConfig,
     x: NDArray[np.float32] | None = None,
-) -> dict:
-    """Train on ``train_mask`` windows (clean + augmented), predict clean ``test_mask`` windows per clip."""
+    x_tests: list[NDArray[np.float32]] | None = None,
+) -> list[dict[int, int]]:
+    """Train on ``train_mask`` windows (clean + augmented), predict clean ``test_mask`` windows per clip.
+
+    One prediction per array of ``x_tests`` (default ``[x]``): the test windows
+    speaker-normalised with the statistics of several random short sessions,
+    while training used all of each speaker's.
+    """
     x = pool.x if x is None else x
     y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
     tr = np.flatnonzero(train_mask & (pool.aug <= cfg.n_aug) & ~pool.silent)
     te = np.flatnonzero(test_mask & (pool.aug == 0))
     head = fit_head(x[tr], y[tr], window_weights(pool, tr), cfg)
-    probs = head.predict(x[te], batch_size=1024, verbose=0)
-    return clip_predictions(pool, te, probs)
+    return [
+        clip_predictions(pool, te, head.predict(xt[te], batch_size=1024, verbose=0))
+        for xt in (x_tests or [x])
+    ]
+
+
+def mean_score(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several draws of the same test set as one score: the rates averaged, the draws' accuracies kept."""
+    out = dict(scores[0])
+    if len(scores) == 1:
+        return out
+    for key in ("accuracy", "macro_recall", "top_share"):
+        out[key] = float(np.mean([s[key] for s in scores]))
+    for key in ("per_gender", "per_class", "per_speaker"):
+        out[key] = {k: float(np.mean([s[key][k] for s in scores])) for k in scores[0][key]}
+    out["accuracy_draws"] = [s["accuracy"] for s in scores]
+    return out
+
+
+#: random short sessions per test speaker when ``session_s`` is set (one draw of one speaker is noise)
+SESSION_DRAWS = 5
 
 
 def protocol(pool: Pool, cfg: HeadConfig, log: Any = sys.stderr) -> dict[str, Any]:
@@ -231,24 +295,31 @@ def protocol(pool: Pool, cfg: HeadConfig, log: Any = sys.stderr) -> dict[str, An
     corpus = np.array([pool.utts[c].corpus for c in pool.clip])
     speaker = np.array([pool.utts[c].speaker for c in pool.clip])
     results: dict[str, Any] = {"config": asdict(cfg)}
-    x = speaker_normalised(pool) if cfg.speaker_norm else pool.x
+    x, x_tests = pool.x, [pool.x]
+    if cfg.speaker_norm:
+        draws = SESSION_DRAWS if cfg.session_s > 0 else 1
+        x_tests = [
+            speaker_normalised(pool, cfg.session_s, cfg.norm_scale, cfg.seed + k) for k in range(draws)
+        ]
+        x = speaker_normalised(pool, 0.0, cfg.norm_scale, cfg.seed) if cfg.train_full_stats else x_tests[0]
     for name in LOCO_CORPORA:
         if name not in corpus:
             continue
         t0 = time.monotonic()
-        preds = run_split(pool, corpus != name, corpus == name, cfg, x)
-        results[name] = score(pool.utts, preds)
+        preds = run_split(pool, corpus != name, corpus == name, cfg, x, x_tests)
+        results[name] = mean_score([score(pool.utts, p) for p in preds])
         print(f"  {name}: {results[name]['accuracy']:.3f} ({time.monotonic() - t0:.0f} s)", file=log)
-    pooled: dict[int, int] = {}
+    pooled: list[dict[int, int]] = [{} for _ in x_tests]
     for fold in RAVDESS_FOLDS:
         test = np.isin(speaker, [f"ravdess:{a:02d}" for a in fold])
         if not test.any():
             continue
-        preds = run_split(pool, ~test, test, cfg, x)
-        print(f"  ravdess {fold[0]}-{fold[-1]}: {score(pool.utts, preds)['accuracy']:.3f}", file=log)
-        pooled.update(preds)
-    if pooled:
-        results["ravdess_folds"] = score(pool.utts, pooled)
+        preds = run_split(pool, ~test, test, cfg, x, x_tests)
+        print(f"  ravdess {fold[0]}-{fold[-1]}: {score(pool.utts, preds[0])['accuracy']:.3f}", file=log)
+        for acc, p in zip(pooled, preds, strict=True):
+            acc.update(p)
+    if pooled[0]:
+        results["ravdess_folds"] = mean_score([score(pool.utts, p) for p in pooled])
     return results
 
 

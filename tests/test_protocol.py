@@ -1,0 +1,73 @@
+"""The cross-corpus protocol's speaker normalisation and scoring, on a synthetic pool (no TensorFlow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from serlive.train.corpora import Utterance
+from serlive.train.protocol import Pool, mean_score, score, session_rows, speaker_normalised
+
+
+def _pool() -> Pool:
+    """Two speakers, 10 clips each of 1-3 windows; speaker B's embeddings sit elsewhere and spread more."""
+    rng = np.random.default_rng(0)
+    utts, clip, xs, silent = [], [], [], []
+    for s, (offset, spread) in enumerate([(0.0, 1.0), (5.0, 3.0)]):
+        for c in range(10):
+            utts.append(Utterance(f"{s}-{c}.wav", "fake", f"fake:{s}", "female", "happy" if c % 2 else "sad"))
+            n = 1 + c % 3
+            clip += [len(utts) - 1] * n
+            xs.append(offset + spread * rng.standard_normal((n, 4)))
+            silent += [c == 0] + [False] * (n - 1)  # each speaker's first clip is silent
+    return Pool(
+        utts,
+        np.concatenate(xs).astype(np.float32),
+        np.array(clip, np.int32),
+        np.array(silent),
+        np.zeros(len(clip), np.int8),
+    )
+
+
+def test_every_speaker_is_standardised_by_their_own_voiced_windows():
+    pool = _pool()
+    x = speaker_normalised(pool)
+    for s in ("fake:0", "fake:1"):
+        rows = np.array([pool.utts[c].speaker == s for c in pool.clip])
+        voiced = rows & ~pool.silent
+        np.testing.assert_allclose(x[voiced].mean(axis=0), 0.0, atol=1e-5)
+        np.testing.assert_allclose(x[voiced].std(axis=0), 1.0, atol=2e-3)  # the 1e-3 floor
+    # the mean-only variant moves each speaker to the origin and keeps the spread
+    m = speaker_normalised(pool, scale=False)
+    rows = np.array([pool.utts[c].speaker == "fake:1" for c in pool.clip]) & ~pool.silent
+    np.testing.assert_allclose(m[rows].std(axis=0), pool.x[rows].std(axis=0), rtol=1e-5)
+
+
+def test_a_short_session_uses_whole_clips_up_to_its_length():
+    pool = _pool()
+    rows = np.flatnonzero([pool.utts[c].speaker == "fake:0" for c in pool.clip])
+    chosen = session_rows(rows, pool, 7.0, np.random.default_rng(1))
+    clips = np.unique(pool.clip[chosen])
+    heard = sum(2.5 + 0.5 * np.count_nonzero(pool.clip[chosen] == c) for c in clips)
+    # random whole clips until 7 s are heard: 3 s windows, so two or three clips
+    assert heard >= 7.0 and heard - 4.0 < 7.0 and 2 <= len(clips) <= 3
+    assert not pool.silent[chosen].any()
+    for c in clips:  # whole clips: every voiced window of a chosen clip
+        assert set(np.flatnonzero((pool.clip == c) & ~pool.silent)) <= set(chosen)
+    # 0 s: all of the speaker's voiced windows
+    np.testing.assert_array_equal(
+        session_rows(rows, pool, 0.0, np.random.default_rng(1)), rows[~pool.silent[rows]]
+    )
+
+
+def test_draws_of_a_session_are_averaged_and_kept():
+    pool = _pool()
+    preds_a = {c: 0 for c in range(len(pool.utts))}  # everything 'neutral'...
+    happy = 2  # LABELS index of "happy"
+    preds_b = {c: happy for c in range(len(pool.utts))}
+    a, b = score(pool.utts, preds_a), score(pool.utts, preds_b)
+    assert a["accuracy"] == 0.0 and b["accuracy"] == pytest.approx(0.5)
+    assert b["per_speaker"] == {"fake:0": 0.5, "fake:1": 0.5}
+    m = mean_score([a, b])
+    assert m["accuracy"] == pytest.approx(0.25) and m["accuracy_draws"] == [0.0, 0.5]
+    assert m["per_speaker"]["fake:0"] == pytest.approx(0.25)
