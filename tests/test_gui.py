@@ -1484,3 +1484,40 @@ def test_the_servers_other_sources_are_listed_and_recorded_through_pulse(
     view.start()
     view.stop()
     assert opened == [(9, None), ("start", None)]
+
+
+def test_live_view_adapts_to_the_voice_after_enough_speech(qtbot, window, tiny_models, tmp_path, errors):
+    """Listen ▸ Adapt: on with the shipped model, counted in the status line, adapted once 20 s are heard."""
+    live = window.live
+    assert window.model.adaptation is not None and live.adapt_action.isEnabled()
+    assert live.adapt_action in window.menuBar().actions()[2].menu().actions()  # the Listen menu
+    assert live.adapt_action.isChecked()  # on by default
+    need = window.model.adaptation.min_speech_s
+    y = spoken(need + 8.0)
+    assert live.start_source(FileSource(samples=y, realtime=False))
+    qtbot.waitUntil(lambda: not live.engine.running, timeout=60_000)
+    qtbot.wait(50)
+    live.tick()
+    assert live._adapted and "adapted to this voice" in window.status_label.text()
+    # switched off: the next run is the plain head's, while the statistics still fill
+    live.adapt_action.setChecked(False)
+    assert live.start_source(FileSource(samples=y, realtime=False))
+    assert live.engine.adapt is False
+    qtbot.waitUntil(lambda: not live.engine.running, timeout=60_000)
+    qtbot.wait(50)
+    live.tick()
+    assert not live._adapted and "adapt" not in window.status_label.text()
+    # the choice is kept with the other live settings
+    window.save_settings()
+    from serlive.gui.main_window import MainWindow
+
+    again = MainWindow(window.model, settings=window.settings)
+    qtbot.addWidget(again)
+    assert not again.live.adapt_action.isChecked()
+    again.close()
+
+
+def test_adapt_is_not_offered_for_a_model_without_it(qtbot, tiny_window):
+    assert tiny_window.model.adaptation is None
+    assert not tiny_window.live.adapt_action.isEnabled()
+    assert "cannot adapt" in tiny_window.live.adapt_action.toolTip()

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -54,6 +53,7 @@ from serlive.gui.plots import (
     EmotionBars,
     EmotionLegend,
     EmotionStrip,
+    LevelMeter,
     TimeAxis,
     emotion_pen,
     envelope,
@@ -202,6 +202,14 @@ class LiveView(QWidget):
         self.record_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.record_action.triggered.connect(self._toggle_record)
         self.addAction(self.record_action)
+        # Session adaptation: after enough speech, judge the voice against itself (Listen menu).
+        # May be switched while listening: the engine keeps the session's statistics either way.
+        self.adapt_action = QAction("Adapt to the speaker's voice", self)
+        self.adapt_action.setCheckable(True)
+        self.adapt_action.setChecked(True)
+        self.adapt_action.toggled.connect(self._adapt_toggled)
+        self._heard_s = 0.0
+        self._adapted = False
 
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
@@ -270,12 +278,10 @@ class LiveView(QWidget):
         side.addWidget(self.bars, 1)
         meter = QHBoxLayout()
         meter.addWidget(QLabel("Level"))
-        self.level_bar = QProgressBar()
-        self.level_bar.setRange(-60, 0)
-        self.level_bar.setValue(-60)
-        self.level_bar.setFormat("%v dBFS")
+        self.level_bar = LevelMeter(-60, 0)
         meter.addWidget(self.level_bar, 1)
         self.clip_label = QLabel("CLIP")
+        self._clip_on: bool | None = None  # the light's state, None before it is first set
         self.clip_label.setToolTip("Lit for a second after a sample reaches full scale")
         meter.addWidget(self.clip_label)
         side.addLayout(meter)
@@ -545,7 +551,11 @@ class LiveView(QWidget):
             # an existing file is never overwritten: the engine numbers the take (take-2.wav, ...)
             record = self.record_path if self.record_check.isChecked() else None
             self.engine = Engine(
-                self.model_path, hop_s=hop, smoothing=self.smooth_spin.value(), record=record
+                self.model_path,
+                hop_s=hop,
+                smoothing=self.smooth_spin.value(),
+                record=record,
+                adapt=self.adapt_action.isChecked(),
             )
             self._extractor = self.engine.extractor
             self._fit_spectrogram(self._extractor.cfg)
@@ -607,6 +617,8 @@ class LiveView(QWidget):
         self._spec_next_frame = 0
         self._level_pos = 0
         self._last_latency = None
+        self._heard_s = 0.0
+        self._adapted = False
         self._clip_until = 0.0
         self._set_clip(False)
         self.level_bar.setValue(self.level_bar.minimum())
@@ -646,7 +658,34 @@ class LiveView(QWidget):
                 self.show_notice(f"Listening stopped: {ended.error}")
         self.frame_times.append(time.perf_counter() - t0)
 
+    def set_adaptable(self, adaptable: bool) -> None:
+        """Offer session adaptation only for a model that has it."""
+        self.adapt_action.setEnabled(adaptable)
+        self.adapt_action.setToolTip(
+            "Once enough speech is heard, judge this voice against itself rather than against everyone's "
+            "(starts afresh at every Start)"
+            if adaptable
+            else "The model in use cannot adapt to a speaker"
+        )
+
+    def _adapt_toggled(self, on: bool) -> None:
+        if self.engine is not None:
+            self.engine.adapt = on  # read by the worker at its next window
+            self._update_status(self.engine)
+
+    def _adaptation_text(self, eng: Engine) -> str:
+        """How far session adaptation has got, for the status line ("" when off or impossible)."""
+        cfg = eng.adaptation
+        if cfg is None or not eng.adapt:
+            return ""
+        if self._adapted:
+            return f"  |  adapted to this voice ({self._heard_s:.0f} s of speech)"
+        need = cfg.min_speech_s
+        return f"  |  adapting to the voice: {min(self._heard_s, need):.0f} of {need:.0f} s of speech"
+
     def _show_result(self, r: Result) -> None:
+        self._heard_s = r.speech_heard_s
+        self._adapted = r.adapted
         if r.latency_s is not None:
             self._last_latency = r.latency_s
         if r.silent:
@@ -714,6 +753,9 @@ class LiveView(QWidget):
         self.spec_item.setImage(self.spec_buf, autoLevels=False)
 
     def _set_clip(self, on: bool) -> None:
+        if on == self._clip_on:
+            return  # a style sheet change re-polishes the widget: only when the light changes
+        self._clip_on = on
         color = CLIP_COLOR if on else "#555555"
         self.clip_label.setStyleSheet(f"QLabel {{ color: white; background: {color}; padding: 2px 6px; }}")
 
@@ -746,6 +788,7 @@ class LiveView(QWidget):
         line = (
             f"{self._device_text()}  |  decision latency {lat}  |  "
             f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
+            f"{self._adaptation_text(eng)}"
         )
         if not final and eng.samples_received == 0:
             # a sound server can take a second or two to deliver its first block; say so, or the

@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.tabs = QTabWidget()
         self.live = LiveView(model_path, tuple(model.labels))
+        self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
         self.file = FileView(model)
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.file, "File")
@@ -111,7 +112,15 @@ class MainWindow(QMainWindow):
         self.record_menu_action.setCheckable(True)
         self.choose_record_action = self._action("Choose the record file…", self.live.choose_record_file)
         self.refresh_action = self._action("Look for input devices again", self._menu_refresh)
-        for a in (self.start_stop_action, None, self.record_menu_action, self.choose_record_action, None):
+        for a in (
+            self.start_stop_action,
+            None,
+            self.record_menu_action,
+            self.choose_record_action,
+            None,
+            self.live.adapt_action,
+            None,
+        ):
             lm.addSeparator() if a is None else lm.addAction(a)
         lm.addAction(self.refresh_action)
         lm.aboutToShow.connect(self._sync_listen_menu)
@@ -321,6 +330,7 @@ class MainWindow(QMainWindow):
         try:
             self.live.hop_spin.setValue(float(s.value("hop_s", 0.5)))
             self.live.smooth_spin.setValue(float(s.value("smoothing", 0.5)))
+            self.live.adapt_action.setChecked(str(s.value("adapt", "true")).lower() == "true")
         except (TypeError, ValueError):
             pass
         dev = s.value("device_name")
@@ -333,6 +343,7 @@ class MainWindow(QMainWindow):
         s.setValue("geometry", self.saveGeometry())
         s.setValue("hop_s", self.live.hop_spin.value())
         s.setValue("smoothing", self.live.smooth_spin.value())
+        s.setValue("adapt", "true" if self.live.adapt_action.isChecked() else "false")
         i = self.live.device_combo.currentIndex()
         if 0 <= i < len(self.live.devices):
             s.setValue("device_name", self.live.devices[i].name)
