@@ -16,7 +16,10 @@ One worker thread per stream does everything after the audio callback:
   summation order when ``rows x filters x bins`` is small, which would make a
   25-frame batch differ from the file path's whole-file batch in the last bit.
   With the larger batch the frames here are bit-identical to the file path's
-  (checked on the development machine; the tests allow int8 rounding).
+  (checked on the development machine).  On another CPU (AMD EPYC) the float32
+  product's order followed the batch size at any size, so the filterbank
+  products are now done in float64 (:meth:`FeatureExtractor._project`), which
+  is row-independent after rounding; the batch floor stays as a second guard.
 * **Speech gate.**  :func:`serlive.analysis.is_silent` over the window's frame
   RMS (dBFS) against the model metadata's ``windows.silence_dbfs`` first (free);
   a window that passes it goes to the voice-activity detector
