@@ -37,6 +37,9 @@ class AdaptationConfig:
     min_speech_s: float = 20.0
     #: added to the spread, so a dimension that barely moves is not blown up
     floor: float = 1e-3
+    #: once adapted, the share of the plain head's probabilities averaged in (0: the adapted head alone);
+    #: why: statistics of a short session are noisy, and the plain head is right where they mislead
+    blend: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AdaptationConfig:
@@ -47,16 +50,30 @@ class AdaptationConfig:
             statistics=str(d.get("statistics", "")),
             min_speech_s=float(d["min_speech_s"]),
             floor=float(d.get("floor", cls.floor)),
+            blend=float(d.get("blend", 0.0)),
         )
         if cfg.statistics not in STATISTICS:
             raise ValueError(f"adaptation statistics {cfg.statistics!r} is not one of {STATISTICS}")
         if not cfg.min_speech_s > 0 or not cfg.floor > 0:
             raise ValueError("adaptation min_speech_s and floor must be positive")
+        if not 0.0 <= cfg.blend < 1.0:
+            raise ValueError(f"adaptation blend {cfg.blend} is not in [0, 1)")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
         """The metadata block."""
-        return {"statistics": self.statistics, "min_speech_s": self.min_speech_s, "floor": self.floor}
+        return {
+            "statistics": self.statistics,
+            "min_speech_s": self.min_speech_s,
+            "floor": self.floor,
+            "blend": self.blend,
+        }
+
+    def combine(self, plain: NDArray[np.float32], adapted: NDArray[np.float32]) -> NDArray[np.float32]:
+        """What the app shows once adapted: the adapted head's probabilities with ``blend`` of the plain's."""
+        if self.blend == 0.0:
+            return np.asarray(adapted, np.float32)
+        return ((1.0 - self.blend) * np.asarray(adapted) + self.blend * np.asarray(plain)).astype(np.float32)
 
 
 class SessionStats:

@@ -213,7 +213,7 @@ def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
         embs = np.stack([w.embedding for w in a.windows if w.embedding is not None])
         probs = model.adapt(embs, mean, scale)
         for w, p in zip(a.windows, probs, strict=True):
-            w.probabilities = p
+            w.probabilities = model.adaptation.combine(w.probabilities, p)
         _aggregate(a)
         a.adapted = True
     return session.heard_s

@@ -753,7 +753,7 @@ class Engine:
             run.session.add(emb[0], self.hop_s)
         if self.adapt and run.session.ready:
             mean, scale = run.session.normaliser()
-            return np.asarray(model.adapt(emb, mean, scale)[0], np.float32), True
+            return self.adaptation.combine(probs[0], model.adapt(emb, mean, scale)[0]), True
         return np.asarray(probs[0], dtype=np.float32), False
 
     def drain(self) -> tuple[list[Result], StreamEnd | None]:

@@ -51,6 +51,8 @@ def test_mean_statistics_leave_the_scale_alone_and_bad_rows_are_skipped():
         {"statistics": "median", "min_speech_s": 5},
         {"statistics": "mean"},
         {"statistics": "mean", "min_speech_s": 0},
+        {"statistics": "mean", "min_speech_s": 20, "blend": 1.0},
+        {"statistics": "mean", "min_speech_s": 20, "blend": -0.1},
     ],
 )
 def test_metadata_the_app_cannot_honour_is_refused(block):
@@ -59,5 +61,13 @@ def test_metadata_the_app_cannot_honour_is_refused(block):
 
 
 def test_metadata_round_trip():
-    cfg = AdaptationConfig(statistics="mean", min_speech_s=15.0, floor=0.01)
+    cfg = AdaptationConfig(statistics="mean", min_speech_s=15.0, floor=0.01, blend=0.25)
     assert AdaptationConfig.from_dict(cfg.to_dict()) == cfg
+    # a model file written before blending existed: the adapted head alone
+    assert AdaptationConfig.from_dict({"statistics": "mean", "min_speech_s": 20}).blend == 0.0
+
+
+def test_blend_averages_the_two_heads():
+    plain, adapted = np.array([0.8, 0.2], np.float32), np.array([0.0, 1.0], np.float32)
+    np.testing.assert_array_equal(AdaptationConfig(blend=0.0).combine(plain, adapted), adapted)
+    np.testing.assert_allclose(AdaptationConfig(blend=0.25).combine(plain, adapted), [0.2, 0.8])

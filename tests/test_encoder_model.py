@@ -257,3 +257,26 @@ def test_evaluate_session_adapts_each_speaker_on_their_own_files(encoder_model, 
     assert rep["summary"]["speech_per_speaker_s"] == {"fake:a": 18.0, "fake:b": 2.0}
     rows = json.loads((tmp_path / "report" / "predictions.json").read_text())
     assert [r["adapted"] for r in rows] == [True, True, True, False]
+
+
+def test_a_blended_session_shows_the_mean_of_both_heads(encoder_model):
+    """With ``blend`` in the adaptation block, ``predict --session`` windows mix the plain head's answer
+    into the adapted head's by that share (the shipped model has blend 0.5)."""
+    import dataclasses
+
+    from serlive.analysis import adapt_to_session, analyse_signal
+    from serlive.model import EmotionModel
+    from tests.conftest import spoken
+
+    model = EmotionModel(encoder_model[0])
+    assert model.adaptation is not None
+    model.adaptation = dataclasses.replace(model.adaptation, blend=0.25)
+    analyses = [analyse_signal(spoken(7.0, start_s=2.0 * i), model, keep_embeddings=True) for i in range(3)]
+    plain = [w.probabilities.copy() for a in analyses for w in a.windows]
+    assert adapt_to_session(analyses, model) >= model.adaptation.min_speech_s
+    embs = np.stack([w.embedding for a in analyses for w in a.windows])
+    voiced = np.array([not w.silent for a in analyses for w in a.windows])
+    adapted = model.adapt(embs, embs[voiced].mean(axis=0), embs[voiced].std(axis=0) + model.adaptation.floor)
+    got = np.stack([w.probabilities for a in analyses for w in a.windows])
+    np.testing.assert_allclose(got, 0.75 * adapted + 0.25 * np.stack(plain), atol=1e-4)
+    assert EmotionModel().adaptation.blend == 0.5  # what ships

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serlive.train.corpora import Utterance
-from serlive.train.protocol import Pool, mean_score, score, session_rows, speaker_normalised
+from serlive.train.protocol import Pool, mean_score, score, session_rows, speaker_normalised, window_weights
 
 
 def _pool() -> Pool:
@@ -71,3 +71,42 @@ def test_draws_of_a_session_are_averaged_and_kept():
     m = mean_score([a, b])
     assert m["accuracy"] == pytest.approx(0.25) and m["accuracy_draws"] == [0.0, 0.5]
     assert m["per_speaker"]["fake:0"] == pytest.approx(0.25)
+
+
+def _gendered_pool() -> Pool:
+    """Corpus A: two women; B: a woman, two men, one speaker of unknown gender; C: a man and a woman."""
+    utts, clip = [], []
+    speakers = [("a", "a:1", "female"), ("a", "a:2", "female"), ("b", "b:1", "female"),
+                ("b", "b:2", "male"), ("b", "b:3", "male"), ("b", "b:4", "unknown"),
+                ("c", "c:1", "male"), ("c", "c:2", "female")]  # fmt: skip
+    for corpus, spk, gender in speakers:
+        for c in range(6 if corpus == "a" else 3):
+            utts.append(Utterance(f"{spk}-{c}.wav", corpus, spk, gender, "happy" if c % 2 else "sad"))
+            clip += [len(utts) - 1] * (1 + c % 2)
+    n = len(clip)
+    return Pool(
+        utts, np.zeros((n, 2), np.float32), np.array(clip, np.int32), np.zeros(n, bool), np.zeros(n, np.int8)
+    )
+
+
+def _mass(pool: Pool, w: np.ndarray, key) -> dict:
+    out: dict = {}
+    for c, wi in zip(pool.clip, w, strict=True):
+        k = key(pool.utts[c])
+        out[k] = out.get(k, 0.0) + float(wi)
+    return out
+
+
+def test_window_weights_give_every_corpus_and_its_emotions_the_same_weight():
+    pool = _gendered_pool()
+    idx = np.arange(len(pool.clip))
+    for balance in (False, True):
+        w = window_weights(pool, idx, balance_gender=balance)
+        assert w.mean() == pytest.approx(1.0)
+        cells = _mass(pool, w, lambda u: (u.corpus, u.emotion))
+        assert max(cells.values()) == pytest.approx(min(cells.values()), rel=1e-3), (balance, cells)
+    plain = _mass(pool, window_weights(pool, idx), lambda u: u.gender)
+    assert plain["female"] > 1.5 * plain["male"]  # corpus A is all women: unbalanced
+    balanced = _mass(pool, window_weights(pool, idx, balance_gender=True), lambda u: u.gender)
+    assert balanced["female"] == pytest.approx(balanced["male"], rel=1e-3)
+    assert balanced["unknown"] == pytest.approx(plain["unknown"], rel=0.3)  # kept roughly its share

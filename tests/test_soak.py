@@ -37,7 +37,11 @@ def test_ten_simulated_minutes_lose_nothing_and_match_the_file_path(tmp_path):
     r = soak.soak(
         # 10x: a window every 50 ms of wall time against ~15 ms of work (at 20x a busy 2-core machine
         # fell so far behind that the capture ring wrapped: 684 of 1195 windows)
-        minutes=10, speed=10, model=EmotionModel(num_threads=1), keep_late=True, record_dir=tmp_path
+        minutes=10,
+        speed=10,
+        model=EmotionModel(num_threads=1),
+        keep_late=True,
+        record_dir=tmp_path,
     )
     assert r["error"] is None
     assert r["windows_expected"] == 1195  # (600 s - 3 s) / 0.5 s + 1

@@ -479,11 +479,11 @@ class AdaptingModel(StubModel):
     """A stub with session adaptation: the embedding is the window's mean feature vector, and the
     adapted head answers 'calm' with certainty while recording the statistics it was given."""
 
-    def __init__(self, min_speech_s: float = 2.0) -> None:
+    def __init__(self, min_speech_s: float = 2.0, blend: float = 0.0) -> None:
         super().__init__()
         from serlive.adaptation import AdaptationConfig
 
-        self.adaptation = AdaptationConfig(statistics="mean_std", min_speech_s=min_speech_s)
+        self.adaptation = AdaptationConfig(statistics="mean_std", min_speech_s=min_speech_s, blend=blend)
         self.embedding_dim = self.extractor.input_dim
         self.embeddings: list[np.ndarray] = []
         self.given: list[tuple[np.ndarray, np.ndarray]] = []
@@ -537,3 +537,15 @@ def test_session_statistics_start_afresh_and_adaptation_can_be_off():
     plain = Engine(StubModel(), adapt=True)
     results, _ = run_fast(plain, spoken(6.0))
     assert all(not r.adapted and r.speech_heard_s == 0.0 for r in results)
+
+
+def test_a_blended_model_shows_both_heads_once_adapted():
+    """With ``blend`` in the metadata the adapted windows carry that share of the plain head's answer."""
+    y = speech_with_pauses()
+    plain_results, _ = run_fast(Engine(StubModel()), y)
+    results, _ = run_fast(Engine(AdaptingModel(min_speech_s=2.0, blend=0.25), adapt=True), y)
+    calm = np.eye(len(LABELS), dtype=np.float32)[LABELS.index("calm")]
+    adapted = [(r, p) for r, p in zip(results, plain_results, strict=True) if r.adapted]
+    assert len(adapted) > 3
+    for r, p in adapted:
+        np.testing.assert_allclose(r.probabilities, 0.75 * calm + 0.25 * p.probabilities, atol=1e-6)
