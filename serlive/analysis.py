@@ -210,10 +210,11 @@ def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
     for a in analyses:
         if not a.windows:
             continue
-        embs = np.stack([w.embedding for w in a.windows if w.embedding is not None])
-        probs = model.adapt(embs, mean, scale)
-        for w, p in zip(a.windows, probs, strict=True):
-            w.probabilities = model.adaptation.combine(w.probabilities, p)
+        embs = np.stack([w.embedding for w in a.windows])  # every one present: checked above
+        plain = np.stack([w.probabilities for w in a.windows])
+        shown = model.adaptation.combine(plain, model.adapt(embs, mean, scale))
+        for w, p in zip(a.windows, shown, strict=True):
+            w.probabilities = p
         _aggregate(a)
         a.adapted = True
     return session.heard_s

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS
 from serlive.train.corpora import Utterance
 from serlive.train.embed import CorpusEmbeddings
@@ -266,7 +267,7 @@ def speaker_normalised(
             ref = pool.x[session_rows(rows, pool, session_s, rng)]
             x[rows] = pool.x[rows] - ref.mean(axis=0)
             if scale:
-                x[rows] /= ref.std(axis=0) + 1e-3
+                x[rows] /= ref.std(axis=0) + AdaptationConfig.floor  # as the app's SessionStats
     return x
 
 
@@ -290,12 +291,12 @@ def run_split(
     te = np.flatnonzero(test_mask & (pool.aug == 0))
     w = window_weights(pool, tr, cfg.balance_gender)
     head = fit_head(x[tr], y[tr], w, cfg)
-    plain = 0.0
+    shown = AdaptationConfig(blend=cfg.blend)  # what the app shows once adapted: the same mix
+    plain = None
     if cfg.blend > 0:
-        plain_head = fit_head(pool.x[tr], y[tr], w, cfg)
-        plain = cfg.blend * plain_head.predict(pool.x[te], batch_size=1024, verbose=0)
+        plain = fit_head(pool.x[tr], y[tr], w, cfg).predict(pool.x[te], batch_size=1024, verbose=0)
     return [
-        clip_predictions(pool, te, (1 - cfg.blend) * head.predict(xt[te], batch_size=1024, verbose=0) + plain)
+        clip_predictions(pool, te, shown.combine(plain, head.predict(xt[te], batch_size=1024, verbose=0)))
         for xt in (x_tests or [x])
     ]
 
