@@ -280,3 +280,27 @@ def test_a_blended_session_shows_the_mean_of_both_heads(encoder_model):
     got = np.stack([w.probabilities for a in analyses for w in a.windows])
     np.testing.assert_allclose(got, 0.75 * adapted + 0.25 * np.stack(plain), atol=1e-4)
     assert EmotionModel().adaptation.blend == 0.5  # what ships
+
+
+def test_an_ensemble_head_shows_the_mean_of_its_members_in_the_exported_graph():
+    from serlive.train.encoder_model import build_adapt_model
+    from serlive.train.protocol import HeadConfig, fit_head
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((96, 1024)).astype(np.float32)
+    y = rng.integers(0, len(LABELS), 96)
+    head = fit_head(x, y, np.ones(96, np.float32), HeadConfig(hidden=16, epochs=2, n_heads=3))
+    members = [layer for layer in head.layers if layer.name.startswith("head")]
+    assert len(members) == 3
+    member_probs = np.stack([m.predict(x[:8], verbose=0) for m in members])
+    # members differ (their seeds do), and the head is their mean
+    assert np.abs(member_probs[0] - member_probs[1]).max() > 1e-3
+    np.testing.assert_allclose(head.predict(x[:8], verbose=0), member_probs.mean(axis=0), atol=1e-6)
+    # the graph the export builds (dropout left out) averages the same members
+    adapt = build_adapt_model(head, 1024)
+    zero, one = np.zeros((8, 1024), np.float32), np.ones((8, 1024), np.float32)
+    out = adapt.predict([x[:8], zero, one], verbose=0)["probabilities"]
+    np.testing.assert_allclose(out, member_probs.mean(axis=0), atol=1e-5)
+    # the first member is the single head of the same recipe
+    single = fit_head(x, y, np.ones(96, np.float32), HeadConfig(hidden=16, epochs=2))
+    np.testing.assert_allclose(single.predict(x[:8], verbose=0), member_probs[0], atol=1e-5)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from serlive.train.corpora import Utterance
-from serlive.train.protocol import Pool, mean_score, score, session_rows, speaker_normalised, window_weights
+from serlive.train.protocol import (
+    Pool,
+    mean_score,
+    mean_swapped,
+    score,
+    session_rows,
+    speaker_normalised,
+    window_weights,
+)
 
 
 def _pool() -> Pool:
@@ -110,3 +118,37 @@ def test_window_weights_give_every_corpus_and_its_emotions_the_same_weight():
     balanced = _mass(pool, window_weights(pool, idx, balance_gender=True), lambda u: u.gender)
     assert balanced["female"] == pytest.approx(balanced["male"], rel=1e-3)
     assert balanced["unknown"] == pytest.approx(plain["unknown"], rel=0.3)  # kept roughly its share
+
+
+def test_mean_swap_moves_each_speaker_onto_another_corpus_and_keeps_what_differs_within():
+    rng = np.random.default_rng(0)
+    speakers = np.repeat(np.array(["a:1", "a:2", "b:1", "c:1"]), 5)
+    corpora = np.array([s.split(":")[0] for s in speakers])
+    offsets = {"a:1": 0.0, "a:2": 10.0, "b:1": 100.0, "c:1": -50.0}
+    x = rng.normal(size=(20, 3)).astype(np.float32) + np.array([offsets[s] for s in speakers])[:, None]
+    y = np.arange(20) % 4
+    w = np.linspace(1, 2, 20).astype(np.float32)
+    xs, ys, ws = mean_swapped(x, y, w, speakers, corpora, 2, rng)
+    assert xs.shape == (60, 3) and np.array_equal(ys, np.tile(y, 3))
+    assert np.allclose(xs[:20], x)  # the originals stay
+    assert ws.sum() == pytest.approx(w.sum())  # copies share the originals' weight
+    means = {s: x[speakers == s].mean(axis=0) for s in offsets}
+    for k in (1, 2):
+        copy = xs[20 * k : 20 * (k + 1)]
+        for s in offsets:
+            rows = speakers == s
+            # within a speaker nothing changes but the offset
+            assert np.allclose(copy[rows] - copy[rows].mean(axis=0), x[rows] - means[s], atol=1e-4)
+            new_mean = copy[rows].mean(axis=0)
+            donors = [o for o in offsets if o.split(":")[0] != s.split(":")[0]]
+            assert any(np.allclose(new_mean, means[o], atol=1e-4) for o in donors), s
+
+
+def test_mean_swap_within_one_corpus_takes_another_speaker():
+    rng = np.random.default_rng(1)
+    speakers = np.repeat(np.array(["a:1", "a:2"]), 4)
+    x = np.concatenate([np.zeros((4, 2)), np.full((4, 2), 5.0)]).astype(np.float32)
+    xs, _, _ = mean_swapped(
+        x, np.zeros(8, np.int64), np.ones(8, np.float32), speakers, np.full(8, "a"), 1, rng
+    )
+    assert np.allclose(xs[8:12], 5.0) and np.allclose(xs[12:], 0.0)

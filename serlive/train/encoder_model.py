@@ -36,9 +36,16 @@ ENCODER_LAYERS = 3
 
 
 def _head_layers(head: Any, x: Any) -> Any:
-    """``head``'s layers after its input applied to ``x``, dropout left out (inference only)."""
+    """``head``'s layers after its input applied to ``x``, dropout left out (inference only).
+
+    An ensemble head (members as nested models, then an average) has each
+    member applied to ``x`` and their probabilities averaged.
+    """
     import keras
 
+    members = [layer for layer in head.layers if isinstance(layer, keras.Model)]
+    if members:
+        return keras.ops.mean(keras.ops.stack([_head_layers(m, x) for m in members]), axis=0)
     for layer in head.layers[1:]:
         if not isinstance(layer, keras.layers.Dropout):
             x = layer(x)
@@ -203,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         clip_predictions,
         fit_head,
         load_pool,
+        pool_groups,
         score,
         speaker_normalised,
         window_weights,
@@ -234,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
     tr = np.flatnonzero(~val & (pool.aug <= cfg.n_aug) & ~pool.silent)
     va = np.flatnonzero(val & (pool.aug == 0))
-    head = fit_head(pool.x[tr], y[tr], window_weights(pool, tr, cfg.balance_gender), cfg)
+    head = fit_head(
+        pool.x[tr], y[tr], window_weights(pool, tr, cfg.balance_gender), cfg, *pool_groups(pool, tr)
+    )
     val_score = (
         score(pool.utts, clip_predictions(pool, va, head.predict(pool.x[va], verbose=0))) if len(va) else {}
     )

@@ -71,6 +71,11 @@ class HeadConfig:
     #: with ``speaker_norm``: weight of a plain head's probabilities averaged with the normalised
     #: head's (what the app would show with both heads running; 0 = the normalised head alone)
     blend: float = 0.0
+    #: copies of every training speaker's windows moved onto another corpus's speaker (their mean
+    #: swapped, see :func:`mean_swapped`); plain heads only, speaker-normalised ones have no mean to swap
+    mean_swap: int = 0
+    #: heads (seeds ``seed``, ``seed + 1``, ...) whose probabilities are averaged
+    n_heads: int = 1
     seed: int = 7
 
 
@@ -149,21 +154,101 @@ def window_weights(pool: Pool, idx: NDArray[np.int64], balance_gender: bool = Fa
     return (w / w.mean()).astype(np.float32)
 
 
-def fit_head(x: NDArray[np.float32], y: NDArray[np.int64], w: NDArray[np.float32], cfg: HeadConfig) -> Any:
-    """A Keras head (standardisation folded in) trained on windows ``x`` with labels ``y``."""
+def mean_swapped(
+    x: NDArray[np.float32],
+    y: NDArray[np.int64],
+    w: NDArray[np.float32],
+    speakers: NDArray[np.str_],
+    corpora: NDArray[np.str_],
+    copies: int,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.float32], NDArray[np.int64], NDArray[np.float32]]:
+    """``x`` plus ``copies`` copies in which every speaker's mean is replaced by another corpus's speaker's.
+
+    Why: an unseen corpus (language, microphone, acting style) moves all of
+    its speakers' embeddings the same way, and a head trained on a few corpora
+    reads that offset as an emotion.  Moving each speaker's windows onto other
+    speakers' offsets (``x - mean_s + mean_s'``, ``s'`` from another corpus
+    where there is one; means of the given windows, labels unused) keeps what
+    differs between a speaker's emotions and makes the offset carry no label.
+    The copies share the original windows' weight, so the corpus balance of
+    ``w`` is kept.
+    """
+    names = np.unique(speakers)
+    means = {s: x[speakers == s].mean(axis=0) for s in names}
+    corpus_of = {s: corpora[speakers == s][0] for s in names}
+    xs, ys, ws = [x], [y], [w]
+    for _ in range(copies):
+        xc = x.copy()
+        for s in names:
+            others = [o for o in names if corpus_of[o] != corpus_of[s]] or [o for o in names if o != s]
+            if not others:
+                continue
+            rows = speakers == s
+            xc[rows] += means[others[int(rng.integers(len(others)))]] - means[s]
+        xs.append(xc)
+        ys.append(y)
+        ws.append(w)
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws) / (copies + 1)
+
+
+def pool_groups(pool: Pool, idx: NDArray[np.int64]) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
+    """Speaker and corpus of each window in ``idx`` (what :func:`mean_swapped` groups by)."""
+    clips = pool.clip[idx].tolist()
+    return (
+        np.array([pool.utts[c].speaker for c in clips]),
+        np.array([pool.utts[c].corpus for c in clips]),
+    )
+
+
+def fit_head(
+    x: NDArray[np.float32],
+    y: NDArray[np.int64],
+    w: NDArray[np.float32],
+    cfg: HeadConfig,
+    speakers: NDArray[np.str_] | None = None,
+    corpora: NDArray[np.str_] | None = None,
+) -> Any:
+    """A Keras head (standardisation folded in) trained on windows ``x`` with labels ``y``.
+
+    ``speakers`` and ``corpora`` (per window) let ``cfg.mean_swap`` add its
+    copies; without them the recipe's swap is not applied (heads on
+    speaker-normalised embeddings pass none).  With ``cfg.n_heads`` > 1 the
+    head is the mean of that many heads' probabilities, seeds ``cfg.seed``,
+    ``cfg.seed + 1``, ...; the first is the single head's twin.
+    """
     import keras
 
-    keras.utils.set_random_seed(cfg.seed)
+    if cfg.mean_swap and speakers is not None and corpora is not None:
+        rng = np.random.default_rng(cfg.seed)
+        x, y, w = mean_swapped(x, y, w, speakers, corpora, cfg.mean_swap, rng)
+    heads = [_fit_one(x, y, w, cfg, k) for k in range(cfg.n_heads)]
+    if len(heads) == 1:
+        return heads[0]
+    inp = keras.Input(shape=(x.shape[1],), name="embedding")
+    out = keras.layers.Average(name="ensemble")([h(inp) for h in heads])
+    return keras.Model(inp, out, name="head")
+
+
+def _fit_one(
+    x: NDArray[np.float32], y: NDArray[np.int64], w: NDArray[np.float32], cfg: HeadConfig, k: int
+) -> Any:
+    """Member ``k`` of a head: seed ``cfg.seed + k``; layer names carry ``_k`` after the first,
+    so members' layers stay unique when the export graph applies them side by side."""
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed + k)
+    tag = f"_{k}" if k else ""
     mean = x.mean(axis=0)
     std = x.std(axis=0) + 1e-4
     inp = keras.Input(shape=(x.shape[1],), name="embedding")
-    h = keras.layers.Normalization(mean=mean, variance=std**2, name="standardise")(inp)
+    h = keras.layers.Normalization(mean=mean, variance=std**2, name="standardise" + tag)(inp)
     if cfg.hidden:
-        h = keras.layers.Dropout(cfg.dropout)(h)
-        h = keras.layers.Dense(cfg.hidden, activation="gelu", name="hidden")(h)
-    h = keras.layers.Dropout(cfg.dropout)(h)
-    out = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities")(h)
-    model = keras.Model(inp, out, name="head")
+        h = keras.layers.Dropout(cfg.dropout, name="dropout_in" + tag)(h)
+        h = keras.layers.Dense(cfg.hidden, activation="gelu", name="hidden" + tag)(h)
+    h = keras.layers.Dropout(cfg.dropout, name="dropout_out" + tag)(h)
+    out = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities" + tag)(h)
+    model = keras.Model(inp, out, name="head" + (f"_{k}" if k else ""))
     steps = cfg.epochs * int(np.ceil(len(x) / 256))
     sched = keras.optimizers.schedules.CosineDecay(cfg.lr, steps)
     model.compile(
@@ -290,11 +375,13 @@ def run_split(
     tr = np.flatnonzero(train_mask & (pool.aug <= cfg.n_aug) & ~pool.silent)
     te = np.flatnonzero(test_mask & (pool.aug == 0))
     w = window_weights(pool, tr, cfg.balance_gender)
-    head = fit_head(x[tr], y[tr], w, cfg)
+    spk, corp = pool_groups(pool, tr)
+    raw = (spk, corp) if x is pool.x else (None, None)  # a swap moves raw embeddings only
+    head = fit_head(x[tr], y[tr], w, cfg, *raw)
     shown = AdaptationConfig(blend=cfg.blend)  # what the app shows once adapted: the same mix
     plain = None
     if cfg.blend > 0:
-        plain = fit_head(pool.x[tr], y[tr], w, cfg).predict(pool.x[te], batch_size=1024, verbose=0)
+        plain = fit_head(pool.x[tr], y[tr], w, cfg, spk, corp).predict(pool.x[te], batch_size=1024, verbose=0)
     return [
         clip_predictions(pool, te, shown.combine(plain, head.predict(xt[te], batch_size=1024, verbose=0)))
         for xt in (x_tests or [x])
