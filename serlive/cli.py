@@ -530,7 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
         "several joined by ':', or ../shared/data)",
     )
     tr.add_argument(
-        "--corpora", default="ravdess,tess", help="comma list: ravdess,tess,savee,cremad,emodb,turevdb"
+        "--corpora",
+        default="ravdess,tess",
+        help="comma list of ravdess, tess, turevdb, nemo, ased, esd, emospeech (savee, cremad and emodb "
+        "load too, for evaluating on them: the shipped models never trained on them)",
     )
     tr.add_argument("--val", default="ravdess:15-16", help="validation speakers, e.g. ravdess:15-16")
     tr.add_argument("--test", default="ravdess:17-20", help="test speakers (may be empty)")

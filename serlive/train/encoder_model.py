@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,10 @@ from serlive.train.protocol import HeadConfig
 
 #: Pooled encoder blocks the shipped recipe reads (block 3 of 6: the protocol's pick).
 ENCODER_LAYERS = 3
+
+#: The shipped head recipe: three heads averaged (runs/RULE-ensemble.txt; 3 is the only count tried).
+#: ``--head`` fields are applied on top of it.
+SHIPPED_HEAD = HeadConfig(n_heads=3)
 
 
 def _head_layers(head: Any, x: Any) -> Any:
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/encoder"))
-    ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON")
+    ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON, over the shipped recipe's")
     # one speaker of each multi-speaker corpus with genders (ESD has a single speaker: all of it trains)
     ap.add_argument("--val", default="ravdess:19,ravdess:20,nemo:MP0,ased:01,ased:02")
     ap.add_argument(
@@ -232,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     d = json.loads(args.head)
     if "layers" in d:
         d["layers"] = tuple(d["layers"])
-    cfg = HeadConfig(**d)
+    cfg = replace(SHIPPED_HEAD, **d)
     t0 = time.monotonic()
     root = args.data or default_data_root()
     pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
