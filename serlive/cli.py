@@ -319,14 +319,6 @@ def format_result_line(r: Any) -> str:
     return f"{head}{r.label:<10}{100 * r.confidence:4.0f}%  ({others}){lat}"
 
 
-class _Terminate(Exception):
-    """SIGTERM while listening: stop as cleanly as for Ctrl-C."""
-
-
-def _raise_terminate(signum: int, frame: Any) -> None:
-    raise _Terminate()
-
-
 def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     """Live emotion probabilities from a microphone, one line per window.
 
@@ -390,16 +382,22 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         out.write((json.dumps(item.to_dict()) if as_json else format_result_line(item)) + "\n")
         out.flush()
 
-    previous_term = None
+    # Ctrl-C and SIGTERM only set a flag that the loop reads every 0.1 s.  Why not let them raise:
+    # CPython runs a signal handler between any two bytecodes, also between a lock's acquire and
+    # the `with` that releases it, so a KeyboardInterrupt inside queue.get can leave the results
+    # queue's lock held, and the drain after stopping then waits on it for ever (seen once in CI).
+    signalled: list[int] = []
+    previous: dict[int, Any] = {}
     if _in_main_thread():
-        previous_term = signal.signal(signal.SIGTERM, _raise_terminate)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: signalled.append(signum))
     # --duration counts from the first audio, not from opening the device: a sound server can take
     # a second or two to deliver its first block, and `--duration 5 --record x.wav` means 5 s of audio
     deadline: float | None = None
     announced = False
     ended: Any = None
     try:
-        while True:
+        while not signalled:
             if not announced and engine.samples_received > 0:
                 print("serlive listen: receiving audio", file=err, flush=True)
                 announced = True
@@ -418,11 +416,9 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
                 ended = item
                 break
             emit(item)
-    except (KeyboardInterrupt, _Terminate):
-        pass
     finally:
-        if previous_term is not None:  # a second SIGTERM while stopping acts as usual
-            signal.signal(signal.SIGTERM, previous_term)
+        for sig, handler in previous.items():  # a second Ctrl-C or SIGTERM while stopping acts as usual
+            signal.signal(sig, handler)
         stopped = engine.stop(timeout=3.0)
     if ended is None:  # windows published while stopping
         late, ended = engine.drain()

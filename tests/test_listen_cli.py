@@ -139,11 +139,14 @@ def test_listen_ctrl_c_stops_cleanly_with_a_summary(use_backend, tiny_models, ca
     timer.start()
     try:
         rc = cli.main(["listen", "--model", str(tiny_models.int8)])
+        # listen's own handler (a flag its loop reads) is gone again: a later Ctrl-C interrupts as usual
+        restored = signal.getsignal(signal.SIGINT)
     finally:
         timer.cancel()
         signal.signal(signal.SIGINT, previous)
     captured = capsys.readouterr()
     assert rc == 0
+    assert restored is signal.default_int_handler
     assert "serlive listen: stopped:" in captured.out.splitlines()[-1]
     assert "Traceback" not in captured.err
 
