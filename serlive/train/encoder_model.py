@@ -241,17 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     root = args.data or default_data_root()
     pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
     val_speakers = set(args.val.split(",")) if args.val else set()
-    speaker = np.array([pool.utts[c].speaker for c in pool.clip])
+    speaker, _ = pool_groups(pool)
     val = np.isin(speaker, list(val_speakers))
     y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
     tr = np.flatnonzero(~val & (pool.aug <= cfg.n_aug) & ~pool.silent)
     va = np.flatnonzero(val & (pool.aug == 0))
-    head = fit_head(
-        pool.x[tr], y[tr], window_weights(pool, tr, cfg.balance_gender), cfg, *pool_groups(pool, tr)
-    )
-    val_score = (
-        score(pool.utts, clip_predictions(pool, va, head.predict(pool.x[va], verbose=0))) if len(va) else {}
-    )
+    w = window_weights(pool, tr, cfg.balance_gender)
+    head = fit_head(pool.x[tr], y[tr], w, cfg, *pool_groups(pool, tr))
+    plain_va = head.predict(pool.x[va], verbose=0) if len(va) else None
+    val_score = score(pool.utts, clip_predictions(pool, va, plain_va)) if len(va) else {}
     print(f"validation ({len(va)} windows): {val_score.get('accuracy')}", file=sys.stderr)
     adaptation = None if args.adapt == "none" else AdaptationConfig.from_dict(json.loads(args.adapt))
     adapt_head, adapt_score = None, {}
@@ -259,11 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         # every speaker normalised by all of their own voiced windows, as the protocol's speaker_norm;
         # validation speakers too, as a session that has heard them for a while
         xn = speaker_normalised(pool, 0.0, adaptation.statistics == "mean_std")
-        adapt_head = fit_head(xn[tr], y[tr], window_weights(pool, tr, cfg.balance_gender), cfg)
+        adapt_head = fit_head(xn[tr], y[tr], w, cfg)
         if len(va):
-            shown = adaptation.combine(
-                head.predict(pool.x[va], verbose=0), adapt_head.predict(xn[va], verbose=0)
-            )
+            shown = adaptation.combine(plain_va, adapt_head.predict(xn[va], verbose=0))
             adapt_score = score(pool.utts, clip_predictions(pool, va, shown))
         print(f"validation, adapted: {adapt_score.get('accuracy')}", file=sys.stderr)
 

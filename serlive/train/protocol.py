@@ -192,9 +192,11 @@ def mean_swapped(
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws) / (copies + 1)
 
 
-def pool_groups(pool: Pool, idx: NDArray[np.int64]) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
-    """Speaker and corpus of each window in ``idx`` (what :func:`mean_swapped` groups by)."""
-    clips = pool.clip[idx].tolist()
+def pool_groups(
+    pool: Pool, idx: NDArray[np.int64] | None = None
+) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
+    """Speaker and corpus of each window in ``idx`` (default: every window of the pool)."""
+    clips = (pool.clip if idx is None else pool.clip[idx]).tolist()
     return (
         np.array([pool.utts[c].speaker for c in clips]),
         np.array([pool.utts[c].corpus for c in clips]),
@@ -248,7 +250,7 @@ def _fit_one(
         h = keras.layers.Dense(cfg.hidden, activation="gelu", name="hidden" + tag)(h)
     h = keras.layers.Dropout(cfg.dropout, name="dropout_out" + tag)(h)
     out = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities" + tag)(h)
-    model = keras.Model(inp, out, name="head" + (f"_{k}" if k else ""))
+    model = keras.Model(inp, out, name="head" + tag)
     steps = cfg.epochs * int(np.ceil(len(x) / 256))
     sched = keras.optimizers.schedules.CosineDecay(cfg.lr, steps)
     model.compile(
@@ -343,7 +345,7 @@ def speaker_normalised(
     """
     rng = np.random.default_rng(seed)
     x = pool.x.copy()
-    speaker = np.array([pool.utts[c].speaker for c in pool.clip])
+    speaker, _ = pool_groups(pool)
     for spk in np.unique(speaker):
         for a in np.unique(pool.aug):
             rows = np.flatnonzero((speaker == spk) & (pool.aug == a))
@@ -407,8 +409,7 @@ SESSION_DRAWS = 5
 
 def protocol(pool: Pool, cfg: HeadConfig, log: Any = sys.stderr) -> dict[str, Any]:
     """Leave-one-corpus-out for :data:`LOCO_CORPORA` and five unseen-actor folds of RAVDESS."""
-    corpus = np.array([pool.utts[c].corpus for c in pool.clip])
-    speaker = np.array([pool.utts[c].speaker for c in pool.clip])
+    speaker, corpus = pool_groups(pool)
     results: dict[str, Any] = {"config": asdict(cfg)}
     x, x_tests = pool.x, [pool.x]
     if cfg.speaker_norm:
