@@ -304,3 +304,46 @@ def test_an_ensemble_head_shows_the_mean_of_its_members_in_the_exported_graph():
     # the first member is the single head of the same recipe
     single = fit_head(x, y, np.ones(96, np.float32), HeadConfig(hidden=16, epochs=2))
     np.testing.assert_allclose(single.predict(x[:8], verbose=0), member_probs[0], atol=1e-5)
+
+
+def test_gradient_reversal_passes_values_and_turns_the_gradient():
+    import tensorflow as tf
+
+    from serlive.train.protocol import gradient_reversal
+
+    x = tf.constant([[1.0, -2.0, 3.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = gradient_reversal(0.4, name="reverse")(x)
+        total = tf.reduce_sum(out * tf.constant([[1.0, 2.0, 3.0]]))
+    np.testing.assert_allclose(out.numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), [[-0.4, -0.8, -1.2]], rtol=1e-6)
+
+
+def test_adversarial_head_stops_reading_the_corpus_as_the_emotion():
+    """In training the corpus (a clean feature) agrees with the label 90 % of the time and a noisy
+    feature carries the label itself; on a test set where they disagree, the plain head follows the
+    corpus and the adversarial head, which cannot keep the corpus in its hidden layer, does not."""
+    from serlive.train.protocol import HeadConfig, fit_head
+
+    rng = np.random.default_rng(0)
+
+    def data(n: int, agree: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dom = rng.integers(0, 2, n)
+        y = np.where(rng.random(n) < agree, dom, 1 - dom)
+        x = rng.standard_normal((n, 8)).astype(np.float32)
+        x[:, 0] = 2.0 * dom - 1
+        x[:, 1] = (2.0 * y - 1) + 1.2 * rng.standard_normal(n)
+        return x, y.astype(np.int64), np.array(["a", "b"])[dom]
+
+    x, y, domains = data(2000, 0.9)
+    x_test, y_test, _ = data(1000, 0.0)
+    accuracy = {}
+    for strength in (0.0, 0.5):
+        cfg = HeadConfig(hidden=16, epochs=60, dropout=0.0, adversarial=strength)
+        head = fit_head(x, y, np.ones(len(x), np.float32), cfg, domains=domains)
+        assert [o.shape[-1] for o in head.outputs] == [len(LABELS)]  # the emotion output only
+        accuracy[strength] = float((head.predict(x_test, verbose=0).argmax(axis=1) == y_test).mean())
+    assert accuracy[0.0] < 0.4 and accuracy[0.5] > accuracy[0.0] + 0.2, accuracy
+    with pytest.raises(ValueError, match="domain"):
+        fit_head(x, y, np.ones(len(x), np.float32), HeadConfig(hidden=16, epochs=1, adversarial=0.5))

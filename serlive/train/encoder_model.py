@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     tr = np.flatnonzero(~val & (pool.aug <= cfg.n_aug) & ~pool.silent)
     va = np.flatnonzero(val & (pool.aug == 0))
     w = window_weights(pool, tr, cfg.balance_gender)
-    head = fit_head(pool.x[tr], y[tr], w, cfg, *pool_groups(pool, tr))
+    spk_tr, corpus_tr = pool_groups(pool, tr)
+    head = fit_head(pool.x[tr], y[tr], w, cfg, spk_tr, corpus_tr, domains=corpus_tr)
     plain_va = head.predict(pool.x[va], verbose=0) if len(va) else None
     val_score = score(pool.utts, clip_predictions(pool, va, plain_va)) if len(va) else {}
     print(f"validation ({len(va)} windows): {val_score.get('accuracy')}", file=sys.stderr)
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         # every speaker normalised by all of their own voiced windows, as the protocol's speaker_norm;
         # validation speakers too, as a session that has heard them for a while
         xn = speaker_normalised(pool, 0.0, adaptation.statistics == "mean_std")
-        adapt_head = fit_head(xn[tr], y[tr], w, cfg)
+        adapt_head = fit_head(xn[tr], y[tr], w, cfg, domains=corpus_tr)
         if len(va):
             shown = adaptation.combine(plain_va, adapt_head.predict(xn[va], verbose=0))
             adapt_score = score(pool.utts, clip_predictions(pool, va, shown))

@@ -76,6 +76,9 @@ class HeadConfig:
     mean_swap: int = 0
     #: heads (seeds ``seed``, ``seed + 1``, ...) whose probabilities are averaged
     n_heads: int = 1
+    #: strength of the gradient reversal from a corpus classifier on the hidden layer (domain-
+    #: adversarial training, see :func:`_fit_one`); 0 = off.  Needs ``hidden`` > 0
+    adversarial: float = 0.0
     seed: int = 7
 
 
@@ -210,21 +213,31 @@ def fit_head(
     cfg: HeadConfig,
     speakers: NDArray[np.str_] | None = None,
     corpora: NDArray[np.str_] | None = None,
+    domains: NDArray[np.str_] | None = None,
 ) -> Any:
     """A Keras head (standardisation folded in) trained on windows ``x`` with labels ``y``.
 
     ``speakers`` and ``corpora`` (per window) let ``cfg.mean_swap`` add its
     copies; without them the recipe's swap is not applied (heads on
-    speaker-normalised embeddings pass none).  With ``cfg.n_heads`` > 1 the
+    speaker-normalised embeddings pass none).  ``domains`` (per window, the
+    corpus) are what ``cfg.adversarial`` trains the hidden layer not to carry;
+    they are needed where it is set.  With ``cfg.n_heads`` > 1 the
     head is the mean of that many heads' probabilities, seeds ``cfg.seed``,
     ``cfg.seed + 1``, ...; the first is the single head's twin.
     """
     import keras
 
+    dom = None
+    if cfg.adversarial:
+        if domains is None or not cfg.hidden:
+            raise ValueError("adversarial training needs a hidden layer and each window's domain")
+        dom = np.unique(domains, return_inverse=True)[1].astype(np.int64)
     if cfg.mean_swap and speakers is not None and corpora is not None:
         rng = np.random.default_rng(cfg.seed)
+        n = len(x)
         x, y, w = mean_swapped(x, y, w, speakers, corpora, cfg.mean_swap, rng)
-    heads = [_fit_one(x, y, w, cfg, k) for k in range(cfg.n_heads)]
+        dom = None if dom is None else np.tile(dom, len(x) // n)
+    heads = [_fit_one(x, y, w, cfg, k, dom) for k in range(cfg.n_heads)]
     if len(heads) == 1:
         return heads[0]
     inp = keras.Input(shape=(x.shape[1],), name="embedding")
@@ -233,10 +246,24 @@ def fit_head(
 
 
 def _fit_one(
-    x: NDArray[np.float32], y: NDArray[np.int64], w: NDArray[np.float32], cfg: HeadConfig, k: int
+    x: NDArray[np.float32],
+    y: NDArray[np.int64],
+    w: NDArray[np.float32],
+    cfg: HeadConfig,
+    k: int,
+    dom: NDArray[np.int64] | None = None,
 ) -> Any:
     """Member ``k`` of a head: seed ``cfg.seed + k``; layer names carry ``_k`` after the first,
-    so members' layers stay unique when the export graph applies them side by side."""
+    so members' layers stay unique when the export graph applies them side by side.
+
+    With ``dom`` (each window's domain index) a second output classifies the
+    domain from the hidden layer through a gradient reversal of strength
+    ``cfg.adversarial``: the classifier learns the domain while the hidden
+    layer is pushed to drop it (Ganin and Lempitsky, 2015).  Why: an unseen
+    corpus's language and microphone move every embedding one way, and a head
+    whose hidden layer carries "which corpus" reads that shift as an emotion.
+    The returned model has the emotion output only, the shape the export knows.
+    """
     import keras
 
     keras.utils.set_random_seed(cfg.seed + k)
@@ -248,17 +275,38 @@ def _fit_one(
     if cfg.hidden:
         h = keras.layers.Dropout(cfg.dropout, name="dropout_in" + tag)(h)
         h = keras.layers.Dense(cfg.hidden, activation="gelu", name="hidden" + tag)(h)
+    hidden = h
     h = keras.layers.Dropout(cfg.dropout, name="dropout_out" + tag)(h)
     out = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities" + tag)(h)
     model = keras.Model(inp, out, name="head" + tag)
     steps = cfg.epochs * int(np.ceil(len(x) / 256))
     sched = keras.optimizers.schedules.CosineDecay(cfg.lr, steps)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(sched, weight_decay=cfg.weight_decay),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
+    optimizer = keras.optimizers.AdamW(sched, weight_decay=cfg.weight_decay)
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    if dom is None:
+        model.compile(optimizer=optimizer, loss=loss)
+        model.fit(x, y, sample_weight=w, batch_size=256, epochs=cfg.epochs, verbose=0, shuffle=True)
+        return model
+    d = gradient_reversal(cfg.adversarial, name="reverse" + tag)(hidden)
+    d = keras.layers.Dense(128, activation="gelu", name="domain_hidden" + tag)(d)
+    d = keras.layers.Dense(int(dom.max()) + 1, activation="softmax", name="domain" + tag)(d)
+    trainer = keras.Model(inp, [out, d], name="adversarial" + tag)
+    trainer.compile(optimizer=optimizer, loss=[loss, keras.losses.SparseCategoricalCrossentropy()])
+    trainer.fit(x, [y, dom], sample_weight=[w, w], batch_size=256, epochs=cfg.epochs, verbose=0, shuffle=True)
+    return model  # shares its layers with the trainer
+
+
+def gradient_reversal(strength: float, name: str) -> Any:
+    """A layer that passes its input forward and multiplies the gradient by ``-strength``.
+
+    ``(1 + s) * stop_gradient(x) - s * x`` is ``x`` in value and ``-s`` in
+    slope, so it needs no backend-specific custom gradient.
+    """
+    import keras
+
+    return keras.layers.Lambda(
+        lambda x: (1.0 + strength) * keras.ops.stop_gradient(x) - strength * x, name=name
     )
-    model.fit(x, y, sample_weight=w, batch_size=256, epochs=cfg.epochs, verbose=0, shuffle=True)
-    return model
 
 
 def clip_predictions(pool: Pool, idx: NDArray[np.int64], probs: NDArray[np.float32]) -> dict[int, int]:
@@ -379,11 +427,12 @@ def run_split(
     w = window_weights(pool, tr, cfg.balance_gender)
     spk, corp = pool_groups(pool, tr)
     raw = (spk, corp) if x is pool.x else (None, None)  # a swap moves raw embeddings only
-    head = fit_head(x[tr], y[tr], w, cfg, *raw)
+    head = fit_head(x[tr], y[tr], w, cfg, *raw, domains=corp)
     shown = AdaptationConfig(blend=cfg.blend)  # what the app shows once adapted: the same mix
     plain = None
     if cfg.blend > 0:
-        plain = fit_head(pool.x[tr], y[tr], w, cfg, spk, corp).predict(pool.x[te], batch_size=1024, verbose=0)
+        plain = fit_head(pool.x[tr], y[tr], w, cfg, spk, corp, domains=corp)
+        plain = plain.predict(pool.x[te], batch_size=1024, verbose=0)
     return [
         clip_predictions(pool, te, shown.combine(plain, head.predict(xt[te], batch_size=1024, verbose=0)))
         for xt in (x_tests or [x])
