@@ -234,6 +234,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         corpus_weight=weights,
         mixup=args.mixup,
         ensemble=args.ensemble,
+        teacher=args.teacher,
+        distill=args.distill,
         workers=args.workers,
     )
     try:
@@ -544,6 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--mixup", type=float, default=0.2, help="mixup alpha (0 = off)")
     tr.add_argument("--ensemble", type=int, default=1, help="members averaged into one model")
     tr.add_argument("--seed", type=int, default=1234)
+    tr.add_argument(
+        "--teacher",
+        default="",
+        help="soft labels to distil from (JSON from python -m serlive.train.teacher); default: labels only",
+    )
+    tr.add_argument(
+        "--distill", type=float, default=0.5, help="weight of the teacher in each target (default 0.5)"
+    )
     tr.add_argument("--workers", type=int, default=2)
     tr.add_argument("--out", default="runs/latest", help="output folder")
 

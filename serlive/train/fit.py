@@ -52,6 +52,10 @@ class TrainConfig:
     mixup: float = 0.2
     workers: int = 2
     ensemble: int = 1
+    #: soft labels of the encoder model (``python -m serlive.train.teacher``); "" = labels only
+    teacher: str = ""
+    #: weight of the teacher's probabilities in each training target (the label keeps the rest)
+    distill: float = 0.5
 
 
 def speakers_arg(text: str) -> list[str]:
@@ -279,6 +283,12 @@ def run(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     X, Xv = feats[: len(tr)], feats[len(tr) :, 0].astype(np.float32)
     onehot = np.eye(len(LABELS), dtype=np.float32)
     y = onehot[[LABELS.index(utts[i].emotion) for i in tr]]
+    if cfg.teacher:
+        from serlive.train.teacher import soft_targets
+
+        soft = json.loads(Path(cfg.teacher).read_text())
+        y, hits = soft_targets(y, [utts[i].path for i in tr], soft, cfg.distill)
+        _log(f"distillation: {hits} of {len(tr)} clips, {cfg.distill:.0%} of each target from the teacher")
     yv = onehot[[LABELS.index(utts[i].emotion) for i in va]]
     w = sample_weights([utts[i] for i in tr], cfg.corpus_weight)
     stats = None
