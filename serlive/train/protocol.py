@@ -309,16 +309,23 @@ def gradient_reversal(strength: float, name: str) -> Any:
     )
 
 
-def clip_predictions(pool: Pool, idx: NDArray[np.int64], probs: NDArray[np.float32]) -> dict[int, int]:
-    """The app's file label per clip: argmax of the mean over voiced windows (all if none)."""
+def clip_probabilities(
+    pool: Pool, idx: NDArray[np.int64], probs: NDArray[np.float32]
+) -> dict[int, NDArray[np.float32]]:
+    """Each clip's mean probability over its voiced windows among ``idx`` (all of them if none is voiced)."""
     by_clip: dict[int, list[int]] = {}
     for j, i in enumerate(idx.tolist()):
         by_clip.setdefault(int(pool.clip[i]), []).append(j)
     out = {}
     for c, rows in by_clip.items():
         voiced = [r for r in rows if not pool.silent[idx[r]]]
-        out[c] = int(np.argmax(probs[voiced or rows].mean(axis=0)))
+        out[c] = probs[voiced or rows].mean(axis=0)
     return out
+
+
+def clip_predictions(pool: Pool, idx: NDArray[np.int64], probs: NDArray[np.float32]) -> dict[int, int]:
+    """The app's file label per clip: argmax of the mean over voiced windows (all if none)."""
+    return {c: int(np.argmax(p)) for c, p in clip_probabilities(pool, idx, probs).items()}
 
 
 def app_correct(pred: int, truth: int, corpus_labels: set[int]) -> bool:

@@ -25,18 +25,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import LABELS
-from serlive.train.protocol import HeadConfig, Pool, fit_head, pool_groups, window_weights
-
-
-def clip_probabilities(pool: Pool, idx: NDArray[np.int64], probs: NDArray[np.float32]) -> dict[int, NDArray]:
-    """Each clip's mean probability over its voiced windows among ``idx`` (all of them if none is voiced)."""
-    out: dict[int, NDArray] = {}
-    clips = pool.clip[idx]
-    for c in np.unique(clips):
-        rows = np.flatnonzero(clips == c)
-        voiced = rows[~pool.silent[idx[rows]]]
-        out[int(c)] = probs[voiced if len(voiced) else rows].mean(axis=0)
-    return out
+from serlive.train.protocol import (
+    HeadConfig,
+    Pool,
+    clip_probabilities,
+    fit_head,
+    pool_groups,
+    window_weights,
+)
 
 
 def out_of_fold(
