@@ -58,7 +58,8 @@ def test_every_clip_is_labelled_by_a_head_that_never_heard_its_speaker(tmp_path,
         return head
 
     monkeypatch.setattr(teacher, "fit_head", fake_fit)
-    out = teacher.out_of_fold(pool, HeadConfig(), exclude={"a:0", "b:7"}, folds=5)
+    # "a:00" is speaker "a:0" by value, as serlive train --val reads it
+    out = teacher.out_of_fold(pool, HeadConfig(), exclude={"a:00", "b:7"}, folds=5)
     assert len(folds) == 5
     for trained, labelled in folds:
         assert trained and labelled and not trained & labelled
@@ -86,3 +87,10 @@ def test_soft_targets_mix_label_and_teacher_where_the_teacher_has_spoken(tmp_pat
         teacher.soft_targets(onehot, [str(known)], soft, 1.5)
     with pytest.raises(ValueError, match="probabilities"):
         teacher.soft_targets(onehot[:1], [str(known)], {str(known.resolve()): [0.5, 0.5]}, 0.5)
+
+
+def test_an_excluded_speaker_that_is_not_in_the_data_is_an_error(tmp_path, monkeypatch):
+    """A typo must not quietly let the student's validation speakers into the teacher's labels."""
+    monkeypatch.setattr(teacher, "fit_head", lambda *a, **k: _Head(set()))
+    with pytest.raises(ValueError, match="a:99"):
+        teacher.out_of_fold(_pool(tmp_path), HeadConfig(), exclude={"a:99"})

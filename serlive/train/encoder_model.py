@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         fit_head,
         load_pool,
         pool_groups,
+        pool_labels,
         score,
         speaker_normalised,
         window_weights,
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     val_speakers = set(args.val.split(",")) if args.val else set()
     speaker, _ = pool_groups(pool)
     val = np.isin(speaker, list(val_speakers))
-    y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
+    y = pool_labels(pool)
     tr = np.flatnonzero(~val & (pool.aug <= cfg.n_aug) & ~pool.silent)
     va = np.flatnonzero(val & (pool.aug == 0))
     w = window_weights(pool, tr, cfg.balance_gender)

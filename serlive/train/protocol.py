@@ -206,6 +206,11 @@ def pool_groups(
     )
 
 
+def pool_labels(pool: Pool) -> NDArray[np.int64]:
+    """Each window's emotion as an index into :data:`LABELS`."""
+    return np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip], np.int64)
+
+
 def fit_head(
     x: NDArray[np.float32],
     y: NDArray[np.int64],
@@ -428,7 +433,7 @@ def run_split(
     while training used all of each speaker's.
     """
     x = pool.x if x is None else x
-    y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
+    y = pool_labels(pool)
     tr = np.flatnonzero(train_mask & (pool.aug <= cfg.n_aug) & ~pool.silent)
     te = np.flatnonzero(test_mask & (pool.aug == 0))
     w = window_weights(pool, tr, cfg.balance_gender)

@@ -31,6 +31,7 @@ from serlive.train.protocol import (
     clip_probabilities,
     fit_head,
     pool_groups,
+    pool_labels,
     window_weights,
 )
 
@@ -42,14 +43,21 @@ def out_of_fold(
 
     Speakers are dealt into ``folds`` groups at random; the head for a group
     trains on the clean, voiced windows of the other groups (weighted as the
-    shipped head is) and labels the group's clean windows.
+    shipped head is) and labels the group's clean windows.  ``exclude`` is read
+    as ``serlive train --val`` reads its speakers (``ravdess:5`` is
+    ``ravdess:05``; an unknown name is an error), so the student's validation
+    speakers cannot slip through on a spelling.
     """
+    from serlive.train.fit import split_by_speaker
+
+    _, held_out, _ = split_by_speaker(pool.utts, sorted(exclude), [])
+    excluded = {pool.utts[i].speaker for i in held_out}
     speaker, _ = pool_groups(pool)
-    names = np.array(sorted(set(speaker.tolist()) - set(exclude)))
+    names = np.array(sorted(set(speaker.tolist()) - excluded))
     np.random.default_rng(seed).shuffle(names)
     group = {s: k % folds for k, s in enumerate(names)}
     fold_of = np.array([group.get(s, -1) for s in speaker.tolist()])
-    y = np.array([LABELS.index(pool.utts[c].emotion) for c in pool.clip])
+    y = pool_labels(pool)
     out: dict[int, NDArray] = {}
     for k in range(folds):
         tr = np.flatnonzero((fold_of >= 0) & (fold_of != k) & (pool.aug == 0) & ~pool.silent)
