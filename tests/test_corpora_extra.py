@@ -15,6 +15,7 @@ from serlive.train.corpora import (
     parse_ased,
     parse_baved,
     parse_emospeech,
+    parse_emotiontts,
     parse_esd,
     parse_nemo,
 )
@@ -187,3 +188,39 @@ def test_evaluate_reads_two_data_roots(extra, parser_corpus, tiny_models, tmp_pa
         if v[0] in ("ravdess", "nemo", "ased")
     )
     assert s["files"] == s["scored"] == want
+
+
+@pytest.mark.parametrize(
+    ("rel", "want"),
+    [
+        ("plain-to-emotional/nek/wav/nek00003.wav", ("emotiontts", "emotiontts:nek", "male", "neutral")),
+        ("plain-to-emotional/nek/wav/nek00101.wav", ("emotiontts", "emotiontts:nek", "male", "happy")),
+        ("emotional-to-emotional/emb/wav/emb00205.wav", ("emotiontts", "emotiontts:b", "female", "angry")),
+        ("plain-to-emotional/neb/wav/neb00400.wav", ("emotiontts", "emotiontts:b", "female", "sad")),
+        ("plain-to-emotional/nec/wav/nec00401.wav", None),  # no emotion past 400
+        ("plain-to-emotional/xyz/wav/xyz00001.wav", None),  # not one of the 15 speakers
+        ("plain-to-emotional/nec/wav/nec0001.wav", None),
+    ],
+)
+def test_parse_emotiontts(rel, want):
+    assert _u(parse_emotiontts, "emotiontts/Dataset/SpeechCorpus/Emotional/" + rel) == want
+
+
+def test_emotiontts_fake_tree_and_same_person_split(tmp_path):
+    """The Korean corpus as restore.py lays it out; ema/nea (maybe one woman) are one speaker."""
+    b = CorpusBuilder(tmp_path, dur=0.3)
+    base = "emotiontts/Dataset/SpeechCorpus/Emotional"
+    b.add(f"{base}/emotional-to-emotional/ema/wav/ema00001.wav", "neutral",
+          ("emotiontts", "emotiontts:a", "female"))  # fmt: skip
+    b.add(f"{base}/plain-to-emotional/nea/wav/nea00302.wav", "sad",
+          ("emotiontts", "emotiontts:a", "female"))  # fmt: skip
+    b.add(f"{base}/plain-to-emotional/neo/wav/neo00104.wav", "happy",
+          ("emotiontts", "emotiontts:neo", "male"))  # fmt: skip
+    (tmp_path / base / "plain-to-emotional" / "neo" / "script").mkdir(parents=True)
+    (tmp_path / base / "plain-to-emotional" / "neo" / "script" / "neo00104.txt").write_text("x")
+    utts = load_all(tmp_path)
+    got = {u.path: (u.corpus, u.speaker, u.gender, u.emotion) for u in utts}
+    assert got == b.corpus.expected
+    tr, _, te = split_by_speaker(utts, [], ["emotiontts:a"])
+    assert sorted(utts[i].path.split("/")[-1] for i in te) == ["ema00001.wav", "nea00302.wav"]
+    assert [utts[i].speaker for i in tr] == ["emotiontts:neo"]

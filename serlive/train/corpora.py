@@ -253,6 +253,34 @@ def parse_emospeech(path: Path) -> Utterance | None:
     return Utterance(str(path), "emospeech", speaker, "unknown", emotion)
 
 
+#: emotiontts open DB: the file number's hundreds give the emotion (00001-00100 neutral, ...).
+EMOTIONTTS_EMOTIONS = ("neutral", "happy", "angry", "sad")
+EMOTIONTTS_FEMALE = frozenset({"ema", "emb", "nea", "neb", "nec", "ned", "nee"})
+EMOTIONTTS_MALE = frozenset({"emf", "emg", "emh", "nek", "nel", "nem", "nen", "neo"})
+#: The corpus's README names speakers A and B in both subsets: ``ema``/``nea`` and ``emb``/``neb``
+#: may be the same two women, so each pair is one speaker id and can never straddle a split.
+EMOTIONTTS_SAME_PERSON = {"ema": "a", "nea": "a", "emb": "b", "neb": "b"}
+_EMOTIONTTS_RE = re.compile(r"^([a-z]{3})(\d{5})$")
+
+
+def parse_emotiontts(path: Path) -> Utterance | None:
+    """``<spk>/wav/<spk><nnnnn>`` (Korean, read speech): number 1-100 neutral, 101-200 happy, ...
+
+    The speaker's three letters give the gender (the corpus's README); numbers
+    above 400 and unknown speakers are skipped.
+    """
+    m = _EMOTIONTTS_RE.match(path.stem)
+    if not m:
+        return None
+    spk, number = m.group(1), int(m.group(2))
+    gender = "female" if spk in EMOTIONTTS_FEMALE else "male" if spk in EMOTIONTTS_MALE else None
+    if gender is None or not 1 <= number <= 400:
+        return None
+    emotion = EMOTIONTTS_EMOTIONS[(number - 1) // 100]
+    speaker = f"emotiontts:{EMOTIONTTS_SAME_PERSON.get(spk, spk)}"
+    return Utterance(str(path), "emotiontts", speaker, gender, emotion)
+
+
 #: Speakers that stand for many people (a corpus's "unknown user"): training only.
 TRAIN_ONLY_SPEAKERS = frozenset({"emospeech:unknown"})
 
@@ -299,11 +327,13 @@ PARSERS: dict[str, Callable[[Path], Utterance | None]] = {
     "ased": parse_ased,
     "esd": parse_esd,
     "emospeech": parse_emospeech,
+    "emotiontts": parse_emotiontts,
 }
 #: Folder names recognised under a data root (lower-cased, '-'/'_' removed).
 ALIASES = {"ravdess": "ravdess", "tess": "tess", "savee": "savee", "cremad": "cremad",
            "emodb": "emodb", "turevdb": "turevdb", "turev": "turevdb", "nemo": "nemo", "ased": "ased",
-           "asedv1": "ased", "esd": "esd", "emospeech": "emospeech", "baved": "baved"}  # fmt: skip
+           "asedv1": "ased", "esd": "esd", "emospeech": "emospeech", "baved": "baved",
+           "emotiontts": "emotiontts", "korean": "emotiontts"}  # fmt: skip
 #: Corpora under a data root that carry no categorical labels (see :func:`load_arousal`).
 AROUSAL_ONLY = frozenset({"baved"})
 
