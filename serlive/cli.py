@@ -207,7 +207,8 @@ def format_text(rec: dict[str, Any]) -> str:
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     """Train, export and score a model."""
     from serlive.train.corpora import default_data_root
-    from serlive.train.fit import TrainConfig, run, speakers_arg
+    from serlive.train.fit import TrainConfig, run
+    from serlive.train.speakers import speakers_arg
 
     root = os.pathsep.join(args.data) if args.data else default_data_root()
     if root is None:
@@ -251,7 +252,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from serlive.model import EmotionModel, ModelError
     from serlive.train.corpora import default_data_root, load_all
     from serlive.train.evaluate import evaluate_utterances
-    from serlive.train.fit import speakers_arg
+    from serlive.train.speakers import speakers_arg
 
     root = os.pathsep.join(args.data) if args.data else default_data_root()
     if root is None:

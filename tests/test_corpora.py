@@ -22,7 +22,8 @@ from serlive.train.corpora import (
     parse_tess,
     parse_turevdb,
 )
-from serlive.train.fit import sample_weights, speakers_arg, split_by_speaker
+from serlive.train.fit import sample_weights
+from serlive.train.speakers import speakers_arg, split_by_speaker
 
 
 def _u(parser, name: str, *args):

@@ -19,7 +19,7 @@ from serlive.train.corpora import (
     parse_esd,
     parse_nemo,
 )
-from serlive.train.fit import split_by_speaker
+from serlive.train.speakers import split_by_speaker
 from tests.conftest import CorpusBuilder, FakeCorpus
 
 OTHER_USER = "9dd2014cc6e9" + "0" * 44

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from serlive.config import LABELS
-from serlive.train import teacher
+from serlive.train import fit, teacher
 from serlive.train.corpora import Utterance
 from serlive.train.protocol import HeadConfig, Pool
 
@@ -79,14 +79,14 @@ def test_soft_targets_mix_label_and_teacher_where_the_teacher_has_spoken(tmp_pat
     known, unknown = tmp_path / "x.wav", tmp_path / "y.wav"
     soft = {str(known.resolve()): [0.0, 1.0] + [0.0] * 6}
     # the teacher's keys are resolved paths: a relative spelling of the same file finds them
-    y, hits = teacher.soft_targets(onehot, [str(known), str(unknown)], soft, 0.25)
+    y, hits = fit.soft_targets(onehot, [str(known), str(unknown)], soft, 0.25)
     assert hits == 1
     np.testing.assert_allclose(y[0], [0.75, 0.25] + [0.0] * 6)
     np.testing.assert_allclose(y[1], onehot[1])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        teacher.soft_targets(onehot, [str(known)], soft, 1.5)
+        fit.soft_targets(onehot, [str(known)], soft, 1.5)
     with pytest.raises(ValueError, match="probabilities"):
-        teacher.soft_targets(onehot[:1], [str(known)], {str(known.resolve()): [0.5, 0.5]}, 0.5)
+        fit.soft_targets(onehot[:1], [str(known)], {str(known.resolve()): [0.5, 0.5]}, 0.5)
 
 
 def test_an_excluded_speaker_that_is_not_in_the_data_is_an_error(tmp_path, monkeypatch):

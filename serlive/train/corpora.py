@@ -338,6 +338,28 @@ ALIASES = {"ravdess": "ravdess", "tess": "tess", "savee": "savee", "cremad": "cr
 AROUSAL_ONLY = frozenset({"baved"})
 
 
+#: Each corpus's licence, as a trained model's metadata and About box name it.
+CORPUS_LICENCES = {
+    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
+    "tess": "TESS (CC BY-NC-ND 4.0)",
+    "turevdb": "TurEV-DB (CC BY-NC-ND 4.0)",
+    "savee": "SAVEE (research use)",
+    "cremad": "CREMA-D (ODbL)",
+    "emodb": "EmoDB (research use)",
+    "nemo": "nEMO (CC BY-NC-SA 4.0)",
+    "ased": "ASED (no licence stated; Retta et al. 2022)",
+    "esd": "ESD speaker 0020 (research use)",
+    "emospeech": "EmoSpeech Command (CC BY-NC-SA 4.0)",
+    "emotiontts": "emotiontts open DB (CC BY-NC-SA 4.0, research use)",
+}
+
+
+def licence_note(corpora: list[str]) -> str:
+    """The licence line a model inherits from its training corpora."""
+    names = ", ".join(CORPUS_LICENCES.get(c, c) for c in corpora)
+    return f"trained on {names}: for non-commercial use only"
+
+
 @dataclass
 class LoadReport:
     """What a loader found and what it skipped (with reasons kept short)."""

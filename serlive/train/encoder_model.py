@@ -29,14 +29,9 @@ from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS, WHISPER_FEATURES, WindowConfig
 from serlive.features import FeatureExtractor
 from serlive.model import ModelMetadata
-from serlive.train.protocol import HeadConfig
+from serlive.train.recipe import ADAPTATION, ENCODER_LAYERS, FILE_HOP_S, SHIPPED_HEAD
 
-#: Pooled encoder blocks the shipped recipe reads (block 3 of 6: the protocol's pick).
-ENCODER_LAYERS = 3
-
-#: The shipped head recipe: three heads averaged (runs/RULE-ensemble.txt; 3 is the only count tried).
-#: ``--head`` fields are applied on top of it.
-SHIPPED_HEAD = HeadConfig(n_heads=3)
+__all__ = ["ADAPTATION", "ENCODER_LAYERS", "FILE_HOP_S", "SHIPPED_HEAD"]
 
 
 def _head_layers(head: Any, x: Any) -> Any:
@@ -145,16 +140,6 @@ def convert_float(model: Any, adapt: Any | None = None) -> bytes:
     return _convert(model, adapt, False)
 
 
-#: The shipped session adaptation (statistics, how much speech they need, and the plain head's share
-#: once adapted): the protocol's pick (runs/RULE-adapt.txt, then runs/RULE-blend.txt: 0.5 is the only
-#: blend weight tried, so it is not tuned to the test sets)
-ADAPTATION = AdaptationConfig(statistics="mean", min_speech_s=20.0, blend=0.5)
-
-#: The file path's hop for an encoder model: 3 s windows every 2 s keep file analysis above
-#: 100x real time on one thread (bench/bench_pipeline.py); the live view keeps its 0.5 s.
-FILE_HOP_S = 2.0
-
-
 def metadata(extra: dict[str, Any], file_hop_s: float | None = FILE_HOP_S) -> ModelMetadata:
     """The metadata block of an encoder model (features, windows, labels, provenance)."""
     extra = {"trained": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **extra}
@@ -208,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.encoder_model --data ROOTS --out DIR``: train on all corpora, export."""
     import argparse
 
-    from serlive.train.corpora import default_data_root
-    from serlive.train.fit import licence_note
+    from serlive.train.corpora import default_data_root, licence_note
     from serlive.train.protocol import (
         clip_predictions,
         fit_head,
@@ -220,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         speaker_normalised,
         window_weights,
     )
+    from serlive.train.speakers import speakers_arg, split_by_speaker
     from serlive.train.whisper import read_ct2, whisper_dir
 
     ap = argparse.ArgumentParser(description=main.__doc__)
@@ -241,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     root = args.data or default_data_root()
     pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
-    val_speakers = set(args.val.split(",")) if args.val else set()
+    # read as serlive train --val reads it: ravdess:5 is ravdess:05, an unknown name is an error
+    _, val_rows, _ = split_by_speaker(pool.utts, speakers_arg(args.val), [])
+    val_speakers = {pool.utts[i].speaker for i in val_rows}
     speaker, _ = pool_groups(pool)
     val = np.isin(speaker, list(val_speakers))
     y = pool_labels(pool)

@@ -377,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from serlive.train.corpora import default_data_root
     from serlive.train.protocol import pool_groups
+    from serlive.train.speakers import split_by_speaker
     from serlive.train.whisper import read_ct2, whisper_dir
 
     ap_ = argparse.ArgumentParser(description=main.__doc__)
@@ -400,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
     speaker, _ = pool_groups(ap.pool)
     if args.split == "final":
-        sets = {"validation": np.flatnonzero(np.isin(speaker, FINAL_VAL))}
+        _, val_rows, _ = split_by_speaker(ap.pool.utts, list(FINAL_VAL), [])
+        val_names = [ap.pool.utts[i].speaker for i in val_rows]
+        sets = {"validation": np.flatnonzero(np.isin(speaker, val_names))}
     else:
         sets = test_sets(ap, SPLITS[args.split])
     held = np.zeros(len(ap.mask), bool)

@@ -58,15 +58,13 @@ def export_finetuned(
     from serlive.config import WHISPER_FEATURES
     from serlive.features import FeatureExtractor
     from serlive.train.activations import centred_window
+    from serlive.train.corpora import licence_note
     from serlive.train.encoder_model import (
-        ADAPTATION,
-        SHIPPED_HEAD,
         build_adapt_model,
         build_full_model,
         export_encoder_model,
         metadata,
     )
-    from serlive.train.fit import licence_note
     from serlive.train.protocol import (
         clip_predictions,
         fit_head,
@@ -75,6 +73,7 @@ def export_finetuned(
         speaker_normalised,
         window_weights,
     )
+    from serlive.train.recipe import ADAPTATION, SHIPPED_HEAD
 
     w_ft = finetuned_weights(weights, model)
     # the fine-tuned embedding of every window, in float32 as the exported graph computes it

@@ -22,8 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import LABELS, FeatureConfig, WindowConfig
-from serlive.train.corpora import TRAIN_ONLY_SPEAKERS, Utterance, load_all
+from serlive.train.corpora import Utterance, licence_note, load_all
 from serlive.train.dataset import DatasetConfig, build
+from serlive.train.speakers import split_by_speaker
 
 
 @dataclass
@@ -56,51 +57,6 @@ class TrainConfig:
     teacher: str = ""
     #: weight of the teacher's probabilities in each training target (the label keeps the rest)
     distill: float = 0.5
-
-
-def speakers_arg(text: str) -> list[str]:
-    """``ravdess:17-20,tess:OAF`` → ``['ravdess:17', ..., 'ravdess:20', 'tess:OAF']``."""
-    out: list[str] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        corpus, _, spk = part.partition(":")
-        if "-" in spk and all(s.isdigit() for s in spk.split("-", 1)):
-            a, b = (int(s) for s in spk.split("-", 1))
-            width = len(spk.split("-", 1)[0])
-            out += [f"{corpus}:{i:0{width}d}" for i in range(a, b + 1)]
-        else:
-            out.append(part)
-    return out
-
-
-def _speaker_key(speaker: str) -> str:
-    """``ravdess:05`` and ``ravdess:5`` alike: numeric speaker ids compare by value."""
-    corpus, _, spk = speaker.partition(":")
-    return f"{corpus}:{int(spk)}" if spk.isdigit() else speaker
-
-
-def split_by_speaker(
-    utts: list[Utterance], val: list[str], test: list[str]
-) -> tuple[list[int], list[int], list[int]]:
-    """Indices of train / validation / test; a speaker is in exactly one."""
-    # "ravdess:5" names the speaker the corpus calls "ravdess:05": numbers match by value
-    by_value = {_speaker_key(u.speaker): u.speaker for u in utts}
-    val = [by_value.get(_speaker_key(s), s) for s in val]
-    test = [by_value.get(_speaker_key(s), s) for s in test]
-    if set(val) & set(test):
-        raise ValueError(f"speakers in both validation and test: {sorted(set(val) & set(test))}")
-    known = {u.speaker for u in utts}
-    unknown = sorted((set(val) | set(test)) - known)
-    if unknown:
-        # a typo here would silently move the intended test speakers into training
-        raise ValueError(f"validation/test speakers not in the data: {', '.join(unknown)}")
-    many = sorted((set(val) | set(test)) & TRAIN_ONLY_SPEAKERS)
-    if many:
-        # one id for many people: held out, it would share voices with training
-        raise ValueError(f"{', '.join(many)} stands for many speakers and can only be trained on")
-    tr, va, te = [], [], []
-    for i, u in enumerate(utts):
-        (te if u.speaker in test else va if u.speaker in val else tr).append(i)
-    return tr, va, te
 
 
 def sample_weights(utts: list[Utterance], corpus_weight: dict[str, float]) -> NDArray[np.float32]:
@@ -144,24 +100,26 @@ def spec_augment(x: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np
     return x
 
 
-CORPUS_LICENCES = {
-    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
-    "tess": "TESS (CC BY-NC-ND 4.0)",
-    "turevdb": "TurEV-DB (CC BY-NC-ND 4.0)",
-    "savee": "SAVEE (research use)",
-    "cremad": "CREMA-D (ODbL)",
-    "emodb": "EmoDB (research use)",
-    "nemo": "nEMO (CC BY-NC-SA 4.0)",
-    "ased": "ASED (no licence stated; Retta et al. 2022)",
-    "esd": "ESD speaker 0020 (research use)",
-    "emospeech": "EmoSpeech Command (CC BY-NC-SA 4.0)",
-}
+def soft_targets(
+    onehot: NDArray[np.float32], paths: list[str], teacher: dict[str, list[float]], weight: float
+) -> tuple[NDArray[np.float32], int]:
+    """``(1 - weight) * label + weight * teacher`` where the teacher labelled the clip, else the label.
 
-
-def licence_note(corpora: list[str]) -> str:
-    """The licence line a model inherits from its training corpora."""
-    names = ", ".join(CORPUS_LICENCES.get(c, c) for c in corpora)
-    return f"trained on {names}: for non-commercial use only"
+    Returns the targets and how many clips had a teacher's label.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"distillation weight must be in [0, 1], got {weight}")
+    y = onehot.copy()
+    hits = 0
+    for i, p in enumerate(paths):
+        soft = teacher.get(str(Path(p).resolve()))
+        if soft is None:
+            continue
+        if len(soft) != y.shape[1]:
+            raise ValueError(f"teacher gives {len(soft)} probabilities for {p}, the labels are {y.shape[1]}")
+        y[i] = (1.0 - weight) * y[i] + weight * np.asarray(soft, np.float32)
+        hits += 1
+    return y, hits
 
 
 def _log(msg: str) -> None:
@@ -284,8 +242,6 @@ def run(cfg: TrainConfig, argv: list[str] | None = None) -> dict[str, Any]:
     onehot = np.eye(len(LABELS), dtype=np.float32)
     y = onehot[[LABELS.index(utts[i].emotion) for i in tr]]
     if cfg.teacher:
-        from serlive.train.teacher import soft_targets
-
         soft = json.loads(Path(cfg.teacher).read_text())
         y, hits = soft_targets(y, [utts[i].path for i in tr], soft, cfg.distill)
         _log(f"distillation: {hits} of {len(tr)} clips, {cfg.distill:.0%} of each target from the teacher")

@@ -6,7 +6,7 @@ get from the labels.  Each clip's soft label here comes from a head that
 never heard its speaker (five groups of speakers, each labelled by a head
 trained on the other four), so it says what the encoder model makes of an
 unseen voice: which emotions it finds close to which.  ``serlive train
---teacher FILE --distill W`` mixes them into the CNN's targets.
+--teacher FILE --distill W`` mixes them into the CNN's targets (:func:`serlive.train.fit.soft_targets`).
 
 ``python -m serlive.train.teacher --out runs/teacher.json`` writes
 ``{resolved clip path: [8 probabilities]}`` for every clip of the cached corpora
@@ -34,6 +34,8 @@ from serlive.train.protocol import (
     pool_labels,
     window_weights,
 )
+from serlive.train.recipe import SHIPPED_HEAD
+from serlive.train.speakers import speakers_arg, split_by_speaker
 
 
 def out_of_fold(
@@ -48,8 +50,6 @@ def out_of_fold(
     ``ravdess:05``; an unknown name is an error), so the student's validation
     speakers cannot slip through on a spelling.
     """
-    from serlive.train.fit import split_by_speaker
-
     _, held_out, _ = split_by_speaker(pool.utts, sorted(exclude), [])
     excluded = {pool.utts[i].speaker for i in held_out}
     speaker, _ = pool_groups(pool)
@@ -71,35 +71,11 @@ def out_of_fold(
     return out
 
 
-def soft_targets(
-    onehot: NDArray[np.float32], paths: list[str], teacher: dict[str, list[float]], weight: float
-) -> tuple[NDArray[np.float32], int]:
-    """``(1 - weight) * label + weight * teacher`` where the teacher labelled the clip, else the label.
-
-    Returns the targets and how many clips had a teacher's label.
-    """
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"distillation weight must be in [0, 1], got {weight}")
-    y = onehot.copy()
-    hits = 0
-    for i, p in enumerate(paths):
-        soft = teacher.get(str(Path(p).resolve()))
-        if soft is None:
-            continue
-        if len(soft) != y.shape[1]:
-            raise ValueError(f"teacher gives {len(soft)} probabilities for {p}, the labels are {y.shape[1]}")
-        y[i] = (1.0 - weight) * y[i] + weight * np.asarray(soft, np.float32)
-        hits += 1
-    return y, hits
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.teacher --out FILE``: out-of-fold soft labels of every cached clip."""
     import argparse
 
     from serlive.train.corpora import default_data_root
-    from serlive.train.encoder_model import SHIPPED_HEAD
-    from serlive.train.fit import speakers_arg
     from serlive.train.protocol import load_pool
 
     ap = argparse.ArgumentParser(description=main.__doc__)
