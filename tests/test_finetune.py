@@ -185,3 +185,18 @@ def test_the_export_is_the_fine_tuned_model_and_its_int8_file_matches_the_float_
         bad = dict(weights)
         bad["layer_2/ffn/linear_0/bias"] = np.zeros(3, np.float32)
         finetuned_weights(bad, model)
+
+
+def test_the_report_counts_speakers_won_and_lost_and_groups_a_test_set_as_one_recording_set():
+    from serlive.train.finetune_report import set_grouped, wins_losses
+
+    probe = {"a": {"per_speaker": {"x:1": 0.5, "x:2": 0.8, "x:3": 0.4}}, "mean": 0.5}
+    tuned = {"a": {"per_speaker": {"x:1": 0.6, "x:2": 0.7, "x:3": 0.4}}, "mean": 0.6}
+    assert wins_losses(probe, tuned) == (1, 1, 1)
+    ap = _act_pool(12)
+    test = np.zeros(12, bool)
+    test[:6] = True
+    grouped = set_grouped(ap.pool, test)
+    assert {grouped.utts[i].speaker for i in range(6)} == {"fake:all"}
+    assert [grouped.utts[i].speaker for i in range(6, 12)] == [ap.pool.utts[i].speaker for i in range(6, 12)]
+    assert [u.emotion for u in grouped.utts] == [u.emotion for u in ap.pool.utts]

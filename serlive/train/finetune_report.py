@@ -1,0 +1,180 @@
+"""What a fine-tune changed, per split: the protocol rows, gender, per speaker, and session adaptation.
+
+Why a module of its own: :mod:`serlive.train.finetune` trains and keeps
+each epoch's scores; this reads finished runs and answers the model card's
+questions without training block 3 again.
+
+* The decision rows (probe against the averaged fine-tune) come from the
+  run's ``state.json``, so the table is the one the rule was applied to.
+* Per speaker: how many test speakers the fine-tune helped and hurt.
+* Session adaptation on the fine-tuned embeddings against the frozen ones,
+  measured the protocol's way (heads on the split's training windows; every
+  speaker normalised by the mean of a random 20 s of their voiced windows,
+  five draws; the app's blend of plain and adapted heads), and,
+  beside per-speaker statistics, statistics of the whole test recording set
+  (every file of the test corpus or RAVDESS fold, whoever speaks), as a user
+  adapting to a folder would.
+
+``python -m serlive.train.finetune_report --runs runs`` prints Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from serlive.train.finetune import SPLITS, ActPool, FinetuneConfig, test_sets
+from serlive.train.protocol import HeadConfig, Pool
+
+#: the protocol's session-adaptation condition as shipped: 20 s of each test speaker, blend 0.5
+ADAPT_CFG = HeadConfig(speaker_norm=True, session_s=20.0, norm_scale=False, blend=0.5)
+
+
+def wins_losses(probe: dict[str, Any], tuned: dict[str, Any]) -> tuple[int, int, int]:
+    """Test speakers the fine-tune scored better on, worse on, and the same (clip accuracy)."""
+    won = lost = same = 0
+    for name, s in probe.items():
+        if not isinstance(s, dict) or "per_speaker" not in s:
+            continue
+        for spk, a in s["per_speaker"].items():
+            b = tuned[name]["per_speaker"][spk]
+            won, lost, same = won + (b > a), lost + (b < a), same + (b == a)
+    return won, lost, same
+
+
+def set_grouped(pool: Pool, test: NDArray[np.bool_]) -> Pool:
+    """``pool`` with each window's speaker replaced by its recording set.
+
+    A training window's set is its own speaker (as the shipped adapt head is
+    trained); a test window's is its test set's group: the whole corpus, or
+    the RAVDESS fold.  :func:`serlive.train.protocol.speaker_normalised` on it
+    then adapts to everything one test folder holds, whoever speaks.
+    """
+    utts = list(pool.utts)
+    for c in np.unique(pool.clip[test]):
+        u = utts[int(c)]
+        group = "ravdess-fold" if u.corpus == "ravdess" else "all"
+        utts[int(c)] = replace(u, speaker=f"{u.corpus}:{group}")
+    return Pool(utts, pool.x, pool.clip, pool.silent, pool.aug)
+
+
+def adaptation_rows(ap: ActPool, sets: dict[str, NDArray[np.int64]], label: str) -> list[dict[str, Any]]:
+    """Plain, per-speaker adapted and set-adapted accuracy of each test set on ``ap.pool.x``."""
+    from serlive.train.protocol import SESSION_DRAWS, mean_score, run_split, score, speaker_normalised
+
+    pool = ap.pool
+    rows = []
+    test_all = np.zeros(len(pool.clip), bool)
+    for idx in sets.values():
+        test_all[idx] = True
+    plain_cfg = HeadConfig()
+    for name, idx in sets.items():
+        test = np.zeros(len(pool.clip), bool)
+        test[idx] = True
+        train = ~test_all
+        plain = score(pool.utts, run_split(pool, train, test, plain_cfg)[0])
+        x_tests = [speaker_normalised(pool, ADAPT_CFG.session_s, False, ADAPT_CFG.seed + k)
+                   for k in range(SESSION_DRAWS)]  # fmt: skip
+        per_spk = mean_score(
+            [score(pool.utts, p) for p in run_split(pool, train, test, ADAPT_CFG, x_tests[0], x_tests)]
+        )
+        grouped = set_grouped(pool, test)
+        xs = speaker_normalised(grouped, 0.0, False, ADAPT_CFG.seed)
+        per_set = score(pool.utts, run_split(grouped, train, test, replace(ADAPT_CFG, session_s=0.0), xs)[0])
+        rows.append({"embeddings": label, "test set": name, "plain": plain["accuracy"],
+                     "speaker 20 s": per_spk["accuracy"], "recording set": per_set["accuracy"],
+                     "plain top": f"{plain['top_class']} {plain['top_share']:.0%}",
+                     "speaker top": f"{per_spk['top_class']} {per_spk['top_share']:.0%}"})  # fmt: skip
+        print(f"  {label} {name}: {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m serlive.train.finetune_report --runs runs [--adapt]``: the card's fine-tune tables."""
+    import argparse
+
+    from serlive.train.activations import ActivationConfig
+    from serlive.train.corpora import default_data_root
+    from serlive.train.finetune import block_model, finetune, load_act_pool, pooled
+    from serlive.train.finetune_export import finetuned_weights
+    from serlive.train.whisper import read_ct2, whisper_dir
+
+    ap_ = argparse.ArgumentParser(description=main.__doc__)
+    ap_.add_argument("--data", default=None)
+    ap_.add_argument("--runs", type=Path, default=Path("runs"))
+    ap_.add_argument("--adapt", action="store_true", help="also measure session adaptation (minutes)")
+    args = ap_.parse_args(argv)
+    out: dict[str, Any] = {}
+    lines = ["| split | test set | clips | frozen probe | LP-FT (mean of epochs) | per epoch | women / men "
+             "(probe → FT) | most shown (probe → FT) |", "|" + "---|" * 8]  # fmt: skip
+    states = {s: json.loads((args.runs / f"ft-{s}" / "state.json").read_text()) for s in SPLITS
+              if (args.runs / f"ft-{s}" / "state.json").is_file()}  # fmt: skip
+    for split, st in states.items():
+        probe, tuned = st["probe"], st["averaged"]
+        for name, p in probe.items():
+            if not isinstance(p, dict):
+                continue
+            t = tuned[name]
+            epochs = ", ".join(f"{e['scores'][name]['accuracy']:.1%}" for e in st["epochs"])
+            lines.append(
+                f"| {split} | {name} | {p['n']} | {p['accuracy']:.1%} | **{t['accuracy']:.1%}** | {epochs} "
+                f"| {_gender(p)} → {_gender(t)} | {_top(p)} → {_top(t)} |"
+            )
+        out[split] = {"wins_losses_same": wins_losses(probe, tuned), "probe_mean": probe["mean"],
+                      "tuned_mean": tuned["mean"]}  # fmt: skip
+    print("\n".join(lines).replace("%", " %"))
+    print(json.dumps(out, indent=1))
+    if args.adapt:
+        weights = read_ct2(whisper_dir() / "model.bin")
+        ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
+        frozen_x = ap.pool.x
+        rows = []
+        for split, st in states.items():
+            sets = test_sets(ap, SPLITS[split])
+            held = np.zeros(len(ap.mask), bool)
+            for idx in sets.values():
+                held[idx] = True
+            train_idx = np.flatnonzero(~held & ~ap.pool.silent)
+            cfg = FinetuneConfig(**_config(st["config"]))
+            ap.pool.x = frozen_x
+            rows += adaptation_rows(ap, sets, "frozen")
+            model, _, _ = finetune(ap, train_idx, weights, cfg, args.runs / f"ft-{split}")
+            w_ft = finetuned_weights(weights, model)
+            ap.pool.x = pooled(block_model(w_ft, int(ap.mask.shape[1]), None), ap, np.arange(len(ap.mask)))
+            rows += adaptation_rows(ap, sets, "LP-FT")
+        (args.runs / "ft-adaptation.json").write_text(json.dumps(rows, indent=1))
+        keys = list(rows[0])
+        print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
+        for r in rows:
+            print(
+                "| " + " | ".join(f"{v:.1%}" if isinstance(v, float) else str(v) for v in r.values()) + " |"
+            )
+    return 0
+
+
+def _gender(s: dict[str, Any]) -> str:
+    g = s["per_gender"]
+    return f"{g['female']:.0%} / {g['male']:.0%}" if "female" in g and "male" in g else "n/a"
+
+
+def _top(s: dict[str, Any]) -> str:
+    return f"{s['top_class']} {s['top_share']:.0%}"
+
+
+def _config(d: dict[str, Any]) -> dict[str, Any]:
+    """A FinetuneConfig's fields from its JSON form."""
+    d = dict(d)
+    h = dict(d["head"])
+    h["layers"] = tuple(h["layers"])
+    d["head"] = HeadConfig(**h)
+    return d
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
