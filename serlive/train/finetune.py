@@ -298,6 +298,16 @@ def finetune(
     return model, head, state["epochs"]
 
 
+def probe_head(ap: ActPool, train_idx: NDArray[np.int64], cfg: FinetuneConfig, out: Path) -> Any:
+    """The linear probe a finished or running fine-tune in ``out`` started from (its saved weights)."""
+    from serlive.train.protocol import fit_head, pool_labels
+
+    y = pool_labels(ap.pool)[train_idx[:64]]
+    head = fit_head(ap.pool.x[train_idx[:64]], y, np.ones(len(y), np.float32), replace_epochs(cfg.head, 1))
+    head.load_weights(out / "probe.weights.h5")
+    return head
+
+
 def replace_epochs(head: HeadConfig, epochs: int) -> HeadConfig:
     """``head`` with another epoch count (1 on a few windows: the architecture to load saved weights into)."""
     from dataclasses import replace

@@ -95,13 +95,48 @@ def adaptation_rows(ap: ActPool, sets: dict[str, NDArray[np.int64]], label: str)
     return rows
 
 
+def label_set_rows(
+    ap: ActPool, sets: dict[str, NDArray[np.int64]], model: Any, label: str
+) -> list[dict[str, Any]]:
+    """Each smaller-than-eight test corpus scored with all eight labels and with its own label set.
+
+    The own-set view is what ``--labels`` shows (:mod:`serlive.labelsets`):
+    probabilities renormalised over the corpus's labels, calm folded into
+    neutral where calm is not among them.  The eight-label score counts calm
+    as neutral (and neutral as calm) where the corpus has only one of them,
+    as the protocol does.
+    """
+    from serlive.config import LABELS
+    from serlive.labelsets import parse_labels
+    from serlive.train.finetune import pooled
+    from serlive.train.protocol import clip_probabilities, score
+
+    rows = []
+    for name, idx in sets.items():
+        own = sorted({ap.pool.utts[int(c)].emotion for c in ap.pool.clip[idx]}, key=LABELS.index)
+        if len(own) == len(LABELS):
+            continue
+        view = parse_labels(own, LABELS)
+        probs = clip_probabilities(ap.pool, idx, pooled(model, ap, idx))
+        full = score(ap.pool.utts, {c: int(np.argmax(p)) for c, p in probs.items()})
+        kept = [LABELS.index(k) for k in view.labels]
+        restricted = {c: kept[int(np.argmax(view.apply(p[None])[0]))] for c, p in probs.items()}
+        mine = score(ap.pool.utts, restricted)
+        rows.append(
+            {"model": label, "test set": name, "labels": ",".join(own), "all eight": full["accuracy"],
+             "own set": mine["accuracy"], "most shown (own)": _top(mine)}
+        )  # fmt: skip
+        print(f"  labels {label} {name}: {rows[-1]}", file=sys.stderr)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.finetune_report --runs runs [--adapt]``: the card's fine-tune tables."""
     import argparse
 
     from serlive.train.activations import ActivationConfig
     from serlive.train.corpora import default_data_root
-    from serlive.train.finetune import block_model, finetune, load_act_pool, pooled
+    from serlive.train.finetune import block_model, finetune, load_act_pool, pooled, probe_head
     from serlive.train.finetune_export import finetuned_weights
     from serlive.train.whisper import read_ct2, whisper_dir
 
@@ -109,12 +144,19 @@ def main(argv: list[str] | None = None) -> int:
     ap_.add_argument("--data", default=None)
     ap_.add_argument("--runs", type=Path, default=Path("runs"))
     ap_.add_argument("--adapt", action="store_true", help="also measure session adaptation (minutes)")
+    ap_.add_argument(
+        "--labels", action="store_true", help="also score smaller corpora on their own label set"
+    )
     args = ap_.parse_args(argv)
     out: dict[str, Any] = {}
     lines = ["| split | test set | clips | frozen probe | LP-FT (mean of epochs) | per epoch | women / men "
              "(probe → FT) | most shown (probe → FT) |", "|" + "---|" * 8]  # fmt: skip
-    states = {s: json.loads((args.runs / f"ft-{s}" / "state.json").read_text()) for s in SPLITS
-              if (args.runs / f"ft-{s}" / "state.json").is_file()}  # fmt: skip
+    states = {}
+    for split in SPLITS:
+        f = args.runs / f"ft-{split}" / "state.json"
+        st = json.loads(f.read_text()) if f.is_file() else {}
+        if "averaged" in st:  # finished runs only
+            states[split] = st
     for split, st in states.items():
         probe, tuned = st["probe"], st["averaged"]
         for name, p in probe.items():
@@ -130,6 +172,24 @@ def main(argv: list[str] | None = None) -> int:
                       "tuned_mean": tuned["mean"]}  # fmt: skip
     print("\n".join(lines).replace("%", " %"))
     print(json.dumps(out, indent=1))
+    if args.labels:
+        weights = read_ct2(whisper_dir() / "model.bin")
+        ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
+        rows = []
+        for split, st in states.items():
+            sets = test_sets(ap, SPLITS[split])
+            held = np.zeros(len(ap.mask), bool)
+            for idx in sets.values():
+                held[idx] = True
+            train_idx = np.flatnonzero(~held & ~ap.pool.silent)
+            cfg = FinetuneConfig(**_config(st["config"]))
+            run = args.runs / f"ft-{split}"
+            probe = block_model(weights, int(ap.mask.shape[1]), probe_head(ap, train_idx, cfg, run))
+            rows += label_set_rows(ap, sets, probe, "frozen probe")
+            model, _, _ = finetune(ap, train_idx, weights, cfg, run)
+            rows += label_set_rows(ap, sets, model, "LP-FT")
+        (args.runs / "ft-labelsets.json").write_text(json.dumps(rows, indent=1))
+        _print_rows(rows)
     if args.adapt:
         weights = read_ct2(whisper_dir() / "model.bin")
         ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
@@ -149,13 +209,15 @@ def main(argv: list[str] | None = None) -> int:
             ap.pool.x = pooled(block_model(w_ft, int(ap.mask.shape[1]), None), ap, np.arange(len(ap.mask)))
             rows += adaptation_rows(ap, sets, "LP-FT")
         (args.runs / "ft-adaptation.json").write_text(json.dumps(rows, indent=1))
-        keys = list(rows[0])
-        print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-        for r in rows:
-            print(
-                "| " + " | ".join(f"{v:.1%}" if isinstance(v, float) else str(v) for v in r.values()) + " |"
-            )
+        _print_rows(rows)
     return 0
+
+
+def _print_rows(rows: list[dict[str, Any]]) -> None:
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
+    for r in rows:
+        print("| " + " | ".join(f"{v:.1%}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
 
 
 def _gender(s: dict[str, Any]) -> str:
