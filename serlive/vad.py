@@ -228,11 +228,21 @@ class SpeechDetector:
 
         The LSTM starts from zero at each window's first chunk.
         """
+        hid = self.weights.w_hh.shape[0]
+        zero = np.zeros((gates_in.shape[0], hid))
+        return self.decode_from(gates_in, zero, zero.copy())[0]
+
+    def decode_from(
+        self, gates_in: NDArray[np.float64], h_t: NDArray[np.float64], c_t: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """:meth:`decode` from the LSTM state ``(h_t, c_t)`` (each (B, 128)): probabilities and the end state.
+
+        For a continuous stream (:mod:`serlive.segments`), whose state carries from one block of
+        chunks to the next, where a window's starts from zero.
+        """
         n_b, n_c = gates_in.shape[:2]
         w = self.weights
         hid = w.w_hh.shape[0]
-        h_t = np.zeros((n_b, hid))
-        c_t = np.zeros((n_b, hid))
         hs = np.empty((n_b, n_c, hid))
         for t in range(n_c):
             th = np.tanh(gates_in[:, t] + h_t @ w.w_hh)
@@ -240,7 +250,7 @@ class SpeechDetector:
             c_t = sg[:, hid : 2 * hid] * c_t + sg[:, :hid] * th[:, 2 * hid : 3 * hid]
             h_t = sg[:, 3 * hid :] * np.tanh(c_t)
             hs[:, t] = h_t
-        return _sigmoid(np.maximum(hs, 0.0) @ w.w_out + w.b_out)
+        return _sigmoid(np.maximum(hs, 0.0) @ w.w_out + w.b_out), h_t, c_t
 
     def chunk_probabilities(self, windows: FloatArray, hop: int = CHUNK_HOP) -> NDArray[np.float64]:
         """``windows`` (B, n) float32 at 16 kHz → (B, T) speech probabilities of their chunks.
