@@ -21,7 +21,8 @@ from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
 from serlive.model import EmotionModel
-from serlive.vad import SpeechDetector, default_detector, speech_in_signal, vad_enabled
+from serlive.segments import Segmenter
+from serlive.vad import CHUNK_HOP, GateSink, SpeechDetector, default_detector, speech_in_signal, vad_enabled
 from serlive.windows import take_window, window_starts
 
 
@@ -106,6 +107,7 @@ def analyse_signal(
     segment_windows: int = 240,
     detector: SpeechDetector | None = None,
     keep_embeddings: bool = False,
+    segmenter: Segmenter | None = None,
 ) -> Analysis:
     """Analyse mono float32 samples at the model's rate.
 
@@ -126,6 +128,11 @@ def analyse_signal(
     cancels (the partial analysis is returned).  ``keep_embeddings`` keeps each
     window's pooled embedding (a model with session adaptation only), for
     :func:`adapt_to_session`.
+
+    ``segmenter`` (a fresh :class:`serlive.segments.Segmenter`) is fed the signal as the
+    analysis goes, with the chunk encodings the window rule computed (so utterance
+    segmentation does not encode them again); :func:`serlive.segments.complete` then
+    gives the segments.
     """
     meta = model.meta
     sr = meta.features.sample_rate
@@ -158,7 +165,11 @@ def analyse_signal(
                 xs.append(x)
                 loud.append(not is_silent(rms, wcfg.silence_dbfs))
             offsets = [s - group[0] for s in chunk]
-            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector)
+            sink = _sink_for(segmenter, group[0])
+            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector, sink)
+            if segmenter is not None:  # every chunk before the next window has been offered
+                nxt = g + b0 + len(chunk)
+                segmenter.feed(y[segmenter.fed_samples : starts[nxt] if nxt < len(starts) else len(y)])
             if keep_embeddings:
                 probs, embs = model.encode(np.stack(xs))
             else:
@@ -174,6 +185,13 @@ def analyse_signal(
             break
     _aggregate(result)
     return result
+
+
+def _sink_for(segmenter: Segmenter | None, first: int) -> GateSink | None:
+    """Where the window rule hands its chunk encodings: the segmenter, by chunk index of the signal."""
+    if segmenter is None or first % CHUNK_HOP:
+        return None
+    return lambda k, needed, gates: segmenter.offer(first // CHUNK_HOP + k, needed, gates)
 
 
 def _aggregate(result: Analysis) -> None:

@@ -112,16 +112,16 @@ def _segment_config(args: argparse.Namespace) -> Any:
     return SegmentConfig(**{k: v for k, v in given.items() if v is not None})
 
 
-def _segment_file(y: Any, a: Any, model: Any, cfg: Any) -> tuple[list[Any], dict[Any, Any]]:
-    """A file's segments and, for the short ones, the plain model's window centred on each.
+def _segment_file(y: Any, segmenter: Any, model: Any) -> tuple[list[Any], dict[Any, Any]]:
+    """A file's segments (``segmenter`` was fed by its analysis) and the window centred on each short one.
 
-    The centred windows are computed now, while the samples are at hand; they label short
-    segments unless a session adapts the file's windows (then its windows do, see
+    The centred windows (the plain model's) are computed now, while the samples are at hand; they
+    label short segments unless a session adapts the file's windows (then its windows do, see
     :func:`serlive.segments.utterances`).
     """
-    from serlive.segments import model_centred, segment_signal
+    from serlive.segments import complete, model_centred
 
-    segs = segment_signal(y, cfg, sample_rate=model.meta.features.sample_rate)
+    segs = complete(segmenter, y)
     short = [s for s in segs if s.duration_s < model.meta.windows.window_s]
     centred = dict(zip(short, model_centred(model, y)(short), strict=True)) if short else {}
     return segs, centred
@@ -133,6 +133,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from serlive.audio.io import AudioLoadError, load_audio
     from serlive.labelsets import LabelSetError, parse_labels
     from serlive.model import EmotionModel, ModelError
+    from serlive.segments import Segmenter
 
     try:
         model = EmotionModel(args.model)
@@ -142,6 +143,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     try:
         args.labelset = parse_labels(args.labels, model.labels)
         seg_cfg = _segment_config(args) if args.segments else None
+        if seg_cfg is not None and model.meta.features.sample_rate != 16000:
+            raise ValueError(
+                f"--segments: {model.path.name} is not a 16 kHz model (the speech detector's rate)"
+            )
     except (LabelSetError, ValueError) as exc:
         print(f"serlive predict: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -169,8 +174,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for given, path in inputs:
         try:
             y = load_audio(path, model.meta.features.sample_rate)
-            a = analyse_signal(y, model, keep_embeddings=args.session)
-            done.append((given, a, _segment_file(y, a, model, seg_cfg) if seg_cfg else None))
+            segmenter = Segmenter(seg_cfg) if seg_cfg else None  # fed as the analysis goes
+            a = analyse_signal(y, model, keep_embeddings=args.session, segmenter=segmenter)
+            done.append((given, a, _segment_file(y, segmenter, model) if segmenter else None))
             del y
         except AudioLoadError as exc:
             failed += 1

@@ -105,9 +105,18 @@ class Segmenter:
     def __init__(self, config: SegmentConfig | None = None, detector: SpeechDetector | None = None) -> None:
         self.cfg = config or SegmentConfig()
         self.det = detector or default_detector()
-        hid = self.det.weights.w_hh.shape[0]
-        self._h = np.zeros((1, hid))
-        self._c = np.zeros((1, hid))
+        w = self.det.weights
+        # one stream, no batch to agree with: the LSTM steps in float32 (a third faster than float64)
+        self._w_hh = w.w_hh.astype(np.float32)
+        self._w_out = w.w_out.astype(np.float32)
+        self._h = np.zeros(self._w_hh.shape[0], np.float32)
+        self._c = np.zeros(self._w_hh.shape[0], np.float32)
+        #: what a chunk below the level gate gives the LSTM: a silent chunk's encoding (no STFT, no convs)
+        self._quiet_gates = self.det.encode(np.zeros((1, CHUNK), np.float32))[0].astype(np.float32)
+        #: chunk encodings computed elsewhere (file analysis' window rule, see :meth:`offer`), by chunk index
+        self._shared: dict[int, NDArray[np.float32]] = {}
+        #: every segment closed so far, in order (file analysis feeds the segmenter as it goes)
+        self.history: list[Segment] = []
         self._buf = np.zeros(0, np.float32)
         self._chunk = 0  # index of the next chunk to judge (it starts at sample chunk * CHUNK_HOP)
         self._fed = 0  # samples fed so far
@@ -132,6 +141,23 @@ class Segmenter:
             return None
         return self._cut_at if self._cut_at is not None else self._chunk_start_s(self._start)
 
+    @property
+    def fed_samples(self) -> int:
+        """Samples fed so far."""
+        return self._fed
+
+    def offer(self, first: int, needed: NDArray[np.bool_], gates: NDArray[np.floating]) -> None:
+        """Chunk encodings already computed: ``gates[k]`` is chunk ``first + k``'s where ``needed[k]``.
+
+        File analysis' window rule encodes the chunks of its speech-candidate windows on the same
+        grid (chunk ``j`` starts at sample ``500 j``); handing them over here spares encoding them
+        twice, the larger half of segmentation's cost.  Chunks already judged are ignored.
+        """
+        for k in np.flatnonzero(needed):
+            j = first + int(k)
+            if j >= self._chunk:
+                self._shared[j] = np.asarray(gates[k], dtype=np.float32)
+
     def feed(self, samples: FloatArray) -> list[Segment]:
         """Add samples (mono float32 at 16 kHz); returns the segments this closed, in order."""
         y = np.asarray(samples, dtype=np.float32).reshape(-1)
@@ -143,16 +169,49 @@ class Segmenter:
         chunks = np.lib.stride_tricks.sliding_window_view(self._buf, CHUNK)[: n * CHUNK_HOP : CHUNK_HOP]
         out: list[Segment] = []
         for b0 in range(0, n, _BLOCK):
-            block = np.ascontiguousarray(chunks[b0 : b0 + _BLOCK])
+            block = chunks[b0 : b0 + _BLOCK]
             rms = np.sqrt(np.mean(np.square(block, dtype=np.float32), axis=1))
             level = 20 * np.log10(np.maximum(rms, 1e-7))
-            gates = self.det.encode(block)[None]
-            p, self._h, self._c = self.det.decode_from(gates, self._h, self._c)
-            p = np.where(level < self.cfg.silence_dbfs, 0.0, p[0])
+            quiet = level < self.cfg.silence_dbfs
+            gates = np.empty((len(block), len(self._quiet_gates)), np.float32)
+            gates[quiet] = self._quiet_gates
+            todo = ~quiet
+            if self._shared:
+                first = self._chunk
+                for k in np.flatnonzero(todo):
+                    g = self._shared.pop(first + int(k), None)
+                    if g is not None:
+                        gates[k] = g
+                        todo[k] = False
+            if todo.any():
+                gates[todo] = self.det.encode(np.ascontiguousarray(block[todo]))
+            p = np.where(quiet, 0.0, self._decode(gates))
             for pj, lj in zip(p.tolist(), level.tolist(), strict=True):
                 out.extend(self._step(pj, lj))
         self._buf = self._buf[n * CHUNK_HOP :].copy()
+        if self._shared:  # encodings of chunks already judged (offered twice by overlapping batches)
+            self._shared = {j: g for j, g in self._shared.items() if j >= self._chunk}
+        self.history.extend(out)
         return out
+
+    def _decode(self, gates: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Speech probabilities of consecutive chunks from their input gates, the LSTM state carried on.
+
+        :meth:`serlive.vad.SpeechDetector.decode`'s recurrence (gates pre-scaled so one tanh gives all
+        four), in float32 on one row.
+        """
+        w_hh, hid = self._w_hh, self._w_hh.shape[0]
+        h, c = self._h, self._c
+        hs = np.empty((len(gates), hid), np.float32)
+        for t in range(len(gates)):
+            th = np.tanh(gates[t] + h @ w_hh)
+            sg = 0.5 * th + 0.5
+            c = sg[hid : 2 * hid] * c + sg[:hid] * th[2 * hid : 3 * hid]
+            h = sg[3 * hid :] * np.tanh(c)
+            hs[t] = h
+        self._h, self._c = h, c
+        z = np.maximum(hs, 0.0) @ self._w_out + np.float32(self.det.weights.b_out)
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
 
     def finish(self) -> list[Segment]:
         """End of the stream: close the open utterance, if any (its end is the last voiced chunk's)."""
@@ -162,6 +221,8 @@ class Segmenter:
             if seg is not None:
                 out.append(seg)
         self._start = None
+        self._shared.clear()
+        self.history.extend(out)
         return out
 
     # --- the rule, one chunk at a time -----------------------------------------------------
@@ -241,6 +302,17 @@ def segment_signal(
     return seg.feed(y) + seg.finish()
 
 
+def complete(segmenter: Segmenter, y: FloatArray) -> list[Segment]:
+    """All segments of ``y`` from a segmenter that file analysis fed part of (``analyse_signal(segmenter=)``).
+
+    Feeds what analysis did not reach (the tail after its last window, or everything when the analysis
+    was cancelled early) and ends the stream.
+    """
+    segmenter.feed(y[segmenter.fed_samples :])
+    segmenter.finish()
+    return list(segmenter.history)
+
+
 # --- labelling -----------------------------------------------------------------------------
 def overlap_weighted(
     segment: Segment, windows: Sequence[WindowResult], voiced_only: bool = True
@@ -318,13 +390,23 @@ def utterances(
     model: EmotionModel,
     config: SegmentConfig | None = None,
     detector: SpeechDetector | None = None,
+    segmenter: Segmenter | None = None,
 ) -> list[Utterance]:
     """Segment ``y`` and label its segments from ``analysis`` of the same signal (the file path).
 
+    ``segmenter``: the one ``analyse_signal(segmenter=...)`` fed (cheaper: the window rule's chunk
+    encodings are reused); without it the signal is segmented here (``config``, ``detector``).
     A session-adapted analysis labels short segments from its windows too: a fresh centred
     window would come from the plain head and not compare with the rest.
     """
-    segs = segment_signal(y, config, detector, model.meta.features.sample_rate)
+    if model.meta.features.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"segmentation runs at {SAMPLE_RATE} Hz, not {model.meta.features.sample_rate}")
+    if round(analysis.duration_s * SAMPLE_RATE) != len(y):
+        raise ValueError("the analysis is not of this signal")
+    if segmenter is not None:
+        segs = complete(segmenter, y)
+    else:
+        segs = segment_signal(y, config, detector, model.meta.features.sample_rate)
     window_s = model.meta.windows.window_s
     centred = None if analysis.adapted else model_centred(model, y, window_s)
     return label_segments(segs, analysis, window_s, centred)

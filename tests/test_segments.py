@@ -271,3 +271,47 @@ def test_model_centred_labels_a_short_utterance_from_the_window_around_it(tiny_m
     expected = model.predict(model.extractor(take_window(y, start, 3 * SR))[None])[0]
     np.testing.assert_allclose(u.probabilities, expected, atol=1e-6)
     np.testing.assert_allclose(model_centred(model, y)([Segment(u.start_s, u.end_s)])[0], expected, atol=1e-6)
+
+
+class CountingDetector:
+    """A detector that counts the chunks it encodes (what sharing with file analysis saves)."""
+
+    def __init__(self) -> None:
+        from serlive.vad import default_detector
+
+        self.inner = default_detector()
+        self.weights = self.inner.weights
+        self.encoded = 0
+
+    def encode(self, chunks: np.ndarray) -> np.ndarray:
+        self.encoded += len(chunks)
+        return self.inner.encode(chunks)
+
+
+@pytest.mark.parametrize("model_name", ["int8", "whisper_hop"])
+def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_encodings(
+    conversation, tiny_models, model_name
+):
+    """Fed by analyse_signal (its window rule's chunk encodings handed over), the segments are the same."""
+    from serlive.analysis import analyse_signal
+    from serlive.config import WindowConfig
+    from serlive.model import EmotionModel
+    from serlive.segments import complete
+
+    y, _ = conversation
+    model = EmotionModel(tiny_models.int8)
+    windows = WindowConfig(hop_s=2.0) if model_name == "whisper_hop" else None  # the encoder model's file hop
+    det = CountingDetector()
+    seg = Segmenter(detector=det)  # type: ignore[arg-type]
+    a = analyse_signal(y, model, windows=windows, segmenter=seg)
+    got = complete(seg, y)
+    whole = segment_signal(y)
+    flat = lambda segs: [t for s in segs for t in (s.start_s, s.end_s)]  # noqa: E731
+    assert len(got) == len(whole) > 3
+    assert flat(got) == pytest.approx(flat(whole), abs=1e-9)
+    n_chunks = (len(y) - 512) // 500 + 1
+    assert det.encoded < 0.1 * n_chunks, (det.encoded, n_chunks)
+    # the analysis itself is what it is without a segmenter
+    plain = analyse_signal(y, model, windows=windows)
+    assert [w.silent for w in plain.windows] == [w.silent for w in a.windows]
+    np.testing.assert_array_equal(plain.probabilities, a.probabilities)
