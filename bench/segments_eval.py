@@ -9,24 +9,35 @@ Three measurements, printed as a table and one ``BENCH`` JSON line:
 * **pauses inside one utterance**: the gaps the detector hears inside RAVDESS clips (one
   sentence each, ``--ravdess``) and inside espeak-ng sentences: a minimum pause shorter than
   these splits a sentence, the figure the default (0.3 s) was chosen on;
-* **cost**: segmentation time over the file analysis time of the same signal (``--model``).
+* **cost**: segmentation time over the file analysis time of the same signal (``--model``), CPU
+  time: segmentation fed by the analysis (``analyse_signal(segmenter=...)``, as ``predict
+  --segments`` runs it: the window rule's chunk probabilities are reused) and on its own
+  (:func:`serlive.segments.segment_signal`).  Figures on a busy machine vary; the ratio is of two
+  timings of the same run.
 
     python bench/segments_eval.py [--model cnn] [--ravdess ../shared/data/ravdess] [--minutes 2]
 """
 
 from __future__ import annotations
 
-import argparse
-import itertools
-import json
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
+import os
 
-import numpy as np
+# one thread everywhere, as the app runs (cli.py), before numpy is imported: OpenBLAS threads fighting
+# a busy machine's other work made the analysis' timings swing by 3x
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -34,7 +45,7 @@ if str(REPO) not in sys.path:
 
 from serlive.audio.io import load_audio  # noqa: E402
 from serlive.config import SegmentConfig  # noqa: E402
-from serlive.segments import segment_signal  # noqa: E402
+from serlive.segments import Segmenter, complete, segment_signal  # noqa: E402
 
 SR = 16000
 TOLERANCE_S = 0.15
@@ -159,6 +170,25 @@ def inner_pauses(clips: list[np.ndarray]) -> list[float]:
     return gaps
 
 
+class TimedSegmenter(Segmenter):
+    """A segmenter that adds up the CPU time spent in it (what segmenting during analysis costs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spent = 0.0
+
+    def feed(self, samples: np.ndarray) -> list:
+        t0 = time.process_time()
+        out = super().feed(samples)
+        self.spent += time.process_time() - t0
+        return out
+
+    def offer(self, first_chunks: list[int], probabilities: np.ndarray) -> None:
+        t0 = time.process_time()
+        super().offer(first_chunks, probabilities)
+        self.spent += time.process_time() - t0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -216,25 +246,36 @@ def main() -> int:
 
     reps = int(np.ceil(args.minutes * 60 * SR / len(y)))
     report["cost"] = []
-    for kind, sig in (
+    signals = (
         ("sentences and pauses", np.tile(y, reps)),
         ("speech only", np.tile(np.concatenate(sents), reps)),
-    ):
+    )
+    for kind, sig in signals:
         long = sig[: round(args.minutes * 60 * SR)]
         for name in args.model.split(","):
             model = EmotionModel(name)
+            analyse_signal(long[: 10 * SR], model)  # warm up
             t0 = time.process_time()
             analyse_signal(long, model)
             t_an = time.process_time() - t0
             t0 = time.process_time()
-            segment_signal(long)
-            t_seg = time.process_time() - t0
-            row = {"signal": kind, "signal_s": len(long) / SR, "model": name}
-            row.update(analysis_s=t_an, segmentation_s=t_seg, ratio=t_seg / t_an)
+            alone = segment_signal(long)
+            t_alone = time.process_time() - t0
+            seg = TimedSegmenter()
+            analyse_signal(long, model, segmenter=seg)
+            t0 = time.process_time()
+            shared = complete(seg, long)
+            seg.spent += time.process_time() - t0
+            assert [(s.start_s, s.end_s) for s in shared] == [(s.start_s, s.end_s) for s in alone]
+            row = {"signal": kind, "signal_s": len(long) / SR, "model": name, "analysis_s": t_an}
+            row.update(
+                alone_s=t_alone, alone_ratio=t_alone / t_an, shared_s=seg.spent, ratio=seg.spent / t_an
+            )
             report["cost"].append(row)
             print(
-                f"cost ({name}, {kind}, {len(long) / SR:.0f} s, CPU time): analysis {t_an:.2f} s, "
-                f"segmentation {t_seg:.2f} s = {100 * t_seg / t_an:.1f} % of it"
+                f"cost ({name}, {kind}, {len(long) / SR:.0f} s, CPU): analysis {t_an:.2f} s; segmentation "
+                f"fed by the analysis {seg.spent:.3f} s = {100 * seg.spent / t_an:.1f} % of it "
+                f"(on its own {t_alone:.2f} s = {100 * t_alone / t_an:.1f} %)"
             )
     print("BENCH " + json.dumps(report, default=str))
     return 0

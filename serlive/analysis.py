@@ -22,7 +22,14 @@ from serlive.config import WindowConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
 from serlive.model import EmotionModel
 from serlive.segments import Segmenter
-from serlive.vad import CHUNK_HOP, GateSink, SpeechDetector, default_detector, speech_in_signal, vad_enabled
+from serlive.vad import (
+    CHUNK_HOP,
+    ProbabilitySink,
+    SpeechDetector,
+    default_detector,
+    speech_in_signal,
+    vad_enabled,
+)
 from serlive.windows import take_window, window_starts
 
 
@@ -130,9 +137,9 @@ def analyse_signal(
     :func:`adapt_to_session`.
 
     ``segmenter`` (a fresh :class:`serlive.segments.Segmenter`) is fed the signal as the
-    analysis goes, with the chunk encodings the window rule computed (so utterance
-    segmentation does not encode them again); :func:`serlive.segments.complete` then
-    gives the segments.
+    analysis goes, with the chunk probabilities the window rule computed (so utterance
+    segmentation does not run the detector again); :func:`serlive.segments.complete`
+    then gives the segments.
     """
     meta = model.meta
     sr = meta.features.sample_rate
@@ -167,7 +174,7 @@ def analyse_signal(
             offsets = [s - group[0] for s in chunk]
             sink = _sink_for(segmenter, group[0])
             silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector, sink)
-            if segmenter is not None:  # every chunk before the next window has been offered
+            if segmenter is not None:  # every window starting before the next one has been offered
                 nxt = g + b0 + len(chunk)
                 segmenter.feed(y[segmenter.fed_samples : starts[nxt] if nxt < len(starts) else len(y)])
             if keep_embeddings:
@@ -187,11 +194,16 @@ def analyse_signal(
     return result
 
 
-def _sink_for(segmenter: Segmenter | None, first: int) -> GateSink | None:
-    """Where the window rule hands its chunk encodings: the segmenter, by chunk index of the signal."""
-    if segmenter is None or first % CHUNK_HOP:
+def _sink_for(segmenter: Segmenter | None, first: int) -> ProbabilitySink | None:
+    """Where the window rule hands its chunk probabilities: the segmenter, windows by first chunk."""
+    if segmenter is None:
         return None
-    return lambda k, needed, gates: segmenter.offer(first // CHUNK_HOP + k, needed, gates)
+
+    def sink(starts: list[int], p: NDArray[np.float64]) -> None:
+        on_grid = [i for i, s in enumerate(starts) if (first + s) % CHUNK_HOP == 0]
+        segmenter.offer([(first + starts[i]) // CHUNK_HOP for i in on_grid], p[on_grid])
+
+    return sink
 
 
 def _aggregate(result: Analysis) -> None:

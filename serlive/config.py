@@ -116,13 +116,14 @@ class SegmentConfig:
     """How a recording is split into utterances (:mod:`serlive.segments`).
 
     The same rule serves ``serlive predict --segments``, the file viewer and the live view.
-    Speech is what the voice-activity detector (:mod:`serlive.vad`) hears, chunk by chunk, in one
-    continuous pass; a stretch of speech ends at a pause of at least ``min_pause_s``.
+    Speech is what the voice-activity detector (:mod:`serlive.vad`) hears, 31 ms chunk by chunk;
+    a stretch of speech ends at a pause of at least ``min_pause_s``.
     """
 
-    #: A pause at least this long ends an utterance.  0.3 s: chosen on RAVDESS clips (one sentence
-    #: each) and espeak-ng sentences, see docs/segments.md: shorter splits sentences at their inner
-    #: pauses, longer merges sentences a speaker runs together.
+    #: A pause at least this long ends an utterance.  0.3 s, measured (``bench/segments_eval.py``,
+    #: docs/segments.md): of 240 RAVDESS clips (one sentence each) 0.2 s would split sentences at 55
+    #: inner pauses, 0.3 s at 23, 0.5 s at 9; longer merges more of the sentences a speaker runs
+    #: together (at 0.5 s every pause under 0.5 s between espeak-ng sentences).
     min_pause_s: float = 0.3
     #: A stretch of speech longer than this is cut at its quietest point (between half of it and all).
     max_segment_s: float = 12.0

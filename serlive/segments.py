@@ -4,10 +4,14 @@ Fixed 3 s windows answer "what is the emotion around second 12"; a person readin
 conversation wants "0:12-0:17 angry (82 %)".  This module gives the one definition of a
 segment that ``serlive predict --segments``, the file viewer and the live view share:
 
-* **Speech** is what the voice-activity detector (:mod:`serlive.vad`, Silero) hears in one
-  continuous pass, 31.25 ms chunk by chunk, its LSTM state carried from chunk to chunk (a
-  window's detector restarts at each window; a segment boundary must not depend on where a
-  window began).  Chunks below the level gate (``silence_dbfs``) are never speech.
+* **Speech** is what the voice-activity detector (:mod:`serlive.vad`, Silero) hears in
+  31.25 ms chunks on a grid anchored at the first sample: chunk ``j``'s speech probability is
+  the one the window rule computes for it in the 3 s window that starts at the latest multiple
+  of 2 s at least 1 s before the chunk (:func:`window_of`).  Those windows exist in the live
+  engine (0.5 s hop) and in both file paths (0.5 s and 2 s hops), so file analysis hands its
+  probabilities over and segmentation costs it almost nothing, and a boundary is the same
+  whatever the hop or the blocks the stream came in.  Chunks below the level gate
+  (``silence_dbfs``) are never speech.
 * **The pause rule**: a chunk with a speech probability of at least ``threshold`` is voiced;
   inside an utterance, a pause begins at the first chunk below ``release`` and ends the
   utterance once it has lasted ``min_pause_s``.  Voiced stretches shorter than
@@ -44,8 +48,16 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float32]
 
-#: Chunks encoded per call: bounds memory (gates are 4 KB a chunk) on hour-long files.
+#: Chunks judged per step of :meth:`Segmenter.feed`: bounds memory (gates are 4 KB a chunk) on long files.
 _BLOCK = 2048
+#: Chunks in one 3 s window of the window rule (:mod:`serlive.vad`: 95 chunks 500 samples apart).
+WINDOW_CHUNKS = 95
+#: The detector's LSTM restarts every PIECE chunks (2 s) ...
+PIECE = 64
+#: ... and a chunk is judged in the window that began at the latest restart at least WARM_UP chunks
+#: (1 s) before it: chunk ``j``'s probability is its probability in the window rule's 3 s window
+#: starting at chunk :func:`window_of` ``(j)``.
+WARM_UP = WINDOW_CHUNKS - PIECE
 #: Chunks of level smoothing when looking for the quietest point (5 x 31 ms = 156 ms).
 _SMOOTH = 5
 
@@ -95,6 +107,17 @@ class Utterance:
         }
 
 
+def window_of(chunk: int) -> int:
+    """First chunk of the window whose probability judges ``chunk`` (see :data:`WARM_UP`)."""
+    return 0 if chunk < WINDOW_CHUNKS else PIECE * ((chunk - WARM_UP) // PIECE)
+
+
+def windows_of(chunks: NDArray[np.integer]) -> NDArray[np.int64]:
+    """:func:`window_of` of an array of chunk indices."""
+    c = np.asarray(chunks, dtype=np.int64)
+    return np.where(c < WINDOW_CHUNKS, 0, PIECE * ((c - WARM_UP) // PIECE))
+
+
 class Segmenter:
     """The pause rule over a continuous 16 kHz stream: ``feed`` samples, get closed segments.
 
@@ -105,16 +128,9 @@ class Segmenter:
     def __init__(self, config: SegmentConfig | None = None, detector: SpeechDetector | None = None) -> None:
         self.cfg = config or SegmentConfig()
         self.det = detector or default_detector()
-        w = self.det.weights
-        # one stream, no batch to agree with: the LSTM steps in float32 (a third faster than float64)
-        self._w_hh = w.w_hh.astype(np.float32)
-        self._w_out = w.w_out.astype(np.float32)
-        self._h = np.zeros(self._w_hh.shape[0], np.float32)
-        self._c = np.zeros(self._w_hh.shape[0], np.float32)
-        #: what a chunk below the level gate gives the LSTM: a silent chunk's encoding (no STFT, no convs)
-        self._quiet_gates = self.det.encode(np.zeros((1, CHUNK), np.float32))[0].astype(np.float32)
-        #: chunk encodings computed elsewhere (file analysis' window rule, see :meth:`offer`), by chunk index
-        self._shared: dict[int, NDArray[np.float32]] = {}
+        #: window rule probabilities offered by file analysis (:meth:`offer`), by first chunk
+        self._offered: dict[int, NDArray[np.floating]] = {}
+        self._keep = 0  # chunk index of self._buf[0] (the buffer starts at the window of the next chunk)
         #: every segment closed so far, in order (file analysis feeds the segmenter as it goes)
         self.history: list[Segment] = []
         self._buf = np.zeros(0, np.float32)
@@ -146,72 +162,75 @@ class Segmenter:
         """Samples fed so far."""
         return self._fed
 
-    def offer(self, first: int, needed: NDArray[np.bool_], gates: NDArray[np.floating]) -> None:
-        """Chunk encodings already computed: ``gates[k]`` is chunk ``first + k``'s where ``needed[k]``.
+    def offer(self, first_chunks: Sequence[int], probabilities: NDArray[np.floating]) -> None:
+        """The window rule's chunk probabilities: row ``i`` of the window starting at ``first_chunks[i]``.
 
-        File analysis' window rule encodes the chunks of its speech-candidate windows on the same
-        grid (chunk ``j`` starts at sample ``500 j``); handing them over here spares encoding them
-        twice, the larger half of segmentation's cost.  Chunks already judged are ignored.
+        File analysis calls this with its speech-candidate windows; those starting at a multiple of
+        :data:`PIECE` chunks are the ones :func:`window_of` names, so their chunks are not run
+        through the detector again.  Others, and windows already judged, are ignored.
         """
-        for k in np.flatnonzero(needed):
-            j = first + int(k)
-            if j >= self._chunk:
-                self._shared[j] = np.asarray(gates[k], dtype=np.float32)
+        if probabilities.shape[-1] < WINDOW_CHUNKS:
+            return
+        low = window_of(self._chunk)
+        for f, row in zip(first_chunks, probabilities, strict=True):
+            if f % PIECE == 0 and f >= low:
+                self._offered[int(f)] = row
 
     def feed(self, samples: FloatArray) -> list[Segment]:
         """Add samples (mono float32 at 16 kHz); returns the segments this closed, in order."""
         y = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._fed += len(y)
         self._buf = np.concatenate([self._buf, y]) if len(self._buf) else y
-        if len(self._buf) < CHUNK:
-            return []
-        n = (len(self._buf) - CHUNK) // CHUNK_HOP + 1
-        chunks = np.lib.stride_tricks.sliding_window_view(self._buf, CHUNK)[: n * CHUNK_HOP : CHUNK_HOP]
+        end = self._keep + ((len(self._buf) - CHUNK) // CHUNK_HOP + 1 if len(self._buf) >= CHUNK else 0)
         out: list[Segment] = []
-        for b0 in range(0, n, _BLOCK):
-            block = chunks[b0 : b0 + _BLOCK]
-            rms = np.sqrt(np.mean(np.square(block, dtype=np.float32), axis=1))
-            level = 20 * np.log10(np.maximum(rms, 1e-7))
-            quiet = level < self.cfg.silence_dbfs
-            gates = np.empty((len(block), len(self._quiet_gates)), np.float32)
-            gates[quiet] = self._quiet_gates
-            todo = ~quiet
-            if self._shared:
-                first = self._chunk
-                for k in np.flatnonzero(todo):
-                    g = self._shared.pop(first + int(k), None)
-                    if g is not None:
-                        gates[k] = g
-                        todo[k] = False
-            if todo.any():
-                gates[todo] = self.det.encode(np.ascontiguousarray(block[todo]))
-            p = np.where(quiet, 0.0, self._decode(gates))
+        for a in range(self._chunk, end, _BLOCK):
+            p, level = self._probabilities(a, min(end, a + _BLOCK))
             for pj, lj in zip(p.tolist(), level.tolist(), strict=True):
                 out.extend(self._step(pj, lj))
-        self._buf = self._buf[n * CHUNK_HOP :].copy()
-        if self._shared:  # encodings of chunks already judged (offered twice by overlapping batches)
-            self._shared = {j: g for j, g in self._shared.items() if j >= self._chunk}
+        keep = window_of(self._chunk)
+        if keep > self._keep:
+            self._buf = self._buf[(keep - self._keep) * CHUNK_HOP :].copy()
+            self._keep = keep
+        self._offered = {f: r for f, r in self._offered.items() if f >= keep}
         self.history.extend(out)
         return out
 
-    def _decode(self, gates: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Speech probabilities of consecutive chunks from their input gates, the LSTM state carried on.
+    def _chunks(self, a: int, b: int) -> NDArray[np.float32]:
+        """Samples of chunks ``a`` to ``b - 1`` (all in the buffer), (b - a, 512)."""
+        x = self._buf[(a - self._keep) * CHUNK_HOP : (b - 1 - self._keep) * CHUNK_HOP + CHUNK]
+        return np.lib.stride_tricks.sliding_window_view(x, CHUNK)[::CHUNK_HOP]
 
-        :meth:`serlive.vad.SpeechDetector.decode`'s recurrence (gates pre-scaled so one tanh gives all
-        four), in float32 on one row.
-        """
-        w_hh, hid = self._w_hh, self._w_hh.shape[0]
-        h, c = self._h, self._c
-        hs = np.empty((len(gates), hid), np.float32)
-        for t in range(len(gates)):
-            th = np.tanh(gates[t] + h @ w_hh)
-            sg = 0.5 * th + 0.5
-            c = sg[hid : 2 * hid] * c + sg[:hid] * th[2 * hid : 3 * hid]
-            h = sg[3 * hid :] * np.tanh(c)
-            hs[t] = h
-        self._h, self._c = h, c
-        z = np.maximum(hs, 0.0) @ self._w_out + np.float32(self.det.weights.b_out)
-        return 0.5 * (1.0 + np.tanh(0.5 * z))
+    def _probabilities(self, a: int, b: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+        """Speech probability (0 under the level gate) and level (dBFS) of chunks ``a`` to ``b - 1``."""
+        block = self._chunks(a, b)
+        level = 20 * np.log10(np.maximum(np.sqrt(np.mean(np.square(block, dtype=np.float32), axis=1)), 1e-7))
+        quiet = level < self.cfg.silence_dbfs
+        js = np.arange(a, b)
+        ws = windows_of(js)
+        p = np.zeros(b - a)
+        todo: list[tuple[int, NDArray[np.bool_]]] = []
+        for w in np.unique(ws).tolist():
+            sel = (ws == w) & ~quiet
+            if not sel.any():
+                continue
+            row = self._offered.get(w)
+            if row is not None:
+                p[sel] = row[js[sel] - w]
+            else:
+                todo.append((w, sel))
+        if todo:  # windows nobody offered: run the detector on them, as the window rule would
+            first = todo[0][0]
+            last = max(int(js[sel][-1]) for _, sel in todo) + 1
+            gates = self.det.encode(np.ascontiguousarray(self._chunks(first, last)))
+            steps = max(int(js[sel][-1]) - w + 1 for w, sel in todo)
+            x = np.zeros((len(todo), steps, gates.shape[1]))
+            for i, (w, sel) in enumerate(todo):
+                n = int(js[sel][-1]) - w + 1
+                x[i, :n] = gates[w - first : w - first + n]
+            probs = self.det.decode(x)  # causal: the zeros after a row's end change nothing before it
+            for i, (w, sel) in enumerate(todo):
+                p[sel] = probs[i, js[sel] - w]
+        return p, level
 
     def finish(self) -> list[Segment]:
         """End of the stream: close the open utterance, if any (its end is the last voiced chunk's)."""
@@ -221,7 +240,7 @@ class Segmenter:
             if seg is not None:
                 out.append(seg)
         self._start = None
-        self._shared.clear()
+        self._offered.clear()
         self.history.extend(out)
         return out
 

