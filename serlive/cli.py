@@ -272,6 +272,8 @@ def format_text(rec: dict[str, Any]) -> str:
         top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
         buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")
     if "segments" in rec:
+        from serlive.segments import clock
+
         segs = rec["segments"]
         buf.write(
             f"  {len(segs)} utterance{'' if len(segs) == 1 else 's'}\n" if segs else "  no utterances\n"
@@ -281,15 +283,6 @@ def format_text(rec: dict[str, Any]) -> str:
                 f"    {clock(u['start'])}-{clock(u['end'])}  {u['label']:<10} {100 * u['confidence']:3.0f}%\n"
             )
     return buf.getvalue()
-
-
-def clock(seconds: float) -> str:
-    """``m:ss.s`` (``h:mm:ss.s`` from an hour on), as a person reads a position in a recording."""
-    tenths = round(seconds * 10)
-    h, rest = divmod(tenths, 36000)
-    m, rest = divmod(rest, 600)
-    sec = f"{rest // 10:02d}.{rest % 10}"
-    return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:

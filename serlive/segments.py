@@ -31,9 +31,10 @@ hold mostly its neighbours).
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,6 +84,11 @@ class Utterance:
     end_s: float
     labels: tuple[str, ...]
     probabilities: FloatArray
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.end_s - self.start_s
 
     @property
     def label(self) -> str:
@@ -429,3 +435,22 @@ def utterances(
     window_s = model.meta.windows.window_s
     centred = None if analysis.adapted else model_centred(model, y, window_s)
     return label_segments(segs, analysis, window_s, centred)
+
+
+def write_csv(utts: Sequence[Utterance], out: TextIO) -> None:
+    """Utterances as CSV: ``start,end,label,confidence``, a column per label (the file viewer's export)."""
+    labels = utts[0].labels if utts else ()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["start", "end", "label", "confidence", *labels])
+    for u in utts:
+        d = u.to_dict()
+        w.writerow([d["start"], d["end"], d["label"], d["confidence"], *d["probabilities"].values()])
+
+
+def clock(seconds: float) -> str:
+    """``m:ss.s`` (``h:mm:ss.s`` from an hour on), as a person reads a position in a recording."""
+    tenths = round(seconds * 10)
+    h, rest = divmod(tenths, 36000)
+    m, rest = divmod(rest, 600)
+    sec = f"{rest // 10:02d}.{rest % 10}"
+    return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"

@@ -13,8 +13,9 @@ import pytest
 
 from serlive import cli
 from serlive.audio.sources import FileSource
-from serlive.cli import clock, main
+from serlive.cli import main
 from serlive.config import LABELS
+from serlive.segments import clock
 from tests.conftest import SR, spoken, write_audio
 
 BASIC = ["neutral", "happy", "sad", "angry"]

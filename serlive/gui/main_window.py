@@ -15,6 +15,7 @@ from serlive import __version__
 from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
+from serlive.gui.segments_table import SegmentsPanel
 from serlive.model import model_date, shipped_model_path
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
@@ -38,6 +39,9 @@ class MainWindow(QMainWindow):
         self.live = LiveView(model_path, tuple(model.labels))
         self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
         self.file = FileView(model)
+        # the file's utterances under the viewer: spans on its waveform, a table, CSV export (issue 21)
+        self.segments = SegmentsPanel(self.file)
+        self.file.layout().addWidget(self.segments)
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.file, "File")
         self.setCentralWidget(self.tabs)

@@ -1,0 +1,93 @@
+"""The file viewer's utterance panel (pytest-qt, offscreen, the tiny model): spans, table, click, CSV."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+import pyqtgraph as pg
+
+from serlive.model import EmotionModel
+from tests.conftest import SR, spoken, write_audio
+
+
+@pytest.fixture
+def viewer(qtbot, tiny_models, monkeypatch):
+    """A FileView on the tiny model with the panel attached; playback recorded, never opened."""
+    from serlive.gui import messages
+    from serlive.gui.file_view import FileView
+    from serlive.gui.segments_table import SegmentsPanel
+
+    monkeypatch.setattr(messages, "show_error", lambda *a: None)
+    view = FileView(EmotionModel(tiny_models.int8, num_threads=1))
+    panel = SegmentsPanel(view)
+    view.layout().addWidget(panel)
+    played: list[float] = []
+
+    def fake_play() -> bool:
+        played.append(view._play_pos / SR)
+        return True
+
+    monkeypatch.setattr(view, "start_playback", fake_play)
+    qtbot.addWidget(view)
+    view.show()
+    yield view, panel, played
+    view.shutdown()
+
+
+def two_utterances(tmp_path) -> tuple[str, list[tuple[float, float]]]:
+    """A word (0.55 s) at 1 s and 3.2 s of speech at 3.55 s, between silences: their true spans."""
+    z = lambda s: np.zeros(round(s * SR), np.float32)  # noqa: E731
+    y = np.concatenate([z(1.0), spoken(0.55), z(2.0), spoken(1.4, start_s=2.0), z(1.5)])
+    return str(write_audio(tmp_path / "two.wav", y)), [(1.0, 1.55), (3.55, 4.95)]
+
+
+def test_panel_lists_the_utterances_draws_spans_and_plays_a_clicked_one(qtbot, viewer, tmp_path):
+    view, panel, played = viewer
+    path, spans = two_utterances(tmp_path)
+    with qtbot.waitSignal(panel.ready, timeout=60_000):
+        view.open_file(path)
+    assert len(panel.utterances) == panel.table.rowCount() == 2
+    for u, (a, b) in zip(panel.utterances, spans, strict=True):
+        assert abs(u.start_s - a) <= 0.15 and abs(u.end_s - b) <= 0.15
+    rows = [[panel.table.item(r, c).text() for c in range(4)] for r in range(2)]
+    assert rows[0][0] == "0:00.9" or rows[0][0] == "0:01.0"
+    assert all(r[2] in view.labels and r[3].endswith("%") for r in rows)
+    regions = [i for i in view.wave_plot.getPlotItem().items if isinstance(i, pg.LinearRegionItem)]
+    assert len(regions) == 2
+    assert regions[1].getRegion() == pytest.approx((panel.utterances[1].start_s, panel.utterances[1].end_s))
+
+    # a click in the table selects the row, puts the cursor at the start and plays the utterance
+    panel.table.cellClicked.emit(1, 0)
+    assert panel.selected == 1 and panel.table.currentRow() == 1
+    assert played == [pytest.approx(panel.utterances[1].start_s, abs=1 / SR)]
+    assert view.cursors[0].value() == pytest.approx(panel.utterances[1].start_s, abs=1e-3)
+    # a time on the waveform names its utterance (what a click on a span plays)
+    assert panel.index_at(1.2) == 0 and panel.index_at(2.5) == -1
+
+    out = tmp_path / "utt.csv"
+    panel.export_csv(out)
+    table = list(csv.reader(out.open()))
+    assert table[0] == ["start", "end", "label", "confidence", *view.labels]
+    assert len(table) == 3
+    assert float(table[2][0]) == pytest.approx(panel.utterances[1].start_s, abs=1e-3)
+    assert sum(float(x) for x in table[1][4:]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_panel_clears_for_the_next_file_and_says_when_there_is_no_speech(qtbot, viewer, tmp_path):
+    view, panel, _ = viewer
+    path, _ = two_utterances(tmp_path)
+    with qtbot.waitSignal(panel.ready, timeout=60_000):
+        view.open_file(path)
+    silent = write_audio(tmp_path / "silent.wav", np.zeros(4 * SR, np.float32))
+    with qtbot.waitSignal(panel.ready, timeout=60_000):
+        view.open_file(silent)
+    assert panel.table.rowCount() == 0 and panel.utterances == []
+    assert not [i for i in view.wave_plot.getPlotItem().items if isinstance(i, pg.LinearRegionItem)]
+    assert "No utterances" in panel.title.text()
+    assert not panel.export_button.isEnabled()
