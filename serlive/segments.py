@@ -361,10 +361,18 @@ def overlap_weighted(
     return (total / weight).astype(np.float32)
 
 
-def centred_start(segment: Segment, window: int, n_samples: int, sample_rate: int) -> int:
-    """First sample of the ``window``-sample window centred on ``segment``, kept inside the signal."""
+def centred_start(
+    segment: Segment, window: int, n_samples: int | None, sample_rate: int, grid: int = 1
+) -> int:
+    """First sample of the ``window``-sample window centred on ``segment``, kept inside the signal.
+
+    The start is rounded to a multiple of ``grid`` samples: the live hop (0.5 s), so the live
+    view, whose windows start on that grid, labels a short utterance with the very window the
+    file path computes for it.  ``n_samples`` None: a stream, no end yet.
+    """
     mid = round((segment.start_s + segment.end_s) / 2 * sample_rate)
-    return int(min(max(0, mid - window // 2), max(0, n_samples - window)))
+    start = max(0, round((mid - window // 2) / grid) * grid)
+    return int(start if n_samples is None else min(start, max(0, n_samples - window)))
 
 
 def label_segments(
@@ -401,9 +409,10 @@ def model_centred(
     """``centred`` for :func:`label_segments`: the model's probabilities on windows centred on segments."""
     sr = model.meta.features.sample_rate
     win = round((window_s or model.meta.windows.window_s) * sr)
+    grid = model.meta.windows.hop_samples(sr)  # the live hop: the live view has this very window
 
     def run(segs: list[Segment]) -> NDArray[np.float32]:
-        xs = [model.extractor(take_window(y, centred_start(s, win, len(y), sr), win)) for s in segs]
+        xs = [model.extractor(take_window(y, centred_start(s, win, len(y), sr, grid), win)) for s in segs]
         return model.predict(np.stack(xs))
 
     return run
@@ -454,3 +463,88 @@ def clock(seconds: float) -> str:
     m, rest = divmod(rest, 600)
     sec = f"{rest // 10:02d}.{rest % 10}"
     return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"
+
+
+class LiveUtterances:
+    """Utterances of a live stream, labelled as the file path labels them (the live engine's helper).
+
+    The engine's worker feeds it the stream's samples (:meth:`feed`, a :class:`Segmenter`) and
+    its window results (:meth:`add`: anything with ``start_s``, ``end_s``, ``probabilities``,
+    ``silent`` and ``labels``).  An utterance a pause has closed is labelled once the windows
+    the file path would use for it have been analysed: every window starting before its end
+    (about 3 s after the end), or, for an utterance shorter than a window, the window on the
+    hop grid centred on it (:func:`centred_start`).  A window the engine dropped (it fell
+    behind) is missing from the mean; a missing centred window falls back to the overlap mean.
+    Not thread-safe: the worker owns it.
+    """
+
+    def __init__(
+        self,
+        window_s: float,
+        hop_s: float,
+        config: SegmentConfig | None = None,
+        detector: SpeechDetector | None = None,
+        keep_s: float = 120.0,
+    ) -> None:
+        self.segmenter = Segmenter(config, detector)
+        self.window_s = float(window_s)
+        self.hop_s = float(hop_s)
+        self.keep_s = float(keep_s)
+        self._results: list[Any] = []  # recent window results, oldest first
+        self._pending: list[Segment] = []  # closed, waiting for their windows
+        self._newest = float("-inf")  # start (s) of the newest window result
+
+    @property
+    def open_since_s(self) -> float | None:
+        """Start of the utterance under way (None in a pause)."""
+        return self.segmenter.open_since_s
+
+    def feed(self, samples: FloatArray) -> list[Utterance]:
+        """New samples of the stream (16 kHz); returns the utterances already labelled, in order."""
+        self._pending.extend(self.segmenter.feed(samples))
+        return self._label_ready(self._newest)
+
+    def add(self, result: Any) -> list[Utterance]:
+        """A window result; returns the utterances it completes, labelled, in order."""
+        self._results.append(result)
+        self._newest = max(self._newest, result.start_s)
+        horizon = result.end_s - self.keep_s
+        while self._results and self._results[0].end_s < horizon:
+            self._results.pop(0)
+        return self._label_ready(self._newest)
+
+    def finish(self) -> list[Utterance]:
+        """End of the stream: close the open utterance and label everything with the windows there are."""
+        self._pending.extend(self.segmenter.finish())
+        return self._label_ready(float("inf"))
+
+    def _needed_start(self, seg: Segment) -> float:
+        """Start (s) of the last window this utterance's label waits for."""
+        if seg.duration_s < self.window_s:
+            sr = SAMPLE_RATE
+            grid = round(self.hop_s * sr)
+            return centred_start(seg, round(self.window_s * sr), None, sr, grid) / sr
+        # the last window starting before the utterance's end
+        return max(0.0, np.ceil(seg.end_s / self.hop_s - 1) * self.hop_s)
+
+    def _label_ready(self, newest_start: float) -> list[Utterance]:
+        out = []
+        while self._pending and self._needed_start(self._pending[0]) <= newest_start + 1e-6:
+            seg = self._pending.pop(0)
+            out.append(self._label(seg))
+        return out
+
+    def _label(self, seg: Segment) -> Utterance:
+        labels = self._results[-1].labels if self._results else ()
+        p = None
+        if seg.duration_s < self.window_s:
+            want = self._needed_start(seg)
+            for r in self._results:
+                if abs(r.start_s - want) < 1e-6:
+                    p = np.asarray(r.probabilities, np.float32)
+        if p is None:
+            p = overlap_weighted(seg, self._results)
+        if p is None:
+            n = max(1, len(labels))
+            p = np.full(n, 1.0 / n, np.float32)
+        return Utterance(seg.start_s, seg.end_s, labels, p)

@@ -252,6 +252,9 @@ def test_centred_window_stays_inside_the_signal():
     assert centred_start(Segment(0.1, 0.5), w, n, SR) == 0
     assert centred_start(Segment(9.5, 9.9), w, n, SR) == n - w
     assert centred_start(Segment(0.1, 0.5), w, 2 * SR, SR) == 0  # a signal shorter than a window
+    # on the live hop's grid: 4.2-5.0 s is centred at 4.6 s, start 3.1 s, rounded to 3.0 s
+    assert centred_start(Segment(4.2, 5.0), w, n, SR, grid=SR // 2) == 3 * SR
+    assert centred_start(Segment(9.5, 9.9), w, None, SR, grid=SR // 2) == 8 * SR  # a stream: no end
 
 
 def test_model_centred_labels_a_short_utterance_from_the_window_around_it(tiny_models, tmp_path):
@@ -267,7 +270,8 @@ def test_model_centred_labels_a_short_utterance_from_the_window_around_it(tiny_m
     a = analyse_signal(y, model)
     (u,) = utterances(y, a, model)
     assert 2.9 <= u.start_s <= 3.1 and 3.45 <= u.end_s <= 3.7, u
-    start = centred_start(Segment(u.start_s, u.end_s), 3 * SR, len(y), SR)
+    start = centred_start(Segment(u.start_s, u.end_s), 3 * SR, len(y), SR, grid=SR // 2)  # the live hop
+    assert start % (SR // 2) == 0
     expected = model.predict(model.extractor(take_window(y, start, 3 * SR))[None])[0]
     np.testing.assert_allclose(u.probabilities, expected, atol=1e-6)
     np.testing.assert_allclose(model_centred(model, y)([Segment(u.start_s, u.end_s)])[0], expected, atol=1e-6)
@@ -318,3 +322,60 @@ def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_
     plain = analyse_signal(y, model, windows=windows)
     assert [w.silent for w in plain.windows] == [w.silent for w in a.windows]
     np.testing.assert_array_equal(plain.probabilities, a.probabilities)
+
+
+# --- live --------------------------------------------------------------------------------
+def test_live_engine_gives_the_file_paths_utterances(conversation, tiny_models):
+    """Replayed through the live engine, a stream gets the file path's utterances and labels.
+
+    Same samples, same 0.5 s windows (the tiny model's file hop is the live one), the same rule:
+    equal boundaries, and probabilities equal to the file path's (overlap means and centred windows).
+    """
+    from serlive.analysis import analyse_signal
+    from serlive.audio.sources import FileSource
+    from serlive.model import EmotionModel
+    from serlive.segments import utterances
+    from serlive.stream import Engine
+
+    y, _ = conversation
+    y = np.concatenate([y, np.zeros(2 * SR, np.float32)])  # a centred window for the last one too
+    model = EmotionModel(tiny_models.int8)
+    expected = utterances(y, analyse_signal(y, model), model)
+    engine = Engine(EmotionModel(tiny_models.int8))
+    engine.start(FileSource(samples=y, realtime=False))
+    assert engine.wait(60)
+    got = []
+    while not engine.utterances.empty():
+        got.append(engine.utterances.get_nowait())
+    assert len(got) == len(expected) > 3
+    assert any(u.duration_s < 3.0 for u in got)  # the centred-window case is exercised
+    for g, e in zip(got, expected, strict=True):
+        assert (g.start_s, g.end_s) == pytest.approx((e.start_s, e.end_s), abs=1e-6)
+        assert g.labels == e.labels
+        np.testing.assert_allclose(g.probabilities, e.probabilities, atol=1e-5)
+    assert engine.open_utterance_s is None
+
+
+def test_live_utterances_wait_for_their_windows():
+    """An utterance is labelled only once the last window over it has been analysed, not at its pause."""
+    from serlive.segments import LiveUtterances
+
+    live = LiveUtterances(window_s=3.0, hop_s=0.5)
+    labels = ("a", "b")
+
+    class R:
+        def __init__(self, start: float, p: list[float]) -> None:
+            self.start_s, self.end_s, self.silent, self.labels = start, start + 3.0, False, labels
+            self.probabilities = np.array(p, np.float32)
+
+    live._pending.append(Segment(1.0, 5.2))  # as the segmenter would after a pause
+    ready = []
+    for k in range(0, 11):  # windows at 0, 0.5, ..., 5.0 s
+        ready += live.add(R(0.5 * k, [1.0, 0.0] if k < 6 else [0.0, 1.0]))
+        if k < 10:
+            assert ready == [], k  # the window at 5.0 s is the last to start before 5.2 s
+    (u,) = ready
+    # overlaps: windows 0..5 (a) and 6..10 (b), each clipped to [1.0, 5.2]
+    ov = [min(0.5 * k + 3, 5.2) - max(0.5 * k, 1.0) for k in range(11)]
+    share_b = sum(ov[6:]) / sum(ov)
+    np.testing.assert_allclose(u.probabilities, [1 - share_b, share_b], atol=1e-6)
