@@ -91,3 +91,31 @@ def test_panel_clears_for_the_next_file_and_says_when_there_is_no_speech(qtbot, 
     assert not [i for i in view.wave_plot.getPlotItem().items if isinstance(i, pg.LinearRegionItem)]
     assert "No utterances" in panel.title.text()
     assert not panel.export_button.isEnabled()
+
+
+def test_live_panel_lists_the_last_utterances_newest_first(qtbot, tiny_models):
+    from serlive.audio.sources import FileSource
+    from serlive.gui.segments_table import LiveUtterancesPanel
+    from serlive.stream import Engine
+
+    class Live:  # what the panel reads of the live view: its current engine
+        engine = None
+
+    live = Live()
+    panel = LiveUtterancesPanel(live, keep=2)
+    qtbot.addWidget(panel)
+    z = lambda s: np.zeros(round(s * SR), np.float32)  # noqa: E731
+    y = np.concatenate([z(0.5), spoken(0.55), z(1.5), spoken(0.55), z(1.5), spoken(1.4, start_s=2.0), z(2.5)])
+    live.engine = Engine(EmotionModel(tiny_models.int8, num_threads=1))
+    live.engine.start(FileSource(samples=y, realtime=False))
+    assert live.engine.wait(60)
+    panel.poll()
+    assert panel.table.rowCount() == 2  # the last two of three
+    newest, older = panel.utterances
+    assert newest.start_s == pytest.approx(4.6, abs=0.15) and older.start_s == pytest.approx(2.55, abs=0.15)
+    assert panel.table.item(0, 0).text() in ("0:04.5", "0:04.6")
+    assert panel.table.item(0, 2).text() == newest.label
+    assert panel.state.text() == "Stopped"
+    live.engine = None  # a new run starts an empty list
+    panel.poll()
+    assert panel.table.rowCount() == 0

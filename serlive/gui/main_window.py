@@ -15,7 +15,7 @@ from serlive import __version__
 from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
-from serlive.gui.segments_table import SegmentsPanel
+from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
 from serlive.model import model_date, shipped_model_path
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
@@ -38,6 +38,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.live = LiveView(model_path, tuple(model.labels))
         self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
+        self.live_utterances = LiveUtterancesPanel(self.live)  # the last few utterances, under the view
+        self.live.layout().addWidget(self.live_utterances)
         self.file = FileView(model)
         # the file's utterances under the viewer: spans on its waveform, a table, CSV export (issue 21)
         self.segments = SegmentsPanel(self.file)

@@ -1,4 +1,4 @@
-"""The file viewer's utterances: labelled spans on the waveform, a table of them, CSV export.
+"""Utterances in the app: the file viewer's (spans, table, CSV) and the live view's last few.
 
 A panel that attaches to a :class:`serlive.gui.file_view.FileView` from outside (its signals,
 its waveform plot, its seek and playback), so the view itself needs no change: when the view has
@@ -239,3 +239,70 @@ class SegmentsPanel(QWidget):
             self.export_csv(path)
         except OSError as exc:
             messages.show_error(self, "Cannot export", f"Could not write {path}: {exc}")
+
+
+class LiveUtterancesPanel(QWidget):
+    """The live view's last few utterances, newest first, and whether one is under way.
+
+    Reads the running engine's :attr:`serlive.stream.Engine.utterances` (labelled by the engine's
+    worker with the file path's rule) on its own timer, so the live view needs no change.
+    """
+
+    def __init__(self, live: Any, keep: int = 6, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.live = live
+        self.keep = keep
+        self.utterances: list[Utterance] = []  # newest first
+        self._engine: Any = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.state = QLabel("Utterances: start listening")
+        layout.addWidget(self.state)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["start", "end", "emotion", "confidence"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setMaximumHeight(150)
+        layout.addWidget(self.table)
+        self.timer = QTimer(self)
+        self.timer.setInterval(250)
+        self.timer.timeout.connect(self.poll)
+        self.timer.start()
+
+    def poll(self) -> None:
+        """Take the engine's new utterances; a new run (another engine) starts an empty list."""
+        eng = getattr(self.live, "engine", None)
+        if eng is not self._engine:
+            self._engine = eng
+            self.utterances = []
+            self._show()
+        if eng is None:
+            return
+        new = []
+        while True:
+            try:
+                new.append(eng.utterances.get_nowait())
+            except Exception:  # queue.Empty, or an engine without utterances
+                break
+        if new:
+            self.utterances = (new[::-1] + self.utterances)[: self.keep]
+            self._show()
+        since = getattr(eng, "open_utterance_s", None)
+        if since is not None:
+            self.state.setText(f"Speaking since {clock(since)}…")
+        elif eng.running:
+            self.state.setText("Pause" if self.utterances else "Waiting for speech")
+        else:
+            self.state.setText("Stopped")
+
+    def _show(self) -> None:
+        self.table.setRowCount(len(self.utterances))
+        for i, u in enumerate(self.utterances):
+            cells = (clock(u.start_s), clock(u.end_s), u.label, f"{100 * u.confidence:.0f} %")
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 2:
+                    item.setForeground(QColor(emotion_color(u.label)))
+                self.table.setItem(i, col, item)
