@@ -119,3 +119,51 @@ def test_live_panel_lists_the_last_utterances_newest_first(qtbot, tiny_models):
     live.engine = None  # a new run starts an empty list
     panel.poll()
     assert panel.table.rowCount() == 0
+
+
+def test_file_panel_follows_a_label_set(qtbot, viewer, tmp_path):
+    from serlive.labelsets import parse_labels
+
+    view, panel, _ = viewer
+    path, _ = two_utterances(tmp_path)
+    with qtbot.waitSignal(panel.ready, timeout=60_000):
+        view.open_file(path)
+    full = [u.probabilities.copy() for u in panel.utterances]
+    basic = parse_labels("basic", view.labels)
+    panel.set_labelset(basic)
+    assert all(u.labels == basic.names for u in panel.utterances)
+    for u, p in zip(panel.utterances, full, strict=True):
+        np.testing.assert_allclose(u.probabilities, basic.apply(p), atol=1e-6)
+        assert panel.table.item(panel.utterances.index(u), 2).text() in basic.names
+    out = tmp_path / "basic.csv"
+    panel.export_csv(out)
+    assert next(csv.reader(out.open())) == ["start", "end", "label", "confidence", *basic.names]
+    panel.set_labelset(None)
+    np.testing.assert_allclose(panel.utterances[0].probabilities, full[0], atol=1e-7)
+
+
+def test_the_label_set_choice_is_remembered(qtbot, tiny_models, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from serlive.gui import messages
+    from tests.test_gui import _make_window
+
+    monkeypatch.setattr(messages, "show_error", lambda *a: None)
+    model = EmotionModel(tiny_models.int8, num_threads=1)
+    win = _make_window(qtbot, model, tiny_models.int8, tmp_path, monkeypatch)
+    assert win.labels_spec == "all" and win.segments.labelset is None
+    win.label_actions["basic"].trigger()
+    assert win.segments.labelset.names == ("neutral", "happy", "sad", "angry")
+    assert win.live_utterances.labelset is win.segments.labelset
+    win.close()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    assert settings.value("labels") == "basic"
+    again = _make_window(qtbot, model, tiny_models.int8, tmp_path, monkeypatch)
+    assert again.labels_spec == "basic" and again.label_actions["basic"].isChecked()
+    again.close()
+    # a remembered choice this model cannot show falls back to all of its labels
+    settings.setValue("labels", "neutral,joy")
+    settings.sync()
+    third = _make_window(qtbot, model, tiny_models.int8, tmp_path, monkeypatch)
+    assert third.labels_spec == "all" and third.segments.labelset is None
+    third.close()

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from serlive.config import SegmentConfig
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
+from serlive.labelsets import LabelSet, view
 from serlive.segments import Utterance, clock, utterances, write_csv
 
 #: Spans drawn under the waveform curve, filled with the emotion's colour at this opacity (0-255).
@@ -54,7 +55,9 @@ class SegmentsPanel(QWidget):
     def __init__(self, view: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = view
-        self.utterances: list[Utterance] = []
+        self.utterances: list[Utterance] = []  # as shown: over the chosen labels
+        self._raw: list[Utterance] = []  # over the model's labels
+        self.labelset: LabelSet | None = None
         self._spans: list[tuple[pg.LinearRegionItem, pg.TextItem]] = []
         self._selected = -1
         self._generation = 0
@@ -125,6 +128,26 @@ class SegmentsPanel(QWidget):
     def _on_finished(self, gen: int, utts: list[Utterance]) -> None:
         if gen != self._generation or self.view.loaded is None:
             return
+        self._raw = utts
+        self._fill()
+        self.ready.emit()
+
+    def set_labelset(self, labelset: LabelSet | None) -> None:
+        """Show the utterances over ``labelset``'s labels (None: the model's); the CSV follows."""
+        self.labelset = labelset
+        if self._raw:
+            selected = self._selected
+            self._fill()
+            self.select(selected)
+
+    def _fill(self) -> None:
+        """Table and spans from the utterances, over the chosen labels."""
+        for region, text in self._spans:
+            self.view.wave_plot.removeItem(region)
+            self.view.wave_plot.removeItem(text)
+        self._spans = []
+        ls = self.labelset
+        utts = self._raw if ls is None else [view(u, ls, "probabilities") for u in self._raw]
         self.utterances = utts
         self.table.setRowCount(len(utts))
         for i, u in enumerate(utts):
@@ -145,7 +168,6 @@ class SegmentsPanel(QWidget):
             else "No utterances: no speech found"
         )
         self.export_button.setEnabled(bool(n))
-        self.ready.emit()
 
     def _span(self, u: Utterance) -> tuple[pg.LinearRegionItem, pg.TextItem]:
         color = QColor(emotion_color(u.label))
@@ -170,6 +192,7 @@ class SegmentsPanel(QWidget):
             self.view.wave_plot.removeItem(text)
         self._spans = []
         self.utterances = []
+        self._raw = []
         self._selected = -1
         self.table.setRowCount(0)
         self.export_button.setEnabled(False)
@@ -252,7 +275,8 @@ class LiveUtterancesPanel(QWidget):
         super().__init__(parent)
         self.live = live
         self.keep = keep
-        self.utterances: list[Utterance] = []  # newest first
+        self.utterances: list[Utterance] = []  # newest first, over the model's labels
+        self.labelset: LabelSet | None = None
         self._engine: Any = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -297,9 +321,16 @@ class LiveUtterancesPanel(QWidget):
         else:
             self.state.setText("Stopped")
 
+    def set_labelset(self, labelset: LabelSet | None) -> None:
+        """Show the utterances over ``labelset``'s labels (None: the model's)."""
+        self.labelset = labelset
+        self._show()
+
     def _show(self) -> None:
         self.table.setRowCount(len(self.utterances))
-        for i, u in enumerate(self.utterances):
+        ls = self.labelset
+        for i, raw in enumerate(self.utterances):
+            u = raw if ls is None else view(raw, ls, "probabilities")
             cells = (clock(u.start_s), clock(u.end_s), u.label, f"{100 * u.confidence:.0f} %")
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
