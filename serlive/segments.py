@@ -480,6 +480,7 @@ class LiveUtterances:
 
     def __init__(
         self,
+        labels: Sequence[str],
         window_s: float,
         hop_s: float,
         config: SegmentConfig | None = None,
@@ -487,6 +488,7 @@ class LiveUtterances:
         keep_s: float = 120.0,
     ) -> None:
         self.segmenter = Segmenter(config, detector)
+        self.labels = tuple(labels)
         self.window_s = float(window_s)
         self.hop_s = float(hop_s)
         self.keep_s = float(keep_s)
@@ -535,7 +537,7 @@ class LiveUtterances:
         return out
 
     def _label(self, seg: Segment) -> Utterance:
-        labels = self._results[-1].labels if self._results else ()
+        labels = self.labels
         p = None
         if seg.duration_s < self.window_s:
             want = self._needed_start(seg)
@@ -544,7 +546,6 @@ class LiveUtterances:
                     p = np.asarray(r.probabilities, np.float32)
         if p is None:
             p = overlap_weighted(seg, self._results)
-        if p is None:
-            n = max(1, len(labels))
-            p = np.full(n, 1.0 / n, np.float32)
+        if p is None:  # no window over it at all (a stream stopped within its first window)
+            p = np.full(len(labels), 1.0 / len(labels), np.float32)
         return Utterance(seg.start_s, seg.end_s, labels, p)

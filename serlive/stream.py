@@ -445,7 +445,9 @@ class Engine:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
         if self.segment_utterances:
             detector = self.detector or default_detector()
-            run.utts = LiveUtterances(self.window / self.sample_rate, self.hop_s, detector=detector)
+            run.utts = LiveUtterances(
+                self.labels, self.window / self.sample_rate, self.hop_s, detector=detector
+            )
         if self.record is not None:
             run.recorder = WavRecorder(
                 self.record,

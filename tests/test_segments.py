@@ -360,8 +360,8 @@ def test_live_utterances_wait_for_their_windows():
     """An utterance is labelled only once the last window over it has been analysed, not at its pause."""
     from serlive.segments import LiveUtterances
 
-    live = LiveUtterances(window_s=3.0, hop_s=0.5)
     labels = ("a", "b")
+    live = LiveUtterances(labels, window_s=3.0, hop_s=0.5)
 
     class R:
         def __init__(self, start: float, p: list[float]) -> None:
@@ -379,3 +379,14 @@ def test_live_utterances_wait_for_their_windows():
     ov = [min(0.5 * k + 3, 5.2) - max(0.5 * k, 1.0) for k in range(11)]
     share_b = sum(ov[6:]) / sum(ov)
     np.testing.assert_allclose(u.probabilities, [1 - share_b, share_b], atol=1e-6)
+
+
+def test_an_utterance_ended_by_the_stream_before_any_window_is_uniform():
+    """Stopped within the first window: the utterance is listed, with no emotion preferred."""
+    from serlive.segments import LiveUtterances
+
+    live = LiveUtterances(("a", "b", "c"), window_s=3.0, hop_s=0.5)
+    live.feed(spoken(0.55))  # the example clip's first word
+    (u,) = live.finish()
+    assert u.labels == ("a", "b", "c") and u.label == "a"
+    np.testing.assert_allclose(u.probabilities, [1 / 3] * 3)
