@@ -402,6 +402,13 @@ def format_result_line(r: Any) -> str:
     return f"{head}{r.label:<10}{100 * r.confidence:4.0f}%  ({others}){lat}"
 
 
+def format_utterance_line(u: Any) -> str:
+    """One terminal line for a live utterance (``listen --segments``): its span, label, confidence."""
+    from serlive.segments import clock
+
+    return f"utterance {clock(u.start_s)}-{clock(u.end_s)}  {u.label:<10}{100 * u.confidence:4.0f}%"
+
+
 def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     """Live emotion probabilities from a microphone, one line per window.
 
@@ -435,6 +442,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             record=args.record,
             number_takes=False,
             adapt=args.adapt,
+            utterances=bool(getattr(args, "segments", False)),
         )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)
@@ -470,7 +478,20 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             )
         item = view(item, labelset, "probabilities", "smoothed")
         out.write((json.dumps(item.to_dict()) if as_json else format_result_line(item)) + "\n")
+        emit_utterances()
         out.flush()
+
+    def emit_utterances() -> None:
+        """With --segments: the utterances the engine has closed and labelled since the last call."""
+        while True:
+            try:
+                u = view(engine.utterances.get_nowait(), labelset, "probabilities")
+            except queue.Empty:
+                return
+            if as_json:
+                out.write(json.dumps({"utterance": u.to_dict()}) + "\n")
+            else:
+                out.write(format_utterance_line(u) + "\n")
 
     # Ctrl-C and SIGTERM only set a flag that the loop reads every 0.1 s.  Why not let them raise:
     # CPython runs a signal handler between any two bytecodes, also between a lock's acquire and
@@ -514,6 +535,8 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         late, ended = engine.drain()
         for item in late:
             emit(item)
+    emit_utterances()  # the one the stream's end closed
+    out.flush()
     stats = engine.stats()
     print(f"serlive listen: stopped: {stats.summary()}", file=err if as_json else out, flush=True)
     if engine.record_path is not None:
@@ -706,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="adapt to the speaker: once 20 s of speech are heard, judge it against the session's own "
         "voice (session adaptation)",
+    )
+    li.add_argument(
+        "--segments",
+        action="store_true",
+        help="also one line per utterance (the speech between pauses of 0.3 s or more), labelled as "
+        'predict --segments labels it, about 3 s after it ends (JSON: an object with an "utterance" key)',
     )
     li.add_argument("--labels", metavar="LIST", help=LABELS_HELP)
     li.add_argument("--model", help=MODEL_HELP)

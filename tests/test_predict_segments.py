@@ -170,3 +170,29 @@ def test_listen_with_a_label_set(tiny_models, capsys):
             1, abs=1e-3
         )
         assert r["label"] in [*BASIC, "no speech"]
+
+
+def test_listen_segments_prints_each_utterance(tiny_models, capsys):
+    z = lambda s: np.zeros(round(s * SR), np.float32)  # noqa: E731
+    y = np.concatenate([z(0.5), spoken(0.55), z(1.5), spoken(1.4, start_s=2.0), z(0.5)])
+    model = str(tiny_models.int8)
+    args = cli.build_parser().parse_args(
+        ["listen", "--model", model, "--segments", "--format", "json", "--labels", "basic"]
+    )
+    assert cli.cmd_listen(args, source=FileSource(samples=y, realtime=False)) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    utts = [r["utterance"] for r in recs if "utterance" in r]
+    assert [round(u["start"], 1) for u in utts] == [
+        pytest.approx(0.5, abs=0.15),
+        pytest.approx(2.55, abs=0.15),
+    ]
+    assert all(list(u["probabilities"]) == BASIC and u["label"] in BASIC for u in utts)
+    assert len(recs) - len(utts) > 0  # the windows are still there
+    args = cli.build_parser().parse_args(["listen", "--model", model, "--segments"])
+    assert cli.cmd_listen(args, source=FileSource(samples=y, realtime=False)) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("utterance ")]
+    assert len(lines) == 2 and lines[0].startswith(("utterance 0:00.4-", "utterance 0:00.5-"))
+    # without --segments there are none, and the engine does not segment
+    args = cli.build_parser().parse_args(["listen", "--model", model])
+    assert cli.cmd_listen(args, source=FileSource(samples=y, realtime=False)) == 0
+    assert "utterance" not in capsys.readouterr().out
