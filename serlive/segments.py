@@ -26,7 +26,8 @@ closed), so the live view and a whole file (:func:`segment_signal`, one ``feed``
 **Labelling** (:func:`label_segments`): a segment's probabilities are the mean of the voiced
 windows that overlap it, each weighted by its overlap in seconds; a segment shorter than a
 window gets one window centred on it instead (the windows that contain a short utterance
-hold mostly its neighbours).
+hold mostly its neighbours), its start rounded to the live hop's grid so the live view has
+the same window (:class:`LiveUtterances`, the live engine's labelling).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 FloatArray = NDArray[np.float32]
 
-#: Chunks judged per step of :meth:`Segmenter.feed`: bounds memory (gates are 4 KB a chunk) on long files.
+#: Chunks judged per step of :meth:`Segmenter.feed`: bounds memory on long files.
 _BLOCK = 2048
 #: Chunks in one 3 s window of the window rule (:mod:`serlive.vad`: 95 chunks 500 samples apart).
 WINDOW_CHUNKS = 95
@@ -127,8 +128,9 @@ def windows_of(chunks: NDArray[np.integer]) -> NDArray[np.int64]:
 class Segmenter:
     """The pause rule over a continuous 16 kHz stream: ``feed`` samples, get closed segments.
 
-    Keeps the detector's LSTM state, the samples of the chunk not yet complete and the open
-    utterance.  Times count from the first sample fed.  Not thread-safe (one stream, one owner).
+    Keeps the samples back to the start of the window that judges the next chunk (at most 3 s),
+    the window probabilities offered but not yet used, and the open utterance.  Times count from
+    the first sample fed.  Not thread-safe (one stream, one owner).
     """
 
     def __init__(self, config: SegmentConfig | None = None, detector: SpeechDetector | None = None) -> None:
