@@ -132,15 +132,15 @@ class SegmentConfig:
     #: Margin added before the first and after the last voiced chunk (the detector's chunks are 31 ms
     #: and it hears a soft onset a little late).
     pad_s: float = 0.05
-    #: A chunk is voiced from this speech probability on ...
-    threshold: float = 0.5
+    #: A chunk is voiced from this speech probability on (the window rule's chunk threshold) ...
+    threshold: float = WindowConfig.vad_threshold
     #: ... and, inside an utterance, stays speech until the probability drops below this one
     #: (hysteresis, as Silero's own ``get_speech_timestamps``: a pause begins when the voice is
     #: clearly gone, not at the first wobble).
     release: float = 0.35
-    #: Chunks quieter than this (dBFS) are not speech whatever the detector says, the level gate of
+    #: Chunks quieter than this (dBFS) are not speech whatever the detector says: the level gate of
     #: :class:`WindowConfig`.
-    silence_dbfs: float = -50.0
+    silence_dbfs: float = WindowConfig.silence_dbfs
 
     def __post_init__(self) -> None:
         if not self.min_pause_s > 0:
