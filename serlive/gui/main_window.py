@@ -8,15 +8,21 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from serlive import __version__
 from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
+from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
 from serlive.model import model_date, shipped_model_path
 
+#: View ▸ Emotions of the utterances: (``--labels`` spec, menu text)
+LABEL_CHOICES = (
+    ("all", "&All emotions"),
+    ("basic", "&Neutral, happy, sad, angry (calm counted as neutral)"),
+)
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
 MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
 CORPORA_LICENCES = (
@@ -37,7 +43,12 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.live = LiveView(model_path, tuple(model.labels))
         self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
+        self.live_utterances = LiveUtterancesPanel(self.live)  # the last few utterances, under the view
+        self.live.layout().addWidget(self.live_utterances)
         self.file = FileView(model)
+        # the file's utterances under the viewer: spans on its waveform, a table, CSV export (issue 21)
+        self.segments = SegmentsPanel(self.file)
+        self.file.layout().addWidget(self.segments)
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.file, "File")
         self.setCentralWidget(self.tabs)
@@ -102,6 +113,17 @@ class MainWindow(QMainWindow):
         )
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             vm.addAction(a)
+        # the utterance tables' emotions (--labels of the command line); remembered
+        vm.addSeparator()
+        em = vm.addMenu("&Emotions of the utterances")
+        group = QActionGroup(self)
+        self.label_actions: dict[str, QAction] = {}
+        for spec, text in LABEL_CHOICES:
+            act = self._action(text, lambda _=False, spec=spec: self.set_labels(spec))
+            act.setCheckable(True)
+            group.addAction(act)
+            em.addAction(act)
+            self.label_actions[spec] = act
         # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space is the Start
         # button's, Ctrl+R the tab's Record action, neither active on the File tab, where Space is Play);
         # the menu only names them after a tab, since a second QAction with the same key would make it
@@ -336,6 +358,25 @@ class MainWindow(QMainWindow):
         dev = s.value("device_name")
         if dev:
             self.live.select_device(str(dev))
+        self.set_labels(str(s.value("labels", "all")))
+
+    def set_labels(self, spec: str) -> None:
+        """Show the utterances over a label set (``all``, ``basic``, a comma list) and remember it.
+
+        An unknown or unusable remembered choice (another model's labels) falls back to all.
+        """
+        from serlive.labelsets import LabelSetError, parse_labels
+
+        try:
+            labelset = parse_labels(spec, tuple(self.model.labels))
+        except LabelSetError:
+            spec, labelset = "all", parse_labels(None, tuple(self.model.labels))
+        self.labels_spec = spec
+        for panel in (self.segments, self.live_utterances):
+            panel.set_labelset(None if labelset.is_all else labelset)
+        if spec in self.label_actions:
+            self.label_actions[spec].setChecked(True)
+        self.settings.setValue("labels", spec)
 
     def save_settings(self) -> None:
         """Window geometry, live settings, last device (QSettings organisation "serlive")."""
