@@ -106,9 +106,9 @@ def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Analyse files and print one result per file."""
-    from serlive.analysis import adapt_to_session, analyse_file
-    from serlive.audio.io import AudioLoadError
+    from serlive.analysis import adapt_to_session
     from serlive.model import EmotionModel, ModelError
+    from serlive.parallel import analyse_files, usable_cores
 
     try:
         model = EmotionModel(args.model)
@@ -132,12 +132,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = 0
     progress = Progress(len(inputs))
     done: list[tuple[str, Any]] = []  # (given, Analysis or the reason it failed)
-    for given, path in inputs:
-        try:
-            done.append((given, analyse_file(path, model, keep_embeddings=args.session)))
-        except AudioLoadError as exc:
-            failed += 1
-            done.append((given, exc.reason))
+    jobs = args.jobs or usable_cores()
+    results = analyse_files([p for _, p in inputs], model, jobs, keep_embeddings=args.session)
+    for (given, _), a in zip(inputs, results, strict=True):  # in input order, each as soon as it is done
+        failed += isinstance(a, str)
+        done.append((given, a))
         if not args.session:  # one file at a time; a session waits for all its files
             _write_prediction(args, model, writer, *done.pop())
         progress.step(given)
@@ -519,6 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the files are one speaker: judge them against that speaker's own voice (session "
         "adaptation; needs 20 s of speech in all)",
     )
+    pr.add_argument(
+        "--jobs",
+        type=_jobs_count,
+        metavar="N",
+        help="files (and parts of a long file) analysed at once; default: every core this process may use. "
+        "The output is the same for any N; 1 uses one core",
+    )
     pr.add_argument("--model", help=MODEL_HELP)
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
@@ -633,6 +639,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
         print(f"serlive: the desktop app needs PySide6 and pyqtgraph ({exc})", file=sys.stderr)
         return EXIT_USAGE
     return run(args.paths, args.model)
+
+
+def _jobs_count(text: str) -> int:
+    """``--jobs``: a whole number of workers, at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number of workers, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
 
 
 def _positive_float(text: str) -> float:
