@@ -92,13 +92,15 @@ def start(files: Sequence[str] = (), model_path: str | None = None) -> MainWindo
 
     loaded.done.connect(on_loaded, Qt.ConnectionType.QueuedConnection)  # emitted on the loading thread
 
-    def begin_loading() -> None:
-        win.repaint()  # the first frame is drawn before the loading thread competes for the GIL
+    def begin() -> None:
+        win.repaint()  # the first frame is on screen before the threads below compete for the GIL
         model.start(loaded.done.emit)
+        for f in files[:1]:  # the viewer's worker loads it and waits for the model
+            win.open_file(f)
 
-    QTimer.singleShot(0, begin_loading)  # once the event loop runs
-    for f in files[:1]:
-        win.open_file(f)
+    # two turns of the event loop: the first paints the window (and lets SERLIVE_TRACE say so), the
+    # second starts the work that needs the model
+    QTimer.singleShot(0, lambda: QTimer.singleShot(0, begin))
     return win
 
 
