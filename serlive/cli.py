@@ -348,6 +348,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             record=args.record,
             number_takes=False,
             adapt=args.adapt,
+            skip_silent=True,  # a no-speech line shows no probabilities: the encoder is not run for it
         )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)

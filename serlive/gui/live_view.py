@@ -556,6 +556,7 @@ class LiveView(QWidget):
                 smoothing=self.smooth_spin.value(),
                 record=record,
                 adapt=self.adapt_action.isChecked(),
+                skip_silent=True,  # no-speech windows are never drawn: no encoder for them (issue 19)
             )
             self._extractor = self.engine.extractor
             self._fit_spectrogram(self._extractor.cfg)
