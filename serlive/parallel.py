@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,24 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
         return max(1, os.cpu_count() or 1)
+
+
+def _return_freed_memory() -> None:
+    """Hand the finished workers' freed memory back to the system (glibc only; elsewhere nothing).
+
+    Each worker's interpreter holds ~100 MB of activations at the viewer's batch of 8; freed
+    on its thread, most of it stayed in glibc's per-thread arenas, and the desktop app's RSS
+    stayed 60 MB higher after analysing one long file on two cores (205 MB instead of 245 MB
+    once trimmed, against 186 MB with one core).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # musl or another libc: nothing to trim with
+        pass
 
 
 class WorkerModels:
@@ -136,6 +155,7 @@ class _Pool:
         self.done_windows = 0
         self.error: BaseException | None = None
         self.stopping = False
+        self.busy = 0  # workers in a task
         self.threads = [
             threading.Thread(target=self._work, name=f"serlive-analysis-{i}", daemon=True)
             for i in range(jobs)
@@ -193,11 +213,22 @@ class _Pool:
         return finish_analysis(result)
 
     def close(self) -> None:
-        """Stop the workers after their current batch (they are daemons: an interrupted CLI need not wait)."""
+        """Stop the workers after their current batch.
+
+        Idle workers (every task done) are joined, so their models' memory is freed before the
+        caller goes on (the file viewer keeps running); a worker still in a batch (cancel, an
+        error, Ctrl-C) is left to finish it: the threads are daemons, and nobody needs to wait.
+        """
         with self.cond:
             self.stopping = True
             self.tasks.clear()
             self.cond.notify_all()
+            busy = self.busy
+        if not busy:
+            for t in self.threads:
+                t.join()
+            if len(self.threads) > 1:
+                _return_freed_memory()
 
     # --- working (worker threads) --------------------------------------------
     def _plan(self, job: _Job, y: NDArray[np.float32]) -> None:
@@ -227,10 +258,15 @@ class _Pool:
                         return
                     index, seg, k = heapq.heappop(self.tasks)
                     job = self.jobs[index]
-                if seg < 0:
-                    self._load(job)
-                else:
-                    self._batch(job, seg, k)
+                    self.busy += 1
+                try:
+                    if seg < 0:
+                        self._load(job)
+                    else:
+                        self._batch(job, seg, k)
+                finally:
+                    with self.cond:
+                        self.busy -= 1
         except BaseException as exc:  # a bug, or memory: the caller re-raises it
             with self.cond:
                 self.error = exc
