@@ -108,7 +108,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Analyse files and print one result per file."""
     from serlive.analysis import adapt_to_session
     from serlive.model import EmotionModel, ModelError
-    from serlive.parallel import analyse_files, usable_cores
+    from serlive.parallel import analyse_files, default_jobs
 
     try:
         model = EmotionModel(args.model)
@@ -132,7 +132,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = 0
     progress = Progress(len(inputs))
     done: list[tuple[str, Any]] = []  # (given, Analysis or the reason it failed)
-    jobs = args.jobs or usable_cores()
+    jobs = args.jobs or default_jobs()
     results = analyse_files([p for _, p in inputs], model, jobs, keep_embeddings=args.session)
     for (given, _), a in zip(inputs, results, strict=True):  # in input order, each as soon as it is done
         failed += isinstance(a, str)
@@ -523,8 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=_jobs_count,
         metavar="N",
-        help="files (and parts of a long file) analysed at once; default: every core this process may use. "
-        "The output is the same for any N; 1 uses one core",
+        help="files (and parts of a long file) analysed at once; default: every core this process may use "
+        "(fewer if free memory is short: each worker holds its own copy of the model). The output is the "
+        "same for any N; 1 uses one core",
     )
     pr.add_argument("--model", help=MODEL_HELP)
 

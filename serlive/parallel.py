@@ -46,7 +46,7 @@ from serlive.analysis import (
     finish_analysis,
     plan_signal,
 )
-from serlive.audio.io import AudioLoadError, load_audio
+from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
 from serlive.config import WindowConfig
 from serlive.model import EmotionModel
 from serlive.vad import SpeechDetector, default_detector, vad_enabled
@@ -61,6 +61,21 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
         return max(1, os.cpu_count() or 1)
+
+
+#: what one worker may need: the encoder's interpreter at a batch of 32 windows took ~250 MB, plus audio
+WORKER_BYTES = 300 * 2**20
+
+
+def default_jobs() -> int:
+    """Workers when the user names no number: the usable cores, but no more than free memory holds.
+
+    Every worker holds its own interpreter, so a 16-core machine with little free memory
+    would swap with one per core; the budget is :data:`WORKER_BYTES` each of ``MemAvailable``.
+    """
+    cores = usable_cores()
+    avail = _available_bytes()
+    return cores if avail is None else max(1, min(cores, avail // WORKER_BYTES))
 
 
 def _return_freed_memory() -> None:

@@ -175,7 +175,31 @@ def test_bad_jobs_is_a_usage_error(capsys, files, bad):
     assert "--jobs" in capsys.readouterr().err
 
 
-def test_default_jobs_is_the_usable_cores():
+def test_default_jobs_is_the_usable_cores_as_memory_allows(monkeypatch):
     import os
 
     assert usable_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 8)
+    monkeypatch.setattr(parallel, "_available_bytes", lambda: 64 * 2**30)
+    assert parallel.default_jobs() == 8
+    monkeypatch.setattr(parallel, "_available_bytes", lambda: 3 * parallel.WORKER_BYTES + 1)
+    assert parallel.default_jobs() == 3
+    monkeypatch.setattr(parallel, "_available_bytes", lambda: 2**20)
+    assert parallel.default_jobs() == 1
+    monkeypatch.setattr(parallel, "_available_bytes", lambda: None)  # not Linux: the cores
+    assert parallel.default_jobs() == 8
+
+
+def test_predict_uses_the_default_jobs(capsys, files, tiny_models, monkeypatch):
+    seen: list[int] = []
+    real = parallel.analyse_files
+
+    def spy(paths, model, jobs=1, **kw):
+        seen.append(jobs)
+        return real(paths, model, jobs, **kw)
+
+    monkeypatch.setattr(parallel, "analyse_files", spy)
+    monkeypatch.setattr(parallel, "default_jobs", lambda: 3)
+    assert predict(capsys, str(files["short"]), "--model", str(tiny_models.int8))[0] == 0
+    assert predict(capsys, str(files["short"]), "--model", str(tiny_models.int8), "--jobs", "1")[0] == 0
+    assert seen == [3, 1]

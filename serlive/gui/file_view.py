@@ -68,10 +68,10 @@ def analyse_in_segments(
     start); this picks the viewer's batch size and spreads a long file's batches
     over every core (:mod:`serlive.parallel`, same result as one core).
     """
-    from serlive.parallel import analyse_signal_parallel, usable_cores
+    from serlive.parallel import analyse_signal_parallel, default_jobs
 
     return analyse_signal_parallel(
-        y, model, usable_cores(), batch=8, progress=progress, segment_windows=segment_windows
+        y, model, default_jobs(), batch=8, progress=progress, segment_windows=segment_windows
     )
 
 
