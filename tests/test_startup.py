@@ -60,11 +60,13 @@ def held_loader(monkeypatch) -> tuple[threading.Event, list[bool]]:
 
 
 def test_window_is_shown_before_the_model_loads_and_the_file_fills_in(
-    qtbot, tiny_models, tmp_path, errors, settings, held_loader
+    qtbot, tiny_models, tmp_path, errors, settings, held_loader, monkeypatch
 ):
     from serlive.gui import app
 
     release, started = held_loader
+    frozen: list[bool] = []  # start() freezes the collector's view once the model is in: not the suite's
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
     clip = write_audio(tmp_path / "clip.wav", spoken(7.0))
     analysed: list[object] = []
     win = app.start([str(clip)], str(tiny_models.int8))
@@ -84,10 +86,10 @@ def test_window_is_shown_before_the_model_loads_and_the_file_fills_in(
         (a,) = analysed
         assert len(a.windows) > 1 and a.duration_s == pytest.approx(7.0)
         assert errors == []
+        qtbot.waitUntil(lambda: bool(frozen), timeout=10_000)  # the load's end reached the GUI thread
     finally:
         release.set()
         win.close()
-        gc.unfreeze()  # start() froze the collector's view once the model had loaded
 
 
 def test_a_model_the_runtime_rejects_after_the_window_is_up(
