@@ -105,6 +105,99 @@ class SegmentWindows:
         return self._ext.window_input(self._raw[f0 : f0 + self._n]), self._rms[f0 : f0 + self._n]
 
 
+@dataclass
+class SignalPlan:
+    """How :func:`analyse_signal` cuts a signal: window starts, grouped into segments and batches.
+
+    The one definition of the cut, shared by the serial loop and the parallel
+    one (:mod:`serlive.parallel`): a segment's frames are computed once from
+    its own stretch of signal, and each batch (the unit of one VAD and one
+    model call) is the same windows in both, so both give byte-identical
+    results whichever worker runs which batch.
+    """
+
+    windows: WindowConfig
+    sample_rate: int
+    n_samples: int
+    win: int
+    hop: int
+    #: segment → batch → window start samples
+    segments: list[list[list[int]]]
+
+    @property
+    def n_windows(self) -> int:
+        """Windows in the whole signal."""
+        return sum(len(b) for seg in self.segments for b in seg)
+
+    def empty_result(self, labels: tuple[str, ...]) -> Analysis:
+        """The :class:`Analysis` the batches' windows are appended to."""
+        return Analysis(
+            duration_s=self.n_samples / self.sample_rate, labels=labels, hop_s=self.hop / self.sample_rate
+        )
+
+    def segment(self, y: NDArray[np.float32], index: int, ext: FeatureExtractor) -> SegmentWindows:
+        """Segment ``index``'s shared frames."""
+        group = self.segments[index]
+        return SegmentWindows(y, [group[0][0], group[-1][-1]], self.win, ext)
+
+
+def plan_signal(
+    n_samples: int,
+    model: EmotionModel,
+    windows: WindowConfig | None = None,
+    batch: int = 32,
+    segment_windows: int = 240,
+) -> SignalPlan:
+    """The :class:`SignalPlan` of ``n_samples`` samples for ``model`` (see :func:`analyse_signal`)."""
+    meta = model.meta
+    sr = meta.features.sample_rate
+    wcfg = windows or meta.windows.for_files()
+    win = wcfg.window_samples(sr)
+    hop = wcfg.hop_samples(sr)
+    fhop = meta.features.hop_length
+    if hop % fhop:
+        raise ValueError(f"window hop {hop} is not a multiple of the frame hop {fhop}")
+    starts = window_starts(n_samples, win, hop)
+    seg_n, batch = max(1, segment_windows), max(1, batch)
+    segments = []
+    for g in range(0, len(starts), seg_n):
+        group = starts[g : g + seg_n]
+        segments.append([group[b : b + batch] for b in range(0, len(group), batch)])
+    return SignalPlan(wcfg, sr, n_samples, win, hop, segments)
+
+
+def analyse_batch(
+    segment: SegmentWindows,
+    chunk: list[int],
+    model: EmotionModel,
+    plan: SignalPlan,
+    detector: SpeechDetector | None,
+    keep_embeddings: bool,
+    sink: ProbabilitySink | None = None,
+) -> list[WindowResult]:
+    """The windows starting at ``chunk`` (one batch of ``segment``): one VAD and one model call.
+
+    ``sink`` receives the window rule's chunk probabilities (:func:`_sink_for`).
+    """
+    wcfg, win = plan.windows, plan.win
+    xs, loud = [], []
+    for s in chunk:
+        x, rms = segment.window(s)
+        xs.append(x)
+        loud.append(not is_silent(rms, wcfg.silence_dbfs))
+    offsets = [s - segment.first for s in chunk]
+    silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector, sink)
+    if keep_embeddings:
+        probs, embs = model.encode(np.stack(xs))
+    else:
+        probs, embs = model.predict(np.stack(xs)), None
+    sr, n = plan.sample_rate, plan.n_samples
+    return [
+        WindowResult(s / sr, min(s + win, n) / sr, p, sil, None if embs is None else embs[j])
+        for j, (s, p, sil) in enumerate(zip(chunk, probs, silent.tolist(), strict=True))
+    ]
+
+
 def analyse_signal(
     y: NDArray[np.float32],
     model: EmotionModel,
@@ -123,7 +216,9 @@ def analyse_signal(
     shared by its overlapping windows, memory stays bounded for hour-long
     files, and progress and cancel work from the first segment on.  Segments
     start at window starts (multiples of the frame hop), so every window sees
-    exactly the frames a whole-file computation would give it.
+    exactly the frames a whole-file computation would give it.  The cut is
+    :func:`plan_signal`'s; :mod:`serlive.parallel` runs the same batches on
+    several cores.
 
     A window is ``silent`` ("no speech") when it fails the level gate
     (:func:`is_silent`) or, past it, the voice-activity detector
@@ -141,55 +236,34 @@ def analyse_signal(
     segmentation does not run the detector again); :func:`serlive.segments.complete`
     then gives the segments.
     """
-    meta = model.meta
-    sr = meta.features.sample_rate
-    wcfg = windows or meta.windows.for_files()
-    ext = model.extractor
-    win = wcfg.window_samples(sr)
-    hop = wcfg.hop_samples(sr)
-    fhop = meta.features.hop_length
-    if hop % fhop:
-        raise ValueError(f"window hop {hop} is not a multiple of the frame hop {fhop}")
-    starts = window_starts(len(y), win, hop)
-    result = Analysis(duration_s=len(y) / sr, labels=model.labels, hop_s=hop / sr)
+    plan = plan_signal(len(y), model, windows, batch, segment_windows)
+    result = plan.empty_result(model.labels)
     keep_embeddings = keep_embeddings and model.adaptation is not None
-    if not starts:
-        result.probabilities = np.full(len(model.labels), 1 / len(model.labels), np.float32)
+    if not plan.segments:
+        return finish_analysis(result)
+    if vad_enabled(plan.windows) and detector is None:
+        detector = default_detector()
+    total, done = plan.n_windows, 0
+    starts = [s for group in plan.segments for chunk in group for s in chunk]
+    for index, group in enumerate(plan.segments):
+        segment = plan.segment(y, index, model.extractor)
+        for chunk in group:
+            sink = _sink_for(segmenter, segment.first)
+            result.windows.extend(analyse_batch(segment, chunk, model, plan, detector, keep_embeddings, sink))
+            done += len(chunk)
+            if segmenter is not None:  # every window starting before the next one has been offered
+                segmenter.feed(y[segmenter.fed_samples : starts[done] if done < len(starts) else len(y)])
+            if progress is not None and progress(min(1.0, done / total)):
+                return finish_analysis(result)
+    return finish_analysis(result)
+
+
+def finish_analysis(result: Analysis) -> Analysis:
+    """The file's aggregate from its windows; a signal too short for any window is no speech."""
+    if not result.windows:
+        result.probabilities = np.full(len(result.labels), 1 / len(result.labels), np.float32)
         result.speech = False
         return result
-    if vad_enabled(wcfg) and detector is None:
-        detector = default_detector()
-    done = 0
-    cancelled = False
-    for g in range(0, len(starts), max(1, segment_windows)):
-        group = starts[g : g + max(1, segment_windows)]
-        segment = SegmentWindows(y, group, win, ext)
-        for b0 in range(0, len(group), batch):
-            chunk = group[b0 : b0 + batch]
-            xs, loud = [], []
-            for s in chunk:
-                x, rms = segment.window(s)
-                xs.append(x)
-                loud.append(not is_silent(rms, wcfg.silence_dbfs))
-            offsets = [s - group[0] for s in chunk]
-            sink = _sink_for(segmenter, group[0])
-            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector, sink)
-            if segmenter is not None:  # every window starting before the next one has been offered
-                nxt = g + b0 + len(chunk)
-                segmenter.feed(y[segmenter.fed_samples : starts[nxt] if nxt < len(starts) else len(y)])
-            if keep_embeddings:
-                probs, embs = model.encode(np.stack(xs))
-            else:
-                probs, embs = model.predict(np.stack(xs)), None
-            for j, (s, p, sil) in enumerate(zip(chunk, probs, silent.tolist(), strict=True)):
-                e = None if embs is None else embs[j]
-                result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil, e))
-            done += len(chunk)
-            if progress is not None and progress(min(1.0, done / len(starts))):
-                cancelled = True
-                break
-        if cancelled:
-            break
     _aggregate(result)
     return result
 

@@ -127,13 +127,34 @@ def _segment_file(y: Any, segmenter: Any, model: Any) -> tuple[list[Any], dict[A
     return segs, centred
 
 
+def _analyse_segmented(paths: list[str], model: Any, seg_cfg: Any, keep_embeddings: bool) -> Any:
+    """Each file's (Analysis, (segments, centred windows)), or (the reason it failed, None), in order.
+
+    The segmenter is fed as the analysis goes and takes the window rule's speech
+    probabilities from it, so ``--segments`` runs the speech detector once; that
+    ties it to the serial loop (``--jobs`` does not apply).
+    """
+    from serlive.analysis import analyse_signal
+    from serlive.audio.io import AudioLoadError, load_audio
+    from serlive.segments import Segmenter
+
+    for path in paths:
+        try:
+            y = load_audio(path, model.meta.features.sample_rate)
+        except AudioLoadError as exc:
+            yield exc.reason, None
+            continue
+        segmenter = Segmenter(seg_cfg)
+        a = analyse_signal(y, model, keep_embeddings=keep_embeddings, segmenter=segmenter)
+        yield a, _segment_file(y, segmenter, model)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Analyse files and print one result per file."""
-    from serlive.analysis import adapt_to_session, analyse_signal
-    from serlive.audio.io import AudioLoadError, load_audio
+    from serlive.analysis import adapt_to_session
     from serlive.labelsets import LabelSetError, parse_labels
     from serlive.model import EmotionModel, ModelError
-    from serlive.segments import Segmenter
+    from serlive.parallel import analyse_files, default_jobs
 
     try:
         model = EmotionModel(args.model)
@@ -171,16 +192,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     progress = Progress(len(inputs))
     # (given, Analysis or the reason it failed, (segments, centred windows) with --segments)
     done: list[tuple[str, Any, Any]] = []
-    for given, path in inputs:
-        try:
-            y = load_audio(path, model.meta.features.sample_rate)
-            segmenter = Segmenter(seg_cfg) if seg_cfg else None  # fed as the analysis goes
-            a = analyse_signal(y, model, keep_embeddings=args.session, segmenter=segmenter)
-            done.append((given, a, _segment_file(y, segmenter, model) if segmenter else None))
-            del y
-        except AudioLoadError as exc:
-            failed += 1
-            done.append((given, exc.reason, None))
+    if seg_cfg is not None:  # utterances are cut as each file's analysis goes: one file at a time
+        results: Any = _analyse_segmented([p for _, p in inputs], model, seg_cfg, args.session)
+    else:
+        jobs = args.jobs or default_jobs()
+        files = analyse_files([p for _, p in inputs], model, jobs, keep_embeddings=args.session)
+        results = ((a, None) for a in files)
+    for (given, _), (a, segs) in zip(inputs, results, strict=True):  # in input order, each when done
+        failed += isinstance(a, str)
+        done.append((given, a, segs))
         if not args.session:  # one file at a time; a session waits for all its files
             _write_prediction(args, model, writer, *done.pop())
         progress.step(given)
@@ -444,6 +464,7 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             number_takes=False,
             adapt=args.adapt,
             utterances=bool(getattr(args, "segments", False)),
+            skip_silent=True,  # a no-speech line shows no probabilities: the encoder is not run for it
         )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)
@@ -654,6 +675,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the files are one speaker: judge them against that speaker's own voice (session "
         "adaptation; needs 20 s of speech in all)",
     )
+    pr.add_argument(
+        "--jobs",
+        type=_jobs_count,
+        metavar="N",
+        help="files (and parts of a long file) analysed at once; default: every core this process may use "
+        "(fewer if free memory is short: each worker holds its own copy of the model). The output is the "
+        "same for any N; 1 uses one core",
+    )
     pr.add_argument("--model", help=MODEL_HELP)
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
@@ -775,6 +804,17 @@ def cmd_gui(args: argparse.Namespace) -> int:
         print(f"serlive: the desktop app needs PySide6 and pyqtgraph ({exc})", file=sys.stderr)
         return EXIT_USAGE
     return run(args.paths, args.model)
+
+
+def _jobs_count(text: str) -> int:
+    """``--jobs``: a whole number of workers, at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number of workers, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
 
 
 def _positive_float(text: str) -> float:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-import scipy.fft
 from numpy.typing import NDArray
 
 from serlive.config import FeatureConfig
@@ -104,6 +103,8 @@ def chroma_filterbank(sample_rate: int, n_fft: int, n_chroma: int = 12) -> NDArr
 
 def dct_matrix(n_in: int, n_out: int) -> NDArray[np.float64]:
     """Orthonormal DCT-II basis, shape ``(n_in, n_out)``, as ``scipy.fft.dct(norm='ortho')``."""
+    import scipy.fft  # here, not at the top: see power_spectrum
+
     return scipy.fft.dct(np.eye(n_in), type=2, norm="ortho", axis=1)[:, :n_out]
 
 
@@ -205,7 +206,14 @@ class FeatureExtractor:
 
     # --- stage 1: per-frame ------------------------------------------------
     def power_spectrum(self, frames: FloatArray) -> FloatArray:
-        """``|rfft(frame * hann)|^2`` for each frame; scipy.fft is ~4x numpy's on batches."""
+        """``|rfft(frame * hann)|^2`` for each frame; scipy.fft is ~4x numpy's on batches.
+
+        Imported on first use, not with the module: scipy.fft costs about a quarter of the
+        desktop app's imports, and the window can be drawn without it (``serlive.preload``
+        imports it on a thread once the window is up).
+        """
+        import scipy.fft
+
         spec = scipy.fft.rfft(frames * self.window, axis=-1, workers=1)
         return (spec.real**2 + spec.imag**2).astype(np.float32)
 

@@ -21,6 +21,7 @@ import os
 import struct
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,6 +298,9 @@ def _make_interpreter(content: bytes, num_threads: int) -> Any:
         raise ModelError(f"the TFLite runtime rejected the model ({exc})") from exc
 
 
+#: one interpreter starts at a time: :func:`_runtime_chatter_filtered` moves the process's fd 2, and two
+#: threads doing so at once (the parallel analysis's workers) could leave stderr pointing at a temporary file
+_RUNTIME_START = threading.Lock()
 #: what the LiteRT runtime prints on stderr whenever an interpreter is made: news to nobody
 _RUNTIME_CHATTER = (b"INFO: Created TensorFlow Lite XNNPACK delegate",)
 
@@ -353,7 +357,7 @@ class EmotionModel:
                 raise ModelError("no serlive metadata in the model (not exported by serlive?)")
             self.meta = ModelMetadata.from_json(entries[METADATA_NAME])
             check_compatible(self.meta)
-            with _runtime_chatter_filtered():
+            with _RUNTIME_START, _runtime_chatter_filtered():
                 self._interp = _make_interpreter(content, num_threads)
                 self._interp.allocate_tensors()
         except ModelError as exc:

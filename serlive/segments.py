@@ -347,9 +347,10 @@ def overlap_weighted(
     """Mean probabilities of the windows overlapping ``segment``, weighted by overlap (seconds).
 
     Only voiced windows count; when none overlaps, all overlapping windows do (the segmenter
-    heard speech the window rule did not); None when no window overlaps at all.
+    heard speech the window rule did not); None when no window with probabilities overlaps.
     """
-    pool = [w for w in windows if not w.silent] if voiced_only else list(windows)
+    # a live no-speech window the engine did not run the model on (``skip_silent``) has no probabilities
+    pool = [w for w in windows if w.probabilities is not None and not (voiced_only and w.silent)]
     total = None
     weight = 0.0
     for w in pool:
@@ -544,7 +545,7 @@ class LiveUtterances:
         if seg.duration_s < self.window_s:
             want = self._needed_start(seg)
             for r in self._results:
-                if abs(r.start_s - want) < 1e-6:
+                if abs(r.start_s - want) < 1e-6 and r.probabilities is not None:
                     p = np.asarray(r.probabilities, np.float32)
         if p is None:
             p = overlap_weighted(seg, self._results)

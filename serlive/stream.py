@@ -25,9 +25,12 @@ One worker thread per stream does everything after the audio callback:
   a window that passes it goes to the voice-activity detector
   (:func:`serlive.vad.speech_windows`) with the window's samples read back from
   the ring, exactly as file analysis does, so both flag the same windows.  A
-  "silent" (no speech) window is still run through the model (its
-  probabilities are published, for parity and debugging) but its label is
-  "no speech" and it does not move the smoothing.
+  "silent" (no speech) window's label is "no speech" and it does not move the
+  smoothing.  By default it is still run through the model (its probabilities
+  are published, for parity with file analysis and debugging); with
+  ``skip_silent`` (the desktop app and ``listen``) it is not, and its
+  ``probabilities`` are None: nobody shows them, and a listener in a quiet
+  room then costs the features and the VAD, not the encoder, per hop.
 * **Smoothing.**  Exponential: ``s = alpha*s + (1-alpha)*p`` over non-silent
   windows; ``alpha = 0`` turns it off.
 * **Utterances.**  The stream's model-rate samples also go to a
@@ -126,7 +129,8 @@ class Result:
     start: int  #: first sample (model rate, since the stream started)
     end: int  #: one past the last sample
     sample_rate: int
-    probabilities: FloatArray
+    #: the model's output; None for a no-speech window the engine did not run the model on (``skip_silent``)
+    probabilities: FloatArray | None
     silent: bool
     #: exponentially smoothed probabilities over non-silent windows (None before the first)
     smoothed: FloatArray | None
@@ -149,21 +153,21 @@ class Result:
         return self.end / self.sample_rate
 
     @property
-    def shown(self) -> FloatArray:
-        """The probabilities to show: smoothed when available."""
+    def shown(self) -> FloatArray | None:
+        """The probabilities to show: smoothed when available (None only for a skipped no-speech window)."""
         return self.smoothed if self.smoothed is not None else self.probabilities
 
     @property
     def label(self) -> str:
         """``"no speech"`` for a silent window, else the most probable (smoothed) label."""
-        if self.silent:
+        if self.silent or self.shown is None:
             return "no speech"
         return self.labels[int(np.argmax(self.shown))]
 
     @property
     def confidence(self) -> float:
         """Probability of :attr:`label` (0 when silent)."""
-        return 0.0 if self.silent else float(np.max(self.shown))
+        return 0.0 if self.silent or self.shown is None else float(np.max(self.shown))
 
     def to_dict(self, ndigits: int = 4) -> dict[str, Any]:
         """The JSON object ``serlive listen --format json`` prints."""
@@ -369,6 +373,7 @@ class Engine:
         number_takes: bool = True,
         adapt: bool = False,
         utterances: bool = True,
+        skip_silent: bool = False,
     ) -> None:
         if model is None or isinstance(model, (str, Path)):
             from serlive.model import EmotionModel
@@ -422,6 +427,8 @@ class Engine:
         #: --segments``); each, once labelled, goes to :attr:`utterances` (newest kept when full)
         self.segment_utterances = bool(utterances) and self.sample_rate == SEGMENT_RATE
         self.utterances: queue.Queue[Utterance] = queue.Queue(maxsize=1000)
+        #: run the model only on windows that hold speech (a no-speech result has probabilities None)
+        self.skip_silent = bool(skip_silent)
 
     # --- control -------------------------------------------------------------------------
     def start(self, source: AudioSource) -> None:
@@ -768,7 +775,6 @@ class Engine:
         if not run.frames.ensure(f_lo, f_hi, run.ring.read):
             return None
         raw, rms = run.frames.window(f_lo, f_hi)
-        x = self.extractor.window_input(raw)
         silent = is_silent(rms, self.silence_dbfs)
         if not silent and self.detector is not None:  # the VAD, on the worker (never in the callback)
             samples = run.ring.read(start, self.window)
@@ -776,8 +782,13 @@ class Engine:
                 return None
             speech = speech_windows(samples[None], np.ones(1, bool), self.window_config, self.detector)
             silent = not bool(speech[0])
-        probs, adapted = self._probabilities(run, x, silent)
-        if not silent:
+        probs: FloatArray | None
+        if silent and self.skip_silent:  # neither the window's input nor the model: nothing shows them
+            session = run.session
+            probs, adapted = None, bool(self.adapt and session is not None and session.ready)
+        else:
+            probs, adapted = self._probabilities(run, self.extractor.window_input(raw), silent)
+        if probs is not None and not silent:
             a = self.smoothing
             if run.smoothed is None or a == 0.0:
                 run.smoothed = probs.copy()

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy.fft
 from numpy.typing import NDArray
 
 from serlive.config import WindowConfig
@@ -213,6 +212,8 @@ class SpeechDetector:
         encoding does not depend on which window or batch it came in with, and windows that
         share a chunk can share this (the input projection included: it was most of the cost).
         """
+        import scipy.fft  # on first use: off the desktop app's start-up (see FeatureExtractor.power_spectrum)
+
         # the network knows full-scale audio only: a float file at ±100 made a square wave 10 % "voiced"
         chunks = np.clip(chunks, -1.0, 1.0)
         padded = np.pad(chunks, ((0, 0), (_PAD, _PAD)), mode="reflect")  # 640 → 4 STFT frames

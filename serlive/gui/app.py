@@ -37,27 +37,71 @@ def application(argv: Sequence[str] | None = None) -> QApplication:
 
 def run(files: Sequence[str] = (), model_path: str | None = None) -> int:
     """Open the window (and ``files`` in the viewer); returns the exit code."""
-    from serlive.gui import messages
-    from serlive.gui.main_window import MainWindow
-    from serlive.model import EmotionModel, ModelError
-
     app = application()
-    try:
-        model = EmotionModel(model_path, num_threads=1)
-    except ModelError as exc:
-        messages.show_error(None, "Cannot load the model", f"The emotion model could not be loaded:\n{exc}")
+    win = start(files, model_path)
+    if win is None:
         return 2
-    win = MainWindow(model, model_path)
-    win.show()
-    # Everything imported so far (Qt, pyqtgraph, numpy, scipy: ~80 k objects) lives as long as
-    # the app; moved out of the collector's view, a full collection no longer scans it (25 ms
-    # measured on the GUI thread), so collections stay well inside a frame.
-    gc.collect()
-    gc.freeze()
-    for f in files[:1]:
-        win.open_file(f)
     _env_hooks(win, bool(files))
     return app.exec()
+
+
+def start(files: Sequence[str] = (), model_path: str | None = None) -> MainWindow | None:
+    """Show the window first, then load the model (:mod:`serlive.preload`); None when the model is unusable.
+
+    The window is built from the model's metadata and shown before the interpreter
+    exists: the load starts on a thread once the event loop runs, and a file given
+    here is analysed (on the viewer's worker thread) as soon as the model is ready.
+    A model whose metadata is unusable is refused before any window appears, as
+    before; one the runtime then rejects gets the same message, and the app ends
+    with exit code 2.
+    """
+    from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+    from serlive.gui import messages
+    from serlive.gui.main_window import MainWindow
+    from serlive.model import ModelError
+    from serlive.preload import BackgroundModel
+
+    try:
+        model = BackgroundModel(model_path, num_threads=1)
+    except ModelError as exc:
+        messages.show_error(None, "Cannot load the model", f"The emotion model could not be loaded:\n{exc}")
+        return None
+    win = MainWindow(model, model_path)
+    win.show()
+
+    class Loaded(QObject):
+        """Carries the load's end from the loading thread to the GUI thread."""
+
+        done = Signal(object)
+
+    loaded = Loaded(win)
+
+    def on_loaded(error: object) -> None:
+        if error is not None:
+            messages.show_error(
+                win, "Cannot load the model", f"The emotion model could not be loaded:\n{error}"
+            )
+            QApplication.exit(2)
+            return
+        # Everything imported so far (Qt, pyqtgraph, numpy, scipy, LiteRT: ~80 k objects) lives as long
+        # as the app; moved out of the collector's view, a full collection no longer scans it (25 ms
+        # measured on the GUI thread), so collections stay well inside a frame.
+        gc.collect()
+        gc.freeze()
+
+    loaded.done.connect(on_loaded, Qt.ConnectionType.QueuedConnection)  # emitted on the loading thread
+
+    def begin() -> None:
+        win.repaint()  # the first frame is on screen before the threads below compete for the GIL
+        model.start(loaded.done.emit)
+        for f in files[:1]:  # the viewer's worker loads it and waits for the model
+            win.open_file(f)
+
+    # two turns of the event loop: the first paints the window (and lets SERLIVE_TRACE say so), the
+    # second starts the work that needs the model
+    QTimer.singleShot(0, lambda: QTimer.singleShot(0, begin))
+    return win
 
 
 def _env_hooks(win: MainWindow, has_file: bool) -> None:

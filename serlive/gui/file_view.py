@@ -65,11 +65,14 @@ def analyse_in_segments(
 
     :func:`serlive.analysis.analyse_signal` already works in segments of
     ``segment_windows`` windows (bounded memory, progress and cancel from the
-    start); this only picks the viewer's batch size.
+    start); this picks the viewer's batch size and spreads a long file's batches
+    over every core (:mod:`serlive.parallel`, same result as one core).
     """
-    from serlive.analysis import analyse_signal
+    from serlive.parallel import analyse_signal_parallel, default_jobs
 
-    return analyse_signal(y, model, batch=8, progress=progress, segment_windows=segment_windows)
+    return analyse_signal_parallel(
+        y, model, default_jobs(), batch=8, progress=progress, segment_windows=segment_windows
+    )
 
 
 def mel_frames(ext: Any, y: NDArray[np.float32], frame0: int, frame1: int) -> NDArray[np.float32]:

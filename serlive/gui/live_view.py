@@ -556,6 +556,7 @@ class LiveView(QWidget):
                 smoothing=self.smooth_spin.value(),
                 record=record,
                 adapt=self.adapt_action.isChecked(),
+                skip_silent=True,  # no-speech windows are never drawn: no encoder for them (issue 19)
             )
             self._extractor = self.engine.extractor
             self._fit_spectrogram(self._extractor.cfg)
@@ -712,6 +713,9 @@ class LiveView(QWidget):
 
     def _draw_audio(self, ring: Any, sr: int) -> None:
         written = ring.written
+        if written == self._level_pos:  # no audio since the last frame (blocks come slower than 30 fps)
+            self._set_clip(time.monotonic() < self._clip_until)  # only the clip light's hold can change
+            return
         n_wave = int(WAVE_S * sr)
         start, y = ring.latest(n_wave)
         x, v = envelope(y, 1000)
