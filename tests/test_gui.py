@@ -1529,3 +1529,38 @@ def test_adapt_is_not_offered_for_a_model_without_it(qtbot, tiny_window):
     assert tiny_window.model.adaptation is None
     assert not tiny_window.live.adapt_action.isEnabled()
     assert "cannot adapt" in tiny_window.live.adapt_action.toolTip()
+
+
+# --- issue 20: tried as a new user would ---------------------------------------------------------------
+def test_space_toggles_every_time_on_both_tabs(qtbot, tiny_window, fake_mic, make_audio, monkeypatch, errors):
+    """Item 7: Space started listening once and then did nothing: QPushButton.setText("Stop") replaced the
+    button's Space shortcut with the new text's mnemonic.  Three presses now toggle three times, and on
+    the File tab Space is Play/Stop as often as it is pressed."""
+    from PySide6.QtWidgets import QApplication
+
+    win, live = tiny_window, tiny_window.live
+    win.tabs.setCurrentWidget(live)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    states = []
+    for _ in range(3):
+        qtbot.keyClick(win, Qt.Key.Key_Space)  # Start and Stop act at once (Stop waits for the worker)
+        states.append(live.engine is not None and live.engine.running)
+    assert states == [True, False, True]
+    live.stop()
+
+    played: list[bool] = []
+    monkeypatch.setattr(win.file, "start_playback", lambda: played.append(True) or True)
+    monkeypatch.setattr(win.file, "stop_playback", lambda: played.append(False))
+    _analyse(qtbot, win, make_audio("four.wav", spoken(4.0)))
+    played.clear()  # opening a file stops any playback
+    for _ in range(3):
+        before = len(played)
+        # the real toggle decides by the player; stand in for it so a fake "playing" state alternates
+        win.file._player = object() if played and played[-1] else None
+        qtbot.keyClick(win, Qt.Key.Key_Space)
+        assert len(played) == before + 1
+        win.file.play_button.setText("Stop" if played[-1] else "Play")  # as the real ones do
+    assert played == [True, False, True]
+    win.file._player = None
+    assert not errors

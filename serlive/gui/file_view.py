@@ -20,6 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -192,11 +193,18 @@ class FileView(QWidget):
         top.addWidget(self.cancel_button)
         self.play_button = QPushButton("Play")
         self.play_button.setEnabled(False)
-        self.play_button.setShortcut("Space")  # the Live tab's Start has it too; only one is visible
         self.play_button.setToolTip("Play from the cursor (Space); click a plot to move the cursor")
         self.play_button.clicked.connect(self.toggle_playback)
         top.addWidget(self.play_button)
         root.addLayout(top)
+        # Space on an action, not on the button: setText("Stop") replaced the button's shortcut with the
+        # new text's mnemonic, so Space played once and then did nothing (issue 20, item 7).  The Live
+        # tab's Start/Stop has Space too; an action of a hidden tab does not fire, so only one does.
+        self.play_action = QAction("Play/Stop", self)
+        self.play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.play_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.play_action.triggered.connect(lambda: self.play_button.isEnabled() and self.toggle_playback())
+        self.addAction(self.play_action)
 
         body = QSplitter(Qt.Orientation.Horizontal)
         plots = QWidget()

@@ -180,7 +180,6 @@ class LiveView(QWidget):
         self.record_file_button.clicked.connect(self.choose_record_file)
         controls.addWidget(self.record_file_button)
         self.start_button = QPushButton("Start")
-        self.start_button.setShortcut("Space")
         # as wide as its longer text, so the row never moves when it reads "Stop" instead of "Start"
         fm = self.start_button.fontMetrics()
         self.start_button.setFixedWidth(max(80, 32 + max(fm.horizontalAdvance(t) for t in ("Start", "Stop"))))
@@ -195,6 +194,14 @@ class LiveView(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         for w in (self.refresh_button, self.record_check, self.record_file_button):
             w.installEventFilter(self)
+        # Space on an action, not on the button: QAbstractButton.setText("Stop") replaces the button's
+        # shortcut with the new text's mnemonic, so a button's Space worked once (issue 20, item 7)
+        self.start_stop_action = QAction("Start/Stop", self)
+        self.start_stop_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        # the window's shortcut while this tab is shown (the File tab's Space is Play)
+        self.start_stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.start_stop_action.triggered.connect(self._space)
+        self.addAction(self.start_stop_action)
         # ... so the keyboard needs another way to tick Record: Ctrl+R, anywhere on this tab
         self.record_action = QAction("Record", self)
         self.record_action.setShortcut(QKeySequence("Ctrl+R"))
@@ -501,6 +508,11 @@ class LiveView(QWidget):
             self.record_check.setChecked(False)
 
     # --- start / stop ------------------------------------------------------------------
+    def _space(self) -> None:
+        """Space: Start/Stop when the button could be clicked (not while devices are being listed)."""
+        if self.start_button.isEnabled():
+            self.toggle()
+
     def toggle(self) -> None:
         """Start when stopped, stop when running."""
         if self.engine is not None and self.engine.running:
