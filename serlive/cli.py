@@ -82,11 +82,13 @@ def _round(xs: Any, nd: int = 4) -> list[float]:
 
 def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
     """The JSON object ``predict --format json`` prints for one file."""
+    # nothing was speech: no confidence and no distribution (the mean of non-speech windows is
+    # not an answer; the GUI shows none either)
     rec: dict[str, Any] = {
         "path": given,
         "label": a.label if a.speech else "no speech",
-        "confidence": round(a.confidence, 4),
-        "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)),
+        "confidence": round(a.confidence, 4) if a.speech else None,
+        "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)) if a.speech else None,
         "duration_s": round(a.duration_s, 3),
         "speech": a.speech,
         "adapted": a.adapted,
@@ -177,12 +179,14 @@ def _write_prediction(args: argparse.Namespace, model: Any, writer: Any, given: 
             for w in rec["timeline"]:
                 label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
                 probs = list(w["probabilities"].values())
-                writer.writerow(
-                    [given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""]
-                )
+                confidence = "" if w["silent"] else max(probs)  # a no-speech window has no confidence
+                row = [given, w["start"], w["end"], label, confidence, *probs, rec["duration_s"], ""]
+                writer.writerow(row)
         else:
-            probs = list(rec["probabilities"].values())
-            writer.writerow([given, rec["label"], rec["confidence"], *probs, rec["duration_s"], ""])
+            dist = rec["probabilities"]
+            probs = [""] * len(model.labels) if dist is None else list(dist.values())
+            confidence = "" if rec["confidence"] is None else rec["confidence"]
+            writer.writerow([given, rec["label"], confidence, *probs, rec["duration_s"], ""])
     else:
         out.write(format_text(rec))
     out.flush()
@@ -194,10 +198,11 @@ def format_text(rec: dict[str, Any]) -> str:
     buf.write(f"{rec['path']}  ({rec['duration_s']:.1f} s)\n")
     if not rec["speech"]:
         buf.write("  no speech detected (no window holds speech: silence, or only tones, music, noise)\n")
-    adapted = "  (adapted to the session's speaker)" if rec.get("adapted") else ""
-    buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%{adapted}\n")
-    for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
-        buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
+    else:
+        adapted = "  (adapted to the session's speaker)" if rec.get("adapted") else ""
+        buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%{adapted}\n")
+        for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
+            buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
     for w in rec.get("timeline", []):
         top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
         buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")

@@ -213,6 +213,30 @@ def test_silent_file(capsys, audio, tiny_models):
     assert "no speech detected" in out
 
 
+def test_no_speech_has_no_confidence_or_distribution(capsys, audio, tiny_models, make_audio):
+    """Issue 20, item 3: silence and a loud tone printed "no speech 95%" with a bar chart, and JSON/CSV a
+    confidence and eight probabilities (the mean of non-speech windows).  As the GUI does, nothing was
+    speech, so there is no confidence and no distribution: null in JSON, empty in CSV, no bars in text."""
+    t = np.arange(6 * SR) / SR
+    loud_tone = make_audio("tone.wav", (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))
+    model = ["--model", str(tiny_models.int8)]
+    for path in (audio["silent"], loud_tone):
+        rc, out, _ = run(capsys, str(path), *model, "--format", "json")
+        (rec,) = json_lines(out)
+        assert rc == 0 and rec["speech"] is False and rec["label"] == "no speech"
+        assert rec["confidence"] is None and rec["probabilities"] is None
+        rc, out, _ = run(capsys, str(path), *model, "--format", "csv")
+        rows = list(csv.reader(io.StringIO(out)))
+        head, row = rows[0], rows[1]
+        assert row[head.index("label")] == "no speech"
+        assert [row[head.index(k)] for k in ("confidence", *LABELS)] == [""] * 9
+        rc, out, _ = run(capsys, str(path), *model)
+        assert "no speech detected" in out and "%" not in out and "█" not in out, out
+        rc, out, _ = run(capsys, str(path), *model, "--format", "csv", "--timeline")
+        rows = list(csv.reader(io.StringIO(out)))
+        assert all(r[rows[0].index("confidence")] == "" for r in rows[1:])  # a silent window has none
+
+
 def test_espeak_speech_is_speech(capsys, espeak, tiny_models):
     path = espeak("Kids are talking by the door. Dogs are sitting by the door.", name="kids.wav")
     rc, out, _ = run(capsys, str(path), "--model", str(tiny_models.int8), "--format", "json", "--timeline")
