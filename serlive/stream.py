@@ -302,6 +302,22 @@ class _FrameCache:
         return max(0, self.end - self.min_batch) * self.cfg.hop_length
 
 
+class _Take:
+    """One recording on a running stream: model-rate samples ``[start, end)`` go to ``recorder``.
+
+    Why on the stream and not a stream of its own: opening an input stream can take a second or
+    two before the device delivers (a sound server), so a take that opened its own stream lost
+    the user's first words.  A take started on a running stream begins at the press.
+    """
+
+    def __init__(self, recorder: WavRecorder, start: int) -> None:
+        self.recorder = recorder
+        self.start = start
+        self.pos = start  #: next model-rate sample to write
+        #: one past the last sample (set by :meth:`Engine.stop_take`; None: until the stream ends)
+        self.end: int | None = None
+
+
 class _Run:
     """Everything one stream owns, so a worker that outlives ``stop()`` cannot touch the next stream."""
 
@@ -313,7 +329,10 @@ class _Run:
         self.capture = capture
         self.ring = model_ring
         self.resampler: Any = None
-        self.recorder: WavRecorder | None = None
+        #: the take being recorded (None: none); set by the caller's thread, ended by the worker
+        self.take: _Take | None = None
+        #: the last take that ended (its file is closed)
+        self.last_take: _Take | None = None
         self.cursor = 0  # capture samples moved on (resampled / recorded)
         self.next_start = 0
         self.smoothed: FloatArray | None = None
@@ -428,25 +447,69 @@ class Engine:
         run.stats.sample_rate = self.sample_rate
         if model_ring is not capture:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
-        if self.record is not None:
-            run.recorder = WavRecorder(
-                self.record,
-                self.sample_rate,
-                self.flush_interval_s,
-                self.on_flush,
-                numbered=self.number_takes,
-            )
+        if self.record is not None:  # from the stream's first sample
+            run.take = _Take(self._recorder(self.record), 0)
         try:
             source.start(capture)
         except BaseException:
-            if run.recorder is not None:  # leave no empty recording behind a device that failed to open
-                run.recorder.close()
-                run.recorder.path.unlink(missing_ok=True)
+            if run.take is not None:  # leave no empty recording behind a device that failed to open
+                run.take.recorder.close()
+                run.take.recorder.path.unlink(missing_ok=True)
             raise
         run.t_start = time.perf_counter()
         run.thread = threading.Thread(target=self._worker, args=(run,), name="serlive-engine", daemon=True)
         self._run = run
         run.thread.start()
+
+    def _recorder(self, path: str | Path) -> WavRecorder:
+        """A new take's file (numbered when ``path`` exists and :attr:`number_takes`; never overwritten)."""
+        rate, flush = self.sample_rate, self.flush_interval_s
+        return WavRecorder(path, rate, flush, self.on_flush, numbered=self.number_takes)
+
+    def start_take(self, path: str | Path) -> Path:
+        """Start recording the running stream to ``path`` (numbered if it exists) from this moment on.
+
+        The take holds the model-rate samples from the one that arrived at this call onward; the
+        stream, its windows and its session statistics go on undisturbed.  Returns the file really
+        written (``take-3.wav`` when ``take.wav`` and ``take-2.wav`` exist).  Raises RecordError
+        when the file cannot be created, EngineError when no stream runs or a take is going.
+        """
+        run = self._run
+        if run is None or not self.running or run.stop.is_set():
+            raise EngineError("no stream is running: start() it first")
+        if run.take is not None:
+            raise EngineError(f"already recording to {run.take.recorder.path}")
+        recorder = self._recorder(path)
+        run.take = _Take(recorder, self._now_index(run))  # one reference store: the worker sees it whole
+        run.capture.wake()
+        return recorder.path
+
+    def stop_take(self) -> Path | None:
+        """End the take at this moment; the worker writes its last samples and closes the file.
+
+        Returns the take's file (None when none was being recorded).  :attr:`recording` turns
+        False once the file is closed.
+        """
+        run = self._run
+        take = None if run is None else run.take
+        if run is None or take is None:
+            return None
+        take.end = max(take.start, self._now_index(run))
+        run.capture.wake()
+        return take.recorder.path
+
+    @property
+    def recording(self) -> bool:
+        """True while a take is open (started and not yet closed by the worker)."""
+        run = self._run
+        return run is not None and run.take is not None
+
+    def _now_index(self, run: _Run) -> int:
+        """The model-rate index of the sample the source delivers next: "now" on the stream's clock."""
+        captured = run.capture.written
+        if run.resampler is None:
+            return captured
+        return round(captured * self.sample_rate / run.source.sample_rate)
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop the stream; returns within about ``timeout`` s, True when everything ended.
@@ -482,17 +545,21 @@ class Engine:
         """Why the last stream ended on its own (one line), or None."""
         return None if self._run is None else self._run.error
 
+    def _current_take(self) -> _Take | None:
+        run = self._run
+        return None if run is None else (run.take or run.last_take)
+
     @property
     def record_path(self) -> Path | None:
-        """The file the current (or last) stream records to: :attr:`record` or its numbered take."""
-        run = self._run
-        return None if run is None or run.recorder is None else run.recorder.path
+        """The file of the current (or last) take (:attr:`record` or start_take's path, numbered)."""
+        take = self._current_take()
+        return None if take is None else take.recorder.path
 
     @property
     def recorded_samples(self) -> int:
-        """Samples written to the current (or last) stream's recording."""
-        run = self._run
-        return 0 if run is None or run.recorder is None else run.recorder.frames_written
+        """Samples written to the current (or last) take."""
+        take = self._current_take()
+        return 0 if take is None else take.recorder.frames_written
 
     @property
     def ring(self) -> RingBuffer | None:
@@ -556,11 +623,16 @@ class Engine:
             _bounded(run.source.stop, 1.0)
             if clean:
                 self._finish_tail(run, analyse=finished and not run.stop.is_set(), drop_late=drop_late)
-            if run.recorder is not None:
+            take = run.take
+            if take is not None:  # the stream's end ends the take: it holds every sample up to here
                 try:
-                    run.recorder.close()
+                    take.end = min(take.end, run.ring.written) if take.end is not None else run.ring.written
+                    if clean:
+                        self._record(run)
+                    take.recorder.close()
                 except OSError as exc:
                     run.error = run.error or str(exc)
+                run.last_take, run.take = take, None
             with run.stats_lock:
                 run.stats.worker_cpu_s = time.thread_time() - cpu0
             # StreamEnd before done: whoever saw wait() return finds it in the queue
@@ -638,7 +710,7 @@ class Engine:
         """
         cap = run.capture
         data = None
-        if run.resampler is not None or run.recorder is not None:
+        if run.resampler is not None or run.take is not None:
             data = cap.read(run.cursor, n)
             if data is None:
                 data = np.zeros(n, np.float32)
@@ -654,8 +726,8 @@ class Engine:
                 run.gap = (max(0, run.gap[0] - 64), run.ring.written + 64)
             cap.release(run.cursor)
         else:
-            if data is not None and run.recorder is not None:
-                run.recorder.write(data)
+            if data is not None:
+                self._record(run, data, run.cursor)
             cap.release(min(run.cursor, self._lowest_needed(run)))
         with run.stats_lock:
             run.stats.samples = run.ring.written
@@ -667,8 +739,7 @@ class Engine:
             # stamp with the arrival of the capture block that completed this chunk
             t = run.capture.arrival_time(run.cursor - 1) if len(data) else None
             run.ring.write(y, t)
-            if run.recorder is not None:
-                run.recorder.write(y)
+            self._record(run)
             run.ring.release(self._lowest_needed(run))
 
     def _lowest_needed(self, run: _Run) -> int:
@@ -678,7 +749,36 @@ class Engine:
         window's samples back from the ring, and the frame cache may already have let
         the window's first second go.
         """
-        return min(run.frames.lowest_needed_sample(), run.next_start)
+        low = min(run.frames.lowest_needed_sample(), run.next_start)
+        take = run.take
+        return low if take is None else min(low, take.pos)
+
+    def _record(self, run: _Run, moved: FloatArray | None = None, moved_end: int = 0) -> None:
+        """Write the take's samples that are in the model-rate ring now; close it once past its end.
+
+        ``moved``: the capture samples ``[moved_end - len(moved), moved_end)`` just moved on (when
+        the device runs at the model's rate), written instead of reading them back: a sample the
+        producer overwrote before the worker got to it is a zero there, so the take stays aligned
+        with real time.  Without it, everything the model-rate ring holds is written.
+        """
+        take = run.take
+        if take is None:
+            return
+        end = take.end  # read once: the caller's thread may set it meanwhile
+        limit = run.ring.written if moved is None else moved_end
+        hi = limit if end is None else min(end, limit)
+        if hi > take.pos:
+            n = hi - take.pos
+            if moved is not None and take.pos >= moved_end - len(moved):
+                first = take.pos - (moved_end - len(moved))
+                data: FloatArray | None = moved[first : first + n]
+            else:
+                data = run.ring.read(take.pos, n) if n <= run.ring.capacity else None
+            take.recorder.write(np.zeros(n, np.float32) if data is None else data)
+            take.pos = hi
+        if end is not None and take.pos >= end:
+            take.recorder.close()
+            run.last_take, run.take = take, None
 
     def _analyse(self, run: _Run, drop_late: bool) -> None:
         """Analyse every complete window (only the newest when ``drop_late``)."""

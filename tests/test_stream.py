@@ -462,12 +462,12 @@ def test_recording_failure_mid_stream_ends_the_stream_with_its_message(tmp_path:
     eng = Engine(StubModel(), record=tmp_path / "rec.wav")
     eng.start(FileSource(samples=speechlike(10.0), speed=4.0))
     run = eng._run
-    assert run is not None and run.recorder is not None
+    assert run is not None and run.take is not None
 
     def disk_full(samples: np.ndarray) -> None:
         raise RecordError(f"{tmp_path / 'rec.wav'}: cannot write recording (No space left on device)")
 
-    run.recorder.write = disk_full  # type: ignore[method-assign]
+    run.take.recorder.write = disk_full  # type: ignore[method-assign]
     assert eng.wait(10)
     _, end = drain(eng)
     assert end.error is not None and end.error.endswith("No space left on device)")
