@@ -1053,10 +1053,17 @@ def test_listen_menu_starts_stops_and_ticks_record(qtbot, tiny_window, fake_mic,
     win.start_stop_action.trigger()  # from the File tab: the Live tab is shown and listening starts
     assert win.tabs.currentWidget() is live and live.engine is not None and live.engine.running, errors
     menu.aboutToShow.emit()
-    assert win.start_stop_action.text().startswith("Stop") and not win.record_menu_action.isEnabled()
+    # while listening Record starts and ends takes on the running stream (issue 20, item 2)
+    assert win.start_stop_action.text().startswith("Stop") and win.record_menu_action.isEnabled()
     qtbot.wait(300)
+    win.record_menu_action.trigger()  # ends the take; listening goes on
+    assert not live.record_check.isChecked() and live.engine.running
+    qtbot.waitUntil(lambda: not live.engine.recording)
+    assert live.last_recording == tmp_path / "menu.wav"
+    win.record_menu_action.trigger()  # a new take, a new file
+    assert live.engine.recording and live.last_recording == tmp_path / "menu-2.wav"
     win.start_stop_action.trigger()
-    assert not live.engine.running and live.last_recording == tmp_path / "menu.wav"
+    assert not live.engine.running and not live.engine.recording
     menu.aboutToShow.emit()
     assert win.start_stop_action.text().startswith("Start") and win.record_menu_action.isChecked()
     win.record_menu_action.trigger()
@@ -1563,4 +1570,47 @@ def test_space_toggles_every_time_on_both_tabs(qtbot, tiny_window, fake_mic, mak
         win.file.play_button.setText("Stop" if played[-1] else "Play")  # as the real ones do
     assert played == [True, False, True]
     win.file._player = None
+    assert not errors
+
+
+def test_record_starts_and_stops_takes_while_listening(qtbot, window, fake_mic, tmp_path, errors):
+    """Items 1 and 2: while listening, Record starts a take at once on the running stream (its first sample
+    is the one that arrived at the click) and unticking ends it; listening goes on (curves, windows and
+    adaptation are not reset), the next take goes to a new numbered file, and the status bar names it."""
+    import soundfile as sf
+
+    live = window.live
+    statuses = _statuses(window)
+    live.set_record_file(tmp_path / "take.wav")
+    live.record_check.setChecked(False)
+    qtbot.mouseClick(live.start_button, Qt.MouseButton.LeftButton)
+    assert live.engine is not None and live.engine.running and not live.engine.recording
+    qtbot.waitUntil(lambda: live.results_seen >= 2, timeout=10_000)
+    assert live.record_check.isEnabled() and live.record_file_button.isEnabled()
+    spans = []
+    for n in (1, 2):
+        stream = fake_mic.streams[-1]
+        before = stream.delivered
+        qtbot.mouseClick(live.record_check, Qt.MouseButton.LeftButton)
+        after = stream.delivered
+        assert live.engine.recording, errors
+        name = "take.wav" if n == 1 else "take-2.wav"
+        qtbot.waitUntil(lambda name=name: any(f"● REC {name}" in s for s in statuses[-3:]), timeout=5_000)
+        seen = live.results_seen
+        qtbot.wait(600)
+        qtbot.mouseClick(live.record_check, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not live.engine.recording, timeout=5_000)
+        path = tmp_path / name
+        qtbot.waitUntil(lambda path=path: statuses[-1].startswith("saved 0:") and str(path) in statuses[-1])
+        assert live.engine.running and live.results_seen > seen  # listening went on
+        spans.append((path, before, after))
+    assert len(live._history) >= live.results_seen - 1  # the curves were never cleared
+    live.stop()
+    for path, before, after in spans:
+        got, sr = sf.read(path, dtype="float32")
+        assert sr == SR and len(got) >= 64
+        sig = fake_mic.signal
+        starts = [k for k in range(before, after + 1) if np.array_equal(got[:64], sig[k : k + 64])]
+        assert starts, f"{path.name} does not start at the click (delivered {before}..{after})"
+        np.testing.assert_array_equal(got, sig[starts[0] : starts[0] + len(got)])
     assert not errors

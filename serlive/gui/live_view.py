@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -169,8 +169,9 @@ class LiveView(QWidget):
         controls.addWidget(self.smooth_spin)
         self.record_check = QCheckBox("Record")
         self.record_check.setToolTip(
-            "Also write the captured audio to a WAV file (Ctrl+R); an existing file is never "
-            "overwritten (the next take goes to name-2.wav, name-3.wav, ...)"
+            "Write the captured audio to a WAV file (Ctrl+R): while listening, from this moment until "
+            "it is unticked; when stopped, from the next Start.  An existing file is never overwritten "
+            "(the next take goes to name-2.wav, name-3.wav, ...)"
         )
         self.record_check.toggled.connect(self._record_toggled)
         controls.addWidget(self.record_check)
@@ -487,7 +488,7 @@ class LiveView(QWidget):
         return True
 
     def set_record_file(self, path: str | Path) -> None:
-        """Record to ``path`` from the next Start on (Record ticked); takes after the first are numbered."""
+        """Record to ``path`` (Record ticked: now while listening, else from the next Start); numbered."""
         self.record_path = str(path)
         self.record_file_button.setText(self._elided(Path(path).name))
         self.record_file_button.setToolTip(f"Recording to {path} (click to choose another file)")
@@ -498,14 +499,37 @@ class LiveView(QWidget):
         return self.record_file_button.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
 
     def _toggle_record(self) -> None:
-        """Ctrl+R: tick or untick Record (not while listening: the take has its settings)."""
+        """Ctrl+R: tick or untick Record (a take starts or ends at once while listening)."""
         if self.record_check.isEnabled():
             self.record_check.setChecked(not self.record_check.isChecked())
 
     def _record_toggled(self, on: bool) -> None:
-        # unticking keeps the chosen file: ticking again records there without asking again
+        """Ticked: record (now, while listening; else from the next Start).  Unticked: end the take.
+
+        Why takes run on the listening stream: a stream the sound server has just opened delivers its
+        first audio 0.3-1.9 s late, so a take that opened its own stream lost the first word, and
+        recording meant stopping (curves cleared, adaptation restarted).  Unticking keeps the chosen
+        file: ticking again records there (the next free numbered name) without asking again.
+        """
         if on and self.record_path is None and not self.choose_record_file():
             self.record_check.setChecked(False)
+            return
+        eng = self.engine
+        if eng is None or not eng.running:
+            return  # the next Start records
+        if on and not eng.recording and self.record_path is not None:
+            from serlive.audio.record import RecordError
+            from serlive.stream import EngineError
+
+            try:
+                eng.start_take(self.record_path)
+            except (RecordError, EngineError) as exc:
+                messages.show_error(self, "Cannot record", str(exc))
+                with QSignalBlocker(self.record_check):
+                    self.record_check.setChecked(False)
+        elif not on:
+            eng.stop_take()
+        self._update_status(eng)
 
     # --- start / stop ------------------------------------------------------------------
     def _space(self) -> None:
@@ -606,14 +630,8 @@ class LiveView(QWidget):
             self.rate_label.setText("")
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setEnabled(running or bool(self.devices))
-        for w in (
-            self.hop_spin,
-            self.smooth_spin,
-            self.record_check,
-            self.record_file_button,
-            self.device_combo,
-            self.refresh_button,
-        ):
+        # Record and its file stay enabled: a take starts and ends on the running stream
+        for w in (self.hop_spin, self.smooth_spin, self.device_combo, self.refresh_button):
             w.setEnabled(not running and (w is not self.device_combo or bool(self.devices)))
         if not running:
             self.confidence_label.setText("stopped")
@@ -809,9 +827,9 @@ class LiveView(QWidget):
         path = eng.record_path
         if path is not None:  # where the take goes, and how much of it is on disk (samples, not wall time)
             length = _clock(eng.recorded_samples / eng.sample_rate)
-            line = (
-                f"saved {length} to {path}  |  {line}" if final else f"● REC {path.name} {length}  |  {line}"
-            )
+            saved = final or not eng.recording  # the stream ended, or the take was ended while listening
+            head = f"saved {length} to {path}" if saved else f"● REC {path.name} {length}"
+            line = f"{head}  |  {line}"
         self.status_changed.emit(line)
 
     @property
