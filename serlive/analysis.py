@@ -21,7 +21,7 @@ from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
 from serlive.model import EmotionModel
-from serlive.vad import SpeechDetector, default_detector, speech_in_signal, vad_enabled
+from serlive.vad import SpeechDetector, default_detector, new_speech_s, speech_chunks_in_signal, vad_enabled
 from serlive.windows import take_window, window_starts
 
 
@@ -35,6 +35,9 @@ class WindowResult:
     silent: bool
     #: the model's pooled embedding, kept only when asked (``keep_embeddings``) for session adaptation
     embedding: NDArray[np.float32] | None = None
+    #: seconds of speech in the samples this window added to the previous one's (session adaptation
+    #: counts these; None without the VAD's chunks: the window's new samples, when voiced)
+    new_speech_s: float | None = None
 
 
 @dataclass
@@ -146,6 +149,7 @@ def analyse_signal(
     if vad_enabled(wcfg) and detector is None:
         detector = default_detector()
     done = 0
+    heard_to = 0  # end of the previous window (the samples already counted as heard)
     cancelled = False
     for g in range(0, len(starts), max(1, segment_windows)):
         group = starts[g : g + max(1, segment_windows)]
@@ -158,14 +162,22 @@ def analyse_signal(
                 xs.append(x)
                 loud.append(not is_silent(rms, wcfg.silence_dbfs))
             offsets = [s - group[0] for s in chunk]
-            silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector)
+            loud_a = np.array(loud)
+            speech, voiced = speech_chunks_in_signal(segment.samples, offsets, loud_a, win, wcfg, detector)
+            silent = ~speech
             if keep_embeddings:
                 probs, embs = model.encode(np.stack(xs))
             else:
                 probs, embs = model.predict(np.stack(xs)), None
             for j, (s, p, sil) in enumerate(zip(chunk, probs, silent.tolist(), strict=True)):
                 e = None if embs is None else embs[j]
-                result.windows.append(WindowResult(s / sr, min(s + win, len(y)) / sr, p, sil, e))
+                # the samples this window adds to the previous one's (all of them for the first)
+                end = min(s + win, len(y))
+                new, heard_to = end - heard_to, end
+                heard = 0.0 if sil else new / sr
+                if not sil and voiced[j] is not None:
+                    heard = new_speech_s(voiced[j], end - new - s, end - s, sr)
+                result.windows.append(WindowResult(s / sr, end / sr, p, sil, e, heard))
             done += len(chunk)
             if progress is not None and progress(min(1.0, done / len(starts))):
                 cancelled = True
@@ -188,9 +200,9 @@ def _aggregate(result: Analysis) -> None:
 def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
     """Treat ``analyses`` as one speaker: re-label every window with the session-adapted head.
 
-    The statistics are those of every voiced window of every file (each
-    bringing its hop's worth of new speech), as a live session would have
-    gathered them.  Returns the seconds of speech heard; when that is less
+    The statistics are those of every voiced window of every file, each
+    counting the speech in its new samples (:func:`serlive.vad.new_speech_s`),
+    as a live session gathers them.  Returns the seconds of speech heard; when that is less
     than the model's ``min_speech_s`` nothing changes (the plain head's
     answers stand) and the caller should say so.  The analyses must have been
     made with ``keep_embeddings=True``.
@@ -202,8 +214,8 @@ def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
         for w in a.windows:
             if w.embedding is None:
                 raise ValueError("analyses made without keep_embeddings=True")
-            if not w.silent:
-                session.add(w.embedding, a.hop_s)
+            if not w.silent:  # the speech it brought (older analyses: a hop)
+                session.add(w.embedding, a.hop_s if w.new_speech_s is None else w.new_speech_s)
     if not session.ready:
         return session.heard_s
     mean, scale = session.normaliser()

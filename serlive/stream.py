@@ -72,7 +72,7 @@ from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
 from serlive.config import FeatureConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
-from serlive.vad import default_detector, speech_windows, vad_enabled
+from serlive.vad import default_detector, new_speech_s, vad_enabled
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,8 @@ class Result:
     adapted: bool = False
     #: seconds of speech the session statistics hold so far (0 for a model that cannot adapt)
     speech_heard_s: float = 0.0
+    #: seconds of speech in the samples this window added to the last analysed one (0 when silent)
+    new_speech_s: float = 0.0
 
     @property
     def start_s(self) -> float:
@@ -335,6 +337,7 @@ class _Run:
         self.last_take: _Take | None = None
         self.cursor = 0  # capture samples moved on (resampled / recorded)
         self.next_start = 0
+        self.heard_to = 0  # end of the last analysed window: later samples are new to the session
         self.smoothed: FloatArray | None = None
         #: this stream's speaker statistics (None: the model cannot adapt); a new stream starts afresh
         self.session: SessionStats | None = None
@@ -812,13 +815,20 @@ class Engine:
         raw, rms = run.frames.window(f_lo, f_hi)
         x = self.extractor.window_input(raw)
         silent = is_silent(rms, self.silence_dbfs)
+        # the samples this window adds to the last analysed one: the speech among them is what the
+        # session has newly heard (a whole hop per voiced window over-counted pauses)
+        lo = max(run.heard_to, start) - start
+        run.heard_to = end
+        heard = 0.0 if silent else (self.window - lo) / self.sample_rate
         if not silent and self.detector is not None:  # the VAD, on the worker (never in the callback)
             samples = run.ring.read(start, self.window)
             if samples is None:
                 return None
-            speech = speech_windows(samples[None], np.ones(1, bool), self.window_config, self.detector)
-            silent = not bool(speech[0])
-        probs, adapted = self._probabilities(run, x, silent)
+            # speech_windows' rule on the same numbers, keeping the chunks for the count above
+            voiced = self.detector.chunk_probabilities(samples[None])[0] >= self.window_config.vad_threshold
+            silent = not bool(voiced.mean() >= self.window_config.vad_min_fraction)
+            heard = 0.0 if silent else new_speech_s(voiced, lo, self.window, self.sample_rate)
+        probs, adapted = self._probabilities(run, x, silent, heard)
         if not silent:
             a = self.smoothing
             if run.smoothed is None or a == 0.0:
@@ -839,9 +849,10 @@ class Engine:
             labels=self.labels,
             adapted=adapted,
             speech_heard_s=0.0 if run.session is None else run.session.heard_s,
+            new_speech_s=heard,
         )
 
-    def _probabilities(self, run: _Run, x: FloatArray, silent: bool) -> tuple[FloatArray, bool]:
+    def _probabilities(self, run: _Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:
         """The model's probabilities for one window; adapted to the session's speaker when asked and ready."""
         if self.adaptation is None:
             return np.asarray(self.model.predict(x[None])[0], dtype=np.float32), False
@@ -850,7 +861,7 @@ class Engine:
         model: Any = self.model  # an EmotionModel: only it has an adaptation
         probs, emb = model.encode(x[None])
         if not silent:
-            run.session.add(emb[0], self.hop_s)
+            run.session.add(emb[0], heard)
         if self.adapt and run.session.ready:
             mean, scale = run.session.normaliser()
             return self.adaptation.combine(probs[0], model.adapt(emb, mean, scale)[0]), True

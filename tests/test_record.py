@@ -291,7 +291,7 @@ def test_takes_start_and_stop_on_a_running_stream_at_the_press(tmp_path: Path, r
     assert [p.name for p, _, _ in spans] == ["take.wav", "take-2.wav"]
     for path, before, after in spans:
         got, sr = sf.read(path, dtype="float32")
-        assert sr == SR and len(got) > 0.5 * SR
+        assert sr == SR and len(got) >= 256
         if rate == SR:  # exactly the stream's samples from the press on
             starts = [k for k in range(before, after + 1) if np.array_equal(got[:64], sd.signal[k : k + 64])]
             assert starts, f"{path.name} does not start between samples {before} and {after}"
