@@ -38,6 +38,9 @@ class WindowResult:
     #: seconds of speech in the samples this window added to the previous one's (session adaptation
     #: counts these; None without the VAD's chunks: the window's new samples, when voiced)
     new_speech_s: float | None = None
+    #: its weight in the file's mean: 1, and for the last window, aligned to the file's end, the share
+    #: of a hop it adds (it overlaps the window before it; counting it whole would count that twice)
+    weight: float = 1.0
 
 
 @dataclass
@@ -139,7 +142,7 @@ def analyse_signal(
     fhop = meta.features.hop_length
     if hop % fhop:
         raise ValueError(f"window hop {hop} is not a multiple of the frame hop {fhop}")
-    starts = window_starts(len(y), win, hop)
+    starts = window_starts(len(y), win, hop, to_end=fhop)  # a last window reaches the file's end
     result = Analysis(duration_s=len(y) / sr, labels=model.labels, hop_s=hop / sr)
     keep_embeddings = keep_embeddings and model.adaptation is not None
     if not starts:
@@ -177,7 +180,8 @@ def analyse_signal(
                 heard = 0.0 if sil else new / sr
                 if not sil and voiced[j] is not None:
                     heard = new_speech_s(voiced[j], end - new - s, end - s, sr)
-                result.windows.append(WindowResult(s / sr, end / sr, p, sil, e, heard))
+                weight = 1.0 if s % hop == 0 else new / hop  # the end-aligned window: the share it adds
+                result.windows.append(WindowResult(s / sr, end / sr, p, sil, e, heard, weight))
             done += len(chunk)
             if progress is not None and progress(min(1.0, done / len(starts))):
                 cancelled = True
@@ -189,12 +193,18 @@ def analyse_signal(
 
 
 def _aggregate(result: Analysis) -> None:
-    """The file's label: the mean over its voiced windows (all windows when none is voiced)."""
-    voiced = [w.probabilities for w in result.windows if not w.silent]
+    """The file's label: the mean over its voiced windows (all windows when none is voiced).
+
+    Weighted by :attr:`WindowResult.weight`, so the end-aligned last window counts for the new
+    samples it adds, not as a whole window of mostly the same audio.
+    """
+    voiced = [w for w in result.windows if not w.silent]
     result.speech = bool(voiced)
-    pool = voiced or [w.probabilities for w in result.windows]
+    pool = voiced or result.windows
     if pool:
-        result.probabilities = np.mean(pool, axis=0).astype(np.float32)
+        probs = np.stack([w.probabilities for w in pool])
+        weights = np.array([w.weight for w in pool])
+        result.probabilities = np.average(probs, axis=0, weights=weights).astype(np.float32)
 
 
 def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:

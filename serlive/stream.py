@@ -114,7 +114,9 @@ class EngineError(Exception):
 class Result:
     """One analysed window."""
 
-    index: int  #: window number: ``start == index * hop``
+    #: window number: ``start == index * hop`` (a replayed file's last window, aligned to its end: the
+    #: number after the last regular one)
+    index: int
     start: int  #: first sample (model rate, since the stream started)
     end: int  #: one past the last sample
     sample_rate: int
@@ -662,11 +664,29 @@ class Engine:
                     run.stats.samples = run.ring.written
             if analyse:
                 self._analyse(run, drop_late)
+                self._analyse_end(run)
         except RecordError as exc:
             run.error = run.error or str(exc)
         except Exception as exc:
             log.exception("engine worker failed while finishing the stream")
             run.error = run.error or f"engine failed: {type(exc).__name__}: {exc}"
+
+    def _analyse_end(self, run: _Run) -> None:
+        """A source that ran out: one last window ending at its end, as file analysis has.
+
+        The hops leave up to a hop (file: up to ``file_hop_s``) after the last window; without
+        this the last words of a replayed file were in no window.  Its start is on the frame grid
+        (:func:`serlive.windows.window_starts` with ``to_end``), so it ends within a frame hop of the end.
+        """
+        n = run.ring.written
+        fh = self.features.hop_length
+        last = run.next_start - self.hop  # the last regular window's start
+        start = (n - self.window) // fh * fh
+        if n <= self.window or start <= last:
+            return
+        result = self._window(run, start, index=last // self.hop + 1)
+        if result is not None:
+            self._publish(run, result)
 
     def _stalled(self, run: _Run) -> str | None:
         now = time.perf_counter()
@@ -802,7 +822,7 @@ class Engine:
                 continue
             self._publish(run, result)
 
-    def _window(self, run: _Run, start: int) -> Result | None:
+    def _window(self, run: _Run, start: int, index: int | None = None) -> Result | None:
         end = start + self.window
         g0, g1 = run.gap
         if start < g1 and end > g0:
@@ -838,7 +858,7 @@ class Engine:
         arrived = run.ring.arrival_time(end - 1)
         latency = None if arrived is None else time.perf_counter() - arrived
         return Result(
-            index=start // self.hop,
+            index=start // self.hop if index is None else index,
             start=start,
             end=end,
             sample_rate=self.sample_rate,

@@ -285,8 +285,16 @@ class SpeechDetector:
         if not starts:
             return np.zeros((0, 0), dtype=bool)
         s0 = starts[0]
-        if any((s - s0) % CHUNK_HOP for s in starts) or window < CHUNK:
-            return self.chunk_probabilities(np.stack([y[s : s + window] for s in starts])) >= threshold
+        if window < CHUNK:
+            return self.chunk_probabilities(np.stack([_window(y, s, window) for s in starts])) >= threshold
+        off = [i for i, s in enumerate(starts) if (s - s0) % CHUNK_HOP]
+        if off:  # e.g. a file's last window, aligned to its end: on its own, the others shared
+            out = np.zeros((len(starts), (window - CHUNK) // CHUNK_HOP + 1), dtype=bool)
+            alone = np.stack([_window(y, starts[i], window) for i in off])
+            out[off] = self.chunk_probabilities(alone) >= threshold
+            on = [i for i in range(len(starts)) if i not in set(off)]
+            out[on] = self.voiced_in_signal(y, [starts[i] for i in on], window, threshold)
+            return out
         n_c = (window - CHUNK) // CHUNK_HOP + 1
         span = np.asarray(y[s0 : starts[-1] + window], dtype=np.float32)
         if len(span) < starts[-1] - s0 + window:  # a short signal: zeros after it, as take_window pads
@@ -300,6 +308,12 @@ class SpeechDetector:
         gates[needed] = self.encode(grid[needed])
         p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
         return p >= threshold
+
+
+def _window(y: FloatArray, start: int, window: int) -> FloatArray:
+    """``y[start : start + window]``, zeros after the signal's end (as file windows are padded)."""
+    seg = np.asarray(y[start : start + window], dtype=np.float32)
+    return seg if len(seg) == window else np.concatenate([seg, np.zeros(window - len(seg), np.float32)])
 
 
 _default: SpeechDetector | None = None

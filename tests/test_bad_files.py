@@ -488,7 +488,9 @@ def _file_hop() -> int:
 
 
 def _check_analysis(case: Case, y: np.ndarray, a) -> None:
-    starts = window_starts(len(y), 3 * SR, _file_hop())
+    starts = window_starts(
+        len(y), 3 * SR, _file_hop(), to_end=SR // 100
+    )  # the frame hop: a window at the end
     assert len(a.windows) == len(starts), case.id
     assert np.isfinite(a.probabilities).all() and abs(float(a.probabilities.sum()) - 1) < 1e-3, case.id
     for w in a.windows:
@@ -602,9 +604,12 @@ def test_predict_process_on_the_whole_corpus(corpus, outcomes, model, tmp_path):
             assert rec == {"path": str(case.path), "error": got.error.reason}, case.id
         else:
             a = analyse_signal(got.samples, model)
+            assert rec["speech"] == a.speech, case.id
+            if not a.speech:  # no distribution when nothing was speech (issue 20, item 3)
+                assert rec["probabilities"] is None and rec["confidence"] is None, case.id
+                continue
             want = [round(float(p), 4) for p in a.probabilities]
             assert list(rec["probabilities"].values()) == pytest.approx(want, abs=2e-4), case.id
-            assert rec["speech"] == a.speech, case.id
     # bounded: nothing in the corpus is longer than a few seconds at 192 kHz x 8 channels
     peak_mb = float(tail[1])
     assert peak_mb < 400, f"predict peaked at {peak_mb:.0f} MiB on small files"

@@ -118,7 +118,8 @@ def _file_windows(model, seconds: float) -> int:
     from serlive.windows import window_starts
 
     w = model.meta.windows.for_files()
-    return len(window_starts(round(seconds * SR), w.window_samples(SR), w.hop_samples(SR)))
+    hop = model.meta.features.hop_length
+    return len(window_starts(round(seconds * SR), w.window_samples(SR), w.hop_samples(SR), to_end=hop))
 
 
 def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):

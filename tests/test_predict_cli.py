@@ -88,9 +88,9 @@ def test_path_is_reported_as_given(capsys, audio, tiny_models, monkeypatch):
     ("dur", "starts"),
     [
         (6.0, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]),
-        (6.2, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]),
+        (6.2, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.2]),  # the last window ends at the file's end
         (3.5, [0.0, 0.5]),
-        (3.4, [0.0]),
+        (3.4, [0.0, 0.4]),
         (3.0, [0.0]),
         (2.0, [0.0]),
     ],
@@ -107,8 +107,13 @@ def test_timeline_windows(capsys, tmp_path, tiny_models, dur, starts):
         assert list(w["probabilities"]) == list(LABELS)
         assert sum(w["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
         assert w["silent"] is False
-    # the file's probabilities are the mean of its (voiced) windows
-    mean = np.mean([list(w["probabilities"].values()) for w in tl], axis=0)
+    # the file's probabilities are the mean of its (voiced) windows, the end-aligned last one weighing
+    # the share of a 0.5 s hop it adds
+    weights = [
+        1.0 if (w["start"] / 0.5).is_integer() else (w["end"] - tl[i - 1]["end"]) / 0.5
+        for i, w in enumerate(tl)
+    ]
+    mean = np.average([list(w["probabilities"].values()) for w in tl], axis=0, weights=weights)
     np.testing.assert_allclose(list(rec["probabilities"].values()), mean, atol=2e-4)
 
 
