@@ -94,6 +94,10 @@ def min_frame_batch(cfg: FeatureConfig) -> int:
 _PIECE_S = 1.0
 #: How long the worker sleeps at most between checks when no window is due.
 _IDLE_WAKE_S = 0.25
+#: For this long after Start a realtime source is watched for audio that predates Start ...
+_BACKLOG_WATCH_S = 1.0
+#: ... i.e. for more audio than the time since Start holds, by more than this (blocks arrive unevenly)
+_BACKLOG_SLACK_S = 1.5
 
 
 class ModelLike(Protocol):
@@ -199,6 +203,8 @@ class EngineStats:
     #: CPU time of the worker thread (features, model, gating, resampling, recording)
     worker_cpu_s: float = 0.0
     results_discarded: int = 0
+    #: samples (at the source's rate) skipped at Start as stale: delivered faster than time allows
+    stale_samples: int = 0
     latencies_s: list[float] = field(default_factory=list)
 
     @property
@@ -340,6 +346,8 @@ class _Run:
         self.cursor = 0  # capture samples moved on (resampled / recorded)
         self.next_start = 0
         self.heard_to = 0  # end of the last analysed window: later samples are new to the session
+        self.backlog_checked = False  # past the time a stale backlog at Start is looked for
+        self.skipped = 0  # capture samples skipped as stale (delivered faster than the clock allows)
         self.smoothed: FloatArray | None = None
         #: this stream's speaker statistics (None: the model cannot adapt); a new stream starts afresh
         self.session: SessionStats | None = None
@@ -514,7 +522,8 @@ class Engine:
         captured = run.capture.written
         if run.resampler is None:
             return captured
-        return round(captured * self.sample_rate / run.source.sample_rate)
+        # the model-rate ring starts after any stale audio skipped at Start (never resampled)
+        return round((captured - run.skipped) * self.sample_rate / run.source.sample_rate)
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop the stream; returns within about ``timeout`` s, True when everything ended.
@@ -603,6 +612,8 @@ class Engine:
             while not run.stop.is_set():
                 finished = run.source.finished  # before pumping, so its last samples are included
                 error = run.source.error
+                if run.source.realtime and not run.backlog_checked:
+                    self._skip_backlog(run)
                 self._pump_and_analyse(run, drop_late)
                 with run.stats_lock:
                     run.stats.worker_cpu_s = time.thread_time() - cpu0
@@ -687,6 +698,42 @@ class Engine:
         result = self._window(run, start, index=last // self.hop + 1)
         if result is not None:
             self._publish(run, result)
+
+    def _skip_backlog(self, run: _Run) -> None:
+        """Skip audio that predates Start: more samples than the time since Start can hold.
+
+        Why: once, after 4 minutes idle on a fresh sound server, Start showed 298 windows after 7 s and
+        a minute of "no speech": the device handed over a backlog far faster than real time and every
+        window of it was analysed.  A stream's results must be about audio after Start, so during its
+        first second, samples beyond what the elapsed time holds (plus :data:`_BACKLOG_SLACK_S` for
+        uneven blocks) are stale: the oldest are skipped, leaving the elapsed time's worth.  Counted
+        in :attr:`EngineStats.stale_samples`.  (A file replayed faster than real time declares its
+        ``speed``; only the first second is watched, so a device clock a little fast is never cut.)
+        """
+        elapsed = time.perf_counter() - run.t_start
+        if elapsed > _BACKLOG_WATCH_S:
+            run.backlog_checked = True
+        rate = run.source.sample_rate * float(getattr(run.source, "speed", 1.0) or 1.0)
+        written = run.capture.written
+        if written - run.skipped <= (elapsed + _BACKLOG_SLACK_S) * rate:
+            return
+        keep_from = written - int(elapsed * rate)  # the newest elapsed-time's worth is after Start
+        k = keep_from - run.cursor
+        if k <= 0:
+            return
+        run.cursor = keep_from
+        run.skipped += k
+        if run.resampler is None:  # windows and the take start after the stale audio
+            hop = self.hop
+            run.next_start = max(run.next_start, -(-keep_from // hop) * hop)
+            run.heard_to = max(run.heard_to, run.next_start)
+            take = run.take
+            if take is not None and take.pos < keep_from and take.pos == take.start:
+                take.start = take.pos = keep_from
+        run.capture.release(run.cursor if run.resampler is not None else min(run.cursor, run.next_start))
+        with run.stats_lock:
+            run.stats.stale_samples = run.skipped
+        log.warning("skipped %d samples of stale audio delivered at Start", k)
 
     def _stalled(self, run: _Run) -> str | None:
         now = time.perf_counter()

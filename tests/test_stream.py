@@ -24,7 +24,7 @@ from serlive.config import LABELS, WindowConfig
 from serlive.model import EmotionModel
 from serlive.stream import Engine, EngineError, Result, StreamEnd
 from serlive.windows import window_starts
-from tests.conftest import SR, noise, speechlike, spoken
+from tests.conftest import SR, noise, speechlike, spoken, tone
 from tests.test_analysis import StubModel
 
 WIN = 3 * SR
@@ -570,3 +570,44 @@ def test_adaptation_counts_the_speech_heard_not_a_hop_per_voiced_window():
     assert heard == pytest.approx(sum(r.new_speech_s for r in results))
     a = analyse_signal(y, model, keep_embeddings=True)  # type: ignore[arg-type]
     assert adapt_to_session([a], model) == pytest.approx(heard, abs=1e-6)  # type: ignore[arg-type]
+
+
+class _Backlogged(ThreadedSource):
+    """A device that hands over ``stale_s`` of old audio (a tone) at once on opening, then speech in real
+    time: the shape of the 298 windows after 7 s seen once after a long idle on a fresh sound server."""
+
+    name = "backlogged mic"
+
+    def __init__(self, rate: int, stale_s: float = 10.0) -> None:
+        super().__init__()
+        self.sample_rate = rate
+        self.stale = tone(1000.0, stale_s, sr=rate)
+        self.fresh = spoken(4.0) if rate == SR else soxr.resample(spoken(4.0), SR, rate).astype(np.float32)
+
+    def produce(self, ring, stop: threading.Event) -> None:
+        ring.write(self.stale)
+        block = self.sample_rate // 50
+        for i in range(0, len(self.fresh), block):
+            if stop.wait(0.02):
+                return
+            ring.write(self.fresh[i : i + block])
+        self._finished = True
+
+
+@pytest.mark.parametrize("rate", [SR, 48000], ids=["16k", "48k-resampled"])
+def test_stale_audio_delivered_at_start_is_not_analysed(rate, tmp_path):
+    """Issue 20, item 6: a stream's results are about audio after Start.  10 s of old audio handed over at
+    once when the device opens is skipped (and counted), no window holds any of it, and neither does the
+    recording of the take started with the stream."""
+    src = _Backlogged(rate)
+    eng = Engine(StubModel(), record=tmp_path / "take.wav")
+    eng.start(src)
+    assert eng.wait(30)
+    results, end = drain(eng)
+    assert end.error is None and results
+    rec, _ = sf.read(tmp_path / "take.wav", dtype="float32")
+    assert len(rec) <= len(src.fresh) * SR / rate + 0.5 * SR + 64  # the take: after Start, not the backlog
+    if rate == SR:  # no window holds any of the stale audio
+        assert results[0].start >= len(src.stale), results[0].start
+    skipped = end.stats.stale_samples
+    assert skipped >= 9.0 * rate, skipped  # nearly all the stale 10 s (the first moments may be after Start)

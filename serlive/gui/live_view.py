@@ -812,7 +812,11 @@ class LiveView(QWidget):
         # losses the user should know of appear only when they happen, so the line stays short
         losses = "".join(
             f"  |  {name} {n}"
-            for name, n in (("device overflows", st.device_overflows), ("late windows", st.dropped_windows))
+            for name, n in (
+                ("device overflows", st.device_overflows),
+                ("late windows", st.dropped_windows),
+                ("stale samples skipped at Start", st.stale_samples),  # audio older than Start: not analysed
+            )
             if n
         )
         line = (
