@@ -41,6 +41,8 @@ class WindowResult:
     #: its weight in the file's mean: 1, and for the last window, aligned to the file's end, the share
     #: of a hop it adds (it overlaps the window before it; counting it whole would count that twice)
     weight: float = 1.0
+    #: below the level gate (too quiet to judge); a silent window that is not quiet had no voice in it
+    quiet: bool = False
 
 
 @dataclass
@@ -181,7 +183,7 @@ def analyse_signal(
                 if not sil and voiced[j] is not None:
                     heard = new_speech_s(voiced[j], end - new - s, end - s, sr)
                 weight = 1.0 if s % hop == 0 else new / hop  # the end-aligned window: the share it adds
-                result.windows.append(WindowResult(s / sr, end / sr, p, sil, e, heard, weight))
+                result.windows.append(WindowResult(s / sr, end / sr, p, sil, e, heard, weight, not loud[j]))
             done += len(chunk)
             if progress is not None and progress(min(1.0, done / len(starts))):
                 cancelled = True

@@ -137,6 +137,9 @@ class Result:
     speech_heard_s: float = 0.0
     #: seconds of speech in the samples this window added to the last analysed one (0 when silent)
     new_speech_s: float = 0.0
+    #: silent because it is below the level gate (too quiet to judge); False for a loud window the
+    #: voice-activity detector found no voice in (a tone, music, noise): the two say different things
+    quiet: bool = False
 
     @property
     def start_s(self) -> float:
@@ -881,7 +884,7 @@ class Engine:
             return None
         raw, rms = run.frames.window(f_lo, f_hi)
         x = self.extractor.window_input(raw)
-        silent = is_silent(rms, self.silence_dbfs)
+        silent = quiet = is_silent(rms, self.silence_dbfs)
         # the samples this window adds to the last analysed one: the speech among them is what the
         # session has newly heard (a whole hop per voiced window over-counted pauses)
         lo = max(run.heard_to, start) - start
@@ -917,6 +920,7 @@ class Engine:
             adapted=adapted,
             speech_heard_s=0.0 if run.session is None else run.session.heard_s,
             new_speech_s=heard,
+            quiet=quiet,
         )
 
     def _probabilities(self, run: _Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:

@@ -1615,3 +1615,24 @@ def test_record_starts_and_stops_takes_while_listening(qtbot, window, fake_mic, 
         assert starts, f"{path.name} does not start at the click (delivered {before}..{after})"
         np.testing.assert_array_equal(got, sig[starts[0] : starts[0] + len(got)])
     assert not errors
+
+
+def test_no_speech_says_why_too_quiet_or_no_voice(qtbot, tiny_window, make_audio):
+    """Item 8: a -6 dBFS 1 kHz tone, with the meter at -6 dBFS, said "too quiet to judge (below the speech
+    gate)", the fixed text of every no-speech window, and the file viewer "no window is above the speech
+    gate".  The level gate and the voice detector say different things; each view now says which."""
+    from serlive.gui.live_view import LiveView
+
+    win = tiny_window
+    loud_tone = tone(1000.0, 20.0, amp=0.5)  # -6 dBFS
+    for y, why in ((loud_tone, "no voice heard"), (np.zeros(20 * SR, np.float32), "too quiet")):
+        view = LiveView(win.live.model_path, win.live.labels, list_devices=lambda: [])
+        qtbot.addWidget(view)
+        assert view.start_source(FileSource(samples=y, realtime=True, speed=4.0))
+        qtbot.waitUntil(lambda view=view: view.results_seen > 0, timeout=20_000)
+        assert view.emotion_label.text() == "no speech"
+        assert view.confidence_label.text().startswith(why), view.confidence_label.text()
+        view.stop()
+        _analyse(qtbot, win, make_audio("x.wav", y[: 5 * SR]))
+        assert not win.file.loaded.analysis.speech
+        assert why in win.file.summary_detail.text(), win.file.summary_detail.text()

@@ -73,6 +73,17 @@ def analyse_in_segments(
     return analyse_signal(y, model, batch=8, progress=progress, segment_windows=segment_windows)
 
 
+def no_speech_reason(a: Any) -> str:
+    """Why a file has no speech window: every window too quiet, or loud ones without a voice.
+
+    It said "no window is above the speech gate" for a -6 dBFS tone too, which is loud: the voice
+    detector, not the level gate, turned it down (issue 20, item 8).
+    """
+    if a.windows and all(w.quiet for w in a.windows):
+        return "every window is too quiet to judge (below the level gate)"
+    return "no voice heard in any window (tone, music or noise?)"
+
+
 def mel_frames(ext: Any, y: NDArray[np.float32], frame0: int, frame1: int) -> NDArray[np.float32]:
     """The model's log-mel frames ``frame0 .. frame1 - 1`` of ``y``, as ``(frames, bands)``."""
     cfg = ext.cfg
@@ -503,7 +514,7 @@ class FileView(QWidget):
             self.summary_detail.setText(
                 f"confidence {100 * a.confidence:.0f} %  ·  {windows}  ·  {dur:.1f} s"
                 if a.speech
-                else f"no window is above the speech gate  ·  {dur:.1f} s"
+                else f"{no_speech_reason(a)}  ·  {dur:.1f} s"
             )
             if a.speech:
                 self.bars.set_values(a.probabilities)

@@ -721,7 +721,13 @@ class LiveView(QWidget):
         if r.silent:
             self.emotion_label.setText("no speech")
             self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
-            self.confidence_label.setText("too quiet to judge (below the speech gate)")
+            # say why: a -6 dBFS tone is not "too quiet" (issue 20, item 8)
+            why = (
+                "too quiet to judge (below the level gate)"
+                if r.quiet
+                else "no voice heard (tone, music or noise?)"
+            )
+            self.confidence_label.setText(why)
             self.bars.set_values(None)
         else:
             self.emotion_label.setText(r.label)
