@@ -1636,3 +1636,46 @@ def test_no_speech_says_why_too_quiet_or_no_voice(qtbot, tiny_window, make_audio
         _analyse(qtbot, win, make_audio("x.wav", y[: 5 * SR]))
         assert not win.file.loaded.analysis.speech
         assert why in win.file.summary_detail.text(), win.file.summary_detail.text()
+
+
+def test_open_recent_gets_only_files_that_opened(qtbot, tiny_window, make_audio, tmp_path, errors):
+    """Item 9: corrupt and non-audio files that gave an error box were added to Open Recent and pushed
+    good ones out.  A file goes on the list once it has opened."""
+    win = tiny_window
+    good = make_audio("good.wav", spoken(1.0))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    _analyse(qtbot, win, good)
+    for p in (bad, text):
+        _analyse(qtbot, win, p)
+    assert len(errors) == 2 and all(title == "Cannot open file" for title, _ in errors), errors
+    assert win.recent_files() == [str(good.resolve())]
+
+
+def test_several_files_on_the_command_line_open_one_after_another(
+    qtbot, tiny_window, make_audio, monkeypatch
+):
+    """Item 10: ``serlive a.wav b.wav`` (a desktop entry's %F) opened only the first, silently, and the
+    status bar showed its relative path.  Now the others wait for File ▸ Open next file, the status bar
+    says how many, and it names each file by its absolute path."""
+    win = tiny_window
+    paths = [make_audio(f"{n}.wav", spoken(1.0)) for n in ("a", "b", "c")]
+    monkeypatch.chdir(paths[0].parent)
+    status = lambda: win.status_label.text()  # noqa: E731
+    win.open_files(["a.wav", "b.wav", str(paths[2])])
+    qtbot.waitUntil(lambda: not win.file.busy and win.file.loaded is not None, timeout=30_000)
+    qtbot.wait(50)
+    assert win.file.loaded.path == paths[0].absolute()
+    assert status().startswith(f"{paths[0].absolute()}  |  ") and "2 more files" in status(), status()
+    assert win.next_action.isEnabled() and "b.wav" in win.next_action.text()
+    for want, left in ((paths[1], "1 more file:"), (paths[2], None)):
+        win.next_action.trigger()
+        qtbot.waitUntil(
+            lambda want=want: win.file.loaded is not None and win.file.loaded.path == want.absolute()
+        )
+        qtbot.waitUntil(lambda: not win.file.busy)
+        qtbot.wait(50)
+        assert (left in status()) if left else ("more file" not in status()), status()
+    assert not win.next_action.isEnabled()

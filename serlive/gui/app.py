@@ -54,8 +54,7 @@ def run(files: Sequence[str] = (), model_path: str | None = None) -> int:
     # measured on the GUI thread), so collections stay well inside a frame.
     gc.collect()
     gc.freeze()
-    for f in files[:1]:
-        win.open_file(f)
+    win.open_files(files)  # the first now, the others one after another (File ▸ Open next file)
     _env_hooks(win, bool(files))
     return app.exec()
 

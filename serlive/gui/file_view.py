@@ -320,7 +320,8 @@ class FileView(QWidget):
         self._generation += 1
         self.clear()
         self._cancel = threading.Event()
-        gen, cancel, p = self._generation, self._cancel, Path(path)
+        # absolute: the status bar showed the command line's relative path (issue 20, item 10)
+        gen, cancel, p = self._generation, self._cancel, Path(path).absolute()
         self._pending = True
         self._opening = p
         self.title.setText(f"Analysing {p.name}…")
