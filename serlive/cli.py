@@ -603,7 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--model", help=MODEL_HELP)
 
     gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")
-    gu.add_argument("paths", nargs="*", help="an audio file to open in the viewer")
+    gu.add_argument(
+        "paths", nargs="*", help="audio files to open in the viewer (the first now, the others in turn)"
+    )
     gu.add_argument("--model", help=MODEL_HELP)
     return p
 

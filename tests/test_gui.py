@@ -1679,3 +1679,17 @@ def test_several_files_on_the_command_line_open_one_after_another(
         qtbot.wait(50)
         assert (left in status()) if left else ("more file" not in status()), status()
     assert not win.next_action.isEnabled()
+
+
+def test_short_files_show_their_windows_as_markers(qtbot, tiny_window, make_audio):
+    """Item 11: a file under 5 s had one window, one point and so no line: an empty probability plot.  A
+    timeline of few windows is drawn with markers; a long one stays lines only."""
+    win = tiny_window
+    _analyse(qtbot, win, make_audio("short.wav", spoken(2.0)))
+    assert len(win.file.loaded.analysis.windows) == 1
+    for c in win.file.time_curves:
+        assert c.opts["symbol"] == "o"
+        xs, ys = c.scatter.getData()
+        assert len(xs) == 1 and np.isfinite(ys).all()  # one marker per emotion: the window is visible
+    _analyse(qtbot, win, make_audio("long.wav", spoken(60.0)))
+    assert all(c.opts["symbol"] is None for c in win.file.time_curves)

@@ -54,6 +54,7 @@ WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
 MIN_SPAN_S = 0.01  #: the deepest zoom: 160 samples across the plot
 LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
+FEW_POINTS = 12  #: a timeline of this many windows or fewer (a file under about 25 s) gets markers
 
 
 def analyse_in_segments(
@@ -498,9 +499,20 @@ class FileView(QWidget):
             # 1-pixel (cosmetic) pens for long files: Qt's raster engine draws them ~6x faster than
             # 2-pixel ones (an hour's 8 x 7195 points: ~4 ms a paint instead of ~27 ms)
             width = 2 if len(d.times) <= LONG_TIMELINE_POINTS else 1
+            # a short file has one or a few windows: one point draws no line, so the plot looked empty
+            # (issue 20, item 11); markers show them
+            few = len(d.times) <= FEW_POINTS
             for i, c in enumerate(self.time_curves):
                 c.setPen(emotion_pen(self.labels[i], width=width))
-                c.setData(d.times, d.probs[:, i])
+                color = emotion_color(self.labels[i])
+                c.setData(
+                    d.times,
+                    d.probs[:, i],
+                    symbol="o" if few else None,
+                    symbolSize=7,
+                    symbolBrush=color,
+                    symbolPen=color,
+                )
             # one column per window, centred on the window like the curves' points, a hop wide
             step = float(self.model.meta.windows.for_files().hop_s)
             silent = np.array([w.silent for w in a.windows], bool)
