@@ -1693,3 +1693,16 @@ def test_short_files_show_their_windows_as_markers(qtbot, tiny_window, make_audi
         assert len(xs) == 1 and np.isfinite(ys).all()  # one marker per emotion: the window is visible
     _analyse(qtbot, win, make_audio("long.wav", spoken(60.0)))
     assert all(c.opts["symbol"] is None for c in win.file.time_curves)
+
+
+def test_about_lists_the_licence_of_every_corpus_of_the_model(window):
+    """Item 12: About listed licences for RAVDESS and TESS only, right under a model licence line naming
+    seven corpora.  It lists every corpus of the model in use, from its metadata."""
+    from serlive.config import CORPUS_LICENCES
+
+    corpora = window.model.meta.extra["training"]["corpora"]
+    assert len(corpora) >= 3
+    text = window.about_text()
+    listed = text.split("Corpora licences")[1]
+    for c in corpora:
+        assert CORPUS_LICENCES[c] in listed.replace("&#x27;", "'"), c

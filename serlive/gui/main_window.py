@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from serlive import __version__
+from serlive.config import CORPUS_LICENCES
 from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
@@ -21,10 +22,6 @@ from serlive.model import model_date, shipped_model_path
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
 MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
-CORPORA_LICENCES = (
-    "RAVDESS: Creative Commons BY-NC-SA 4.0 (attribution, non-commercial, share-alike)",
-    "TESS: Creative Commons BY-NC-ND 4.0 (attribution, non-commercial, no derivatives)",
-)
 
 
 class MainWindow(QMainWindow):
@@ -352,7 +349,11 @@ class MainWindow(QMainWindow):
         if extra.get("licence"):
             lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
         lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
-        lines.append("<br>".join(html.escape(x) for x in CORPORA_LICENCES))
+        # every corpus of the model in use, from its metadata (the box listed RAVDESS and TESS only,
+        # under a licence line naming seven: issue 20, item 12)
+        names = [str(c) for c in corpora] if corpora else []
+        licences = [CORPUS_LICENCES.get(c, f"{c} (licence not recorded)") for c in names]
+        lines.append("<br>".join(html.escape(x) for x in licences) or "not recorded in the model file")
         lines.append("</p><p>Code: MIT licence.</p>")
         return "".join(lines)
 

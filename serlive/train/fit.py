@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.config import LABELS, FeatureConfig, WindowConfig
+from serlive.config import CORPUS_LICENCES, LABELS, FeatureConfig, WindowConfig
 from serlive.train.corpora import TRAIN_ONLY_SPEAKERS, Utterance, load_all
 from serlive.train.dataset import DatasetConfig, build
 
@@ -142,20 +142,6 @@ def spec_augment(x: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np
         t0 = int(rng.integers(0, t - tw + 1))
         x[i, t0 : t0 + tw] = 0.0
     return x
-
-
-CORPUS_LICENCES = {
-    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
-    "tess": "TESS (CC BY-NC-ND 4.0)",
-    "turevdb": "TurEV-DB (CC BY-NC-ND 4.0)",
-    "savee": "SAVEE (research use)",
-    "cremad": "CREMA-D (ODbL)",
-    "emodb": "EmoDB (research use)",
-    "nemo": "nEMO (CC BY-NC-SA 4.0)",
-    "ased": "ASED (no licence stated; Retta et al. 2022)",
-    "esd": "ESD speaker 0020 (research use)",
-    "emospeech": "EmoSpeech Command (CC BY-NC-SA 4.0)",
-}
 
 
 def licence_note(corpora: list[str]) -> str:
