@@ -576,7 +576,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     li = sub.add_parser("listen", help="live emotion from a microphone, one line per 3 s window")
     li.add_argument("--device", help="input device index or (part of its) name (default: the system default)")
-    li.add_argument("--hop", type=float, help="seconds between windows, a multiple of 0.02 (default: 0.5)")
+    li.add_argument(
+        "--hop",
+        type=_seconds,
+        help="seconds between windows, a multiple of the model's frame hop (0.01 s) (default: 0.5)",
+    )
     li.add_argument(
         "--smoothing",
         type=float,
@@ -586,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
     li.add_argument(
         "--duration",
-        type=_positive_float,
+        type=_seconds,
         help="stop after this many seconds of audio (from the first block)",
     )
     li.add_argument(
@@ -641,10 +645,14 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run(args.paths, args.model)
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+def _seconds(text: str) -> float:
+    """A positive number of seconds; argparse said "invalid _positive_float value: 'abc'" for a word."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30 or 2.5)") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds (e.g. 30 or 2.5)")
     return value
 
 

@@ -158,7 +158,7 @@ class LiveView(QWidget):
         self.hop_spin.setDecimals(2)
         self.hop_spin.setSuffix(" s")
         self.hop_spin.setValue(0.5)
-        self.hop_spin.setToolTip("Seconds between decisions (rounded to the 20 ms frame hop)")
+        self.hop_spin.setToolTip("Seconds between decisions (a multiple of the model's 10 ms frame hop)")
         controls.addWidget(self.hop_spin)
         controls.addWidget(QLabel("Smoothing:"))
         self.smooth_spin = QDoubleSpinBox()
@@ -582,7 +582,10 @@ class LiveView(QWidget):
         from serlive.model import ModelError
         from serlive.stream import EngineError
 
-        hop = round(self.hop_spin.value() / 0.02) * 0.02
+        # one rule, the engine's: a multiple of the model's frame hop (it said 20 ms here, 0.02 s in
+        # listen --help and 0.01 s in listen's error; issue 20, item 13)
+        fh = DEFAULT_FEATURES.hop_length / DEFAULT_FEATURES.sample_rate
+        hop = round(round(self.hop_spin.value() / fh) * fh, 6)
         try:
             # an existing file is never overwritten: the engine numbers the take (take-2.wav, ...)
             record = self.record_path if self.record_check.isChecked() else None
