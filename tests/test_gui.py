@@ -1706,3 +1706,21 @@ def test_about_lists_the_licence_of_every_corpus_of_the_model(window):
     listed = text.split("Corpora licences")[1]
     for c in corpora:
         assert CORPUS_LICENCES[c] in listed.replace("&#x27;", "'"), c
+
+
+def test_clock_ticks_fall_on_round_steps_and_ctrl_equals_zooms_in(qtbot, tiny_window):
+    """Items 14 and 15: m:ss ticks fell every 100 s (1:40, 3:20, 5:00); they fall on round clock steps.
+    Ctrl+= (without Shift) zooms in as Ctrl++ does."""
+    from PySide6.QtGui import QKeySequence
+
+    from serlive.gui.plots import CLOCK_STEPS, TimeAxis
+
+    axis = TimeAxis()
+    axis.set_duration(600.0)
+    for span, px in ((600.0, 800), (3000.0, 900), (90.0, 700), (20.0, 1000)):
+        (major, _), (minor, _) = axis.tickSpacing(0.0, span, px)
+        assert major in CLOCK_STEPS and ((major >= 60 and major % 60 == 0) or 60 % major == 0), major
+        assert span / major <= px / 80 and (major / minor).is_integer()
+    assert axis.tickSpacing(0.0, 600.0, 800)[0][0] != 100
+    keys = [k.toString() for k in tiny_window.zoom_in_action.shortcuts()]
+    assert QKeySequence("Ctrl+=").toString() in keys and QKeySequence("Ctrl++").toString() in keys, keys

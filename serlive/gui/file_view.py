@@ -54,6 +54,7 @@ WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
 MIN_SPAN_S = 0.01  #: the deepest zoom: 160 samples across the plot
 LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
+PHASES = ("loading", "spectrogram", "analysing")  #: the progress bar's texts
 FEW_POINTS = 12  #: a timeline of this many windows or fewer (a file under about 25 s) gets markers
 
 
@@ -197,6 +198,10 @@ class FileView(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(260)
+        # never narrower than its longest text: "spectrogram 10%" wrapped onto two lines in a bar
+        # squeezed by a long title (issue 20, item 14)
+        widest = max(self.progress.fontMetrics().horizontalAdvance(f"{p} 100%") for p in PHASES)
+        self.progress.setMinimumWidth(min(260, widest + 32))
         self.progress.hide()
         top.addWidget(self.progress)
         self.cancel_button = QPushButton("Cancel")
@@ -501,7 +506,7 @@ class FileView(QWidget):
             width = 2 if len(d.times) <= LONG_TIMELINE_POINTS else 1
             # a short file has one or a few windows: one point draws no line, so the plot looked empty
             # (issue 20, item 11); markers show them
-            few = len(d.times) <= FEW_POINTS
+            few = len(d.times) <= FEW_POINTS and bool(np.isfinite(d.probs).any())  # (no markers for NaN)
             for i, c in enumerate(self.time_curves):
                 c.setPen(emotion_pen(self.labels[i], width=width))
                 color = emotion_color(self.labels[i])

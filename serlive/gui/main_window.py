@@ -105,6 +105,10 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = self._action(
             "Zoom &out", lambda: self._file_zoom(2.0), QKeySequence.StandardKey.ZoomOut
         )
+        # Ctrl+= (the key without Shift) zooms in too, as in most apps (issue 20, item 15)
+        self.zoom_in_action.setShortcuts(
+            [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
+        )
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             vm.addAction(a)
         # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space is the Start

@@ -66,6 +66,11 @@ def format_time(seconds: float, spacing: float, clock: str = "s") -> str:
     return f"{sign}{h}:{m:02d}:{s:0{width}.{decimals}f}"
 
 
+#: tick steps of a clock (m:ss, h:mm:ss) axis, in seconds
+CLOCK_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
+               10800, 21600, 43200, 86400)  # fmt: skip
+
+
 class TimeAxis(pg.AxisItem):
     """A time axis in seconds, m:ss or h:mm:ss, never with an SI-prefixed unit.
 
@@ -88,6 +93,19 @@ class TimeAxis(pg.AxisItem):
             self.setLabel(f"time ({self.clock})")
         self.picture = None  # redraw the ticks in the new format
         self.update()
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        """Round clock steps (30 s, 1 min, 2 min, 5 min, ...) in m:ss and h:mm:ss (pyqtgraph's hook).
+
+        pyqtgraph picks decimal steps, which in m:ss put ticks every 100 s: 1:40, 3:20, 5:00.
+        """
+        span = abs(maxVal - minVal)
+        if self.clock == "s" or span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        most = max(2.0, size / 80.0)  # a label every 80 pixels or more
+        major = next((s for s in CLOCK_STEPS if span / s <= most), CLOCK_STEPS[-1])
+        minor = next((s for s in reversed(CLOCK_STEPS) if s < major and (major / s) % 1 == 0), major)
+        return [(major, 0.0), (minor, 0.0)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         """Tick labels in :attr:`clock`'s format (pyqtgraph's hook)."""
