@@ -515,7 +515,8 @@ def test_every_loadable_case_gives_a_correct_analysis(corpus, outcomes, model):
 def test_file_viewer_worker_functions_on_every_case(corpus, outcomes, model):
     """What ``FileView._work`` runs (loader, spectrogram, segmented analysis, envelope), minus the widget."""
     pytest.importorskip("PySide6")
-    from serlive.gui.file_view import WAVE_BINS, FileView, analyse_in_segments
+    from serlive.gui.file_model import WAVE_BINS, analyse_in_segments
+    from serlive.gui.file_view import FileView
     from serlive.gui.plots import envelope
 
     fake_view = SimpleNamespace(model=model)
@@ -635,7 +636,8 @@ import numpy as np
 from serlive.model import EmotionModel
 from serlive.audio.io import load_audio
 from serlive.analysis import analyse_signal
-from serlive.gui.file_view import WAVE_BINS, FileView
+from serlive.gui.file_model import WAVE_BINS
+from serlive.gui.file_view import FileView
 from serlive.gui.plots import envelope
 from types import SimpleNamespace
 

@@ -342,7 +342,7 @@ def test_live_records_to_file(qtbot, model, tmp_path):
 
 def test_segmented_analysis_equals_whole_file(model):
     from serlive.analysis import analyse_signal
-    from serlive.gui.file_view import analyse_in_segments
+    from serlive.gui.file_model import analyse_in_segments
 
     y = np.concatenate([speechlike(7.0, seed=1), np.zeros(SR * 3, np.float32), speechlike(5.3, seed=2)])
     whole = analyse_signal(y, model)
@@ -383,9 +383,9 @@ def test_stream_error_shown_as_notice(qtbot, model):
 
 def test_zoom_renders_spectrogram_detail(qtbot, window, make_audio, monkeypatch):
     """Zoomed into a long file, the visible stretch is re-rendered from the model's own frames."""
-    from serlive.gui import file_view
+    from serlive.gui import file_model
 
-    monkeypatch.setattr(file_view, "MAX_SPEC_COLS", 100)  # 60 s in 100 columns: 0.6 s a column
+    monkeypatch.setattr(file_model, "MAX_SPEC_COLS", 100)  # 60 s in 100 columns: 0.6 s a column
     y = np.tile(speechlike(10.0), 6)
     _analyse(qtbot, window, make_audio("zoom.wav", y))
     view = window.file
@@ -790,7 +790,7 @@ def test_waveform_reaches_the_end_and_is_redrawn_when_zoomed(qtbot, tiny_window,
     """The overview envelope keeps the file's tail (a 3.65 s clip's ended at 3.5 s); zoomed in, the visible
     stretch is redrawn from the samples (it stayed the overview's bins: a zigzag at a 7 s span of a long
     file, a straight line at 0.15 s), as the spectrogram already was."""
-    from serlive.gui import file_view
+    from serlive.gui import file_model
 
     win, view = tiny_window, tiny_window.file
     y = spoken(3.65, amp=0.2)
@@ -800,7 +800,7 @@ def test_waveform_reaches_the_end_and_is_redrawn_when_zoomed(qtbot, tiny_window,
     assert x[-1] >= 3.64, f"the waveform ends at {x[-1]:.2f} s of 3.65 s"
     assert v[x > 3.6].max() == pytest.approx(0.9, abs=1e-3)  # 16-bit WAV
 
-    monkeypatch.setattr(file_view, "WAVE_BINS", 100)  # 20 s in 100 bins (0.2 s a bin), as 20 min in 4000
+    monkeypatch.setattr(file_model, "WAVE_BINS", 100)  # 20 s in 100 bins (0.2 s a bin), as 20 min in 4000
     y = spoken(20.0)
     path = make_audio("long.wav", y, subtype="FLOAT")  # the samples the view holds, exactly
     _analyse(qtbot, win, path)
