@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
-from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -46,6 +45,7 @@ from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
 from serlive.gui.live_devices import DeviceListMixin, pulse_source
+from serlive.gui.live_record import RecordMixin
 from serlive.gui.live_state import HISTORY_S, LiveState, no_speech_text
 from serlive.gui.plots import (
     STRIP_AXIS_WIDTH,
@@ -71,7 +71,7 @@ CLIP_LEVEL = 0.99
 CLIP_HOLD_S = 1.0
 
 
-class LiveView(DeviceListMixin, QWidget):
+class LiveView(DeviceListMixin, RecordMixin, QWidget):
     """The live tab.  ``model_path`` None: the shipped model; each start builds a fresh Engine."""
 
     #: one line for the main window's status bar
@@ -324,71 +324,6 @@ class LiveView(DeviceListMixin, QWidget):
                 self.toggle()
             return True
         return super().eventFilter(watched, event)
-
-    def choose_record_file(self) -> bool:
-        """Ask where to record; True when a file was chosen (Record is then ticked).
-
-        The dialog does not ask to replace an existing file because nothing is replaced: a take
-        whose file exists goes to the next free numbered name.
-        """
-        start = self.record_path or str(Path.home() / "recording.wav")
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Record to (an existing file is never overwritten)",
-            start,
-            "WAV audio (*.wav)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
-        )
-        if not path:
-            return False
-        if Path(path).suffix.lower() != ".wav":
-            path += ".wav"
-        self.set_record_file(path)
-        return True
-
-    def set_record_file(self, path: str | Path) -> None:
-        """Record to ``path`` (Record ticked: now while listening, else from the next Start); numbered."""
-        self.record_path = str(path)
-        self.record_file_button.setText(self._elided(Path(path).name))
-        self.record_file_button.setToolTip(f"Recording to {path} (click to choose another file)")
-        self.record_check.setChecked(True)
-
-    def _elided(self, text: str) -> str:
-        width = self.record_file_button.width() - 16
-        return self.record_file_button.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
-
-    def _toggle_record(self) -> None:
-        """Ctrl+R: tick or untick Record (a take starts or ends at once while listening)."""
-        if self.record_check.isEnabled():
-            self.record_check.setChecked(not self.record_check.isChecked())
-
-    def _record_toggled(self, on: bool) -> None:
-        """Ticked: record (now, while listening; else from the next Start).  Unticked: end the take.
-
-        Why takes run on the listening stream: a stream the sound server has just opened delivers its
-        first audio 0.3-1.9 s late, so a take that opened its own stream lost the first word, and
-        recording meant stopping (curves cleared, adaptation restarted).  Unticking keeps the chosen
-        file: ticking again records there (the next free numbered name) without asking again.
-        """
-        if on and self.record_path is None and not self.choose_record_file():
-            self.record_check.setChecked(False)
-            return
-        eng = self.engine
-        if eng is None or not eng.running:
-            return  # the next Start records
-        if on and not eng.recording and self.record_path is not None:
-            from serlive.audio.record import RecordError
-            from serlive.stream import EngineError
-
-            try:
-                eng.start_take(self.record_path)
-            except (RecordError, EngineError) as exc:
-                messages.show_error(self, "Cannot record", str(exc))
-                with QSignalBlocker(self.record_check):
-                    self.record_check.setChecked(False)
-        elif not on:
-            eng.stop_take()
-        self._update_status(eng)
 
     # --- start / stop ------------------------------------------------------------------
     def _space(self) -> None:
