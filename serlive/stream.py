@@ -57,9 +57,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import soxr
@@ -67,28 +66,19 @@ from numpy.typing import NDArray
 
 from serlive.adaptation import AdaptationConfig, SessionStats
 from serlive.analysis import is_silent
-from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError, WavRecorder
+from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError
 from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
-from serlive.config import FeatureConfig
-from serlive.features import FeatureExtractor, frame_rms_dbfs
+from serlive.frame_cache import FrameCache, min_frame_batch
+from serlive.stream_results import EngineError, EngineStats, ModelLike, Result, StreamEnd
+from serlive.stream_takes import Take, TakesMixin
 from serlive.vad import default_detector, new_speech_s, vad_enabled
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Engine", "EngineError", "EngineStats", "ModelLike", "Result", "StreamEnd", "min_frame_batch"]
+
 FloatArray = NDArray[np.float32]
-
-#: Above this ``rows x filters x bins`` OpenBLAS's sgemm takes its regular kernel on the CPUs seen
-#: (about 4e5 on AVX-512 here); the engine stays above it so its frames match the file path's.
-_BLAS_SMALL_MNK = 1_000_000
-
-
-def min_frame_batch(cfg: FeatureConfig) -> int:
-    """Fewest frames :class:`_FrameCache` computes per call for this feature config."""
-    narrowest = min(cfg.n_mels, cfg.n_chroma) if cfg.kind == "frame_vector" else cfg.n_mels
-    rows = math.ceil(_BLAS_SMALL_MNK / (narrowest * (cfg.n_fft // 2 + 1))) + 1
-    return -(-rows // 16) * 16
-
 
 #: Longest piece of audio moved from the capture ring per step (bounds the worker's working set).
 _PIECE_S = 1.0
@@ -98,146 +88,6 @@ _IDLE_WAKE_S = 0.25
 _BACKLOG_WATCH_S = 1.0
 #: ... i.e. for more audio than the time since Start holds, by more than this (blocks arrive unevenly)
 _BACKLOG_SLACK_S = 1.5
-
-
-class ModelLike(Protocol):
-    """What the engine needs of :class:`serlive.model.EmotionModel`."""
-
-    meta: Any
-    extractor: FeatureExtractor
-    labels: tuple[str, ...]
-
-    def predict(self, inputs: FloatArray) -> FloatArray: ...
-
-
-class EngineError(Exception):
-    """The engine cannot start (or restart); ``str()`` says why."""
-
-
-@dataclass(frozen=True)
-class Result:
-    """One analysed window."""
-
-    #: window number: ``start == index * hop`` (a replayed file's last window, aligned to its end: the
-    #: number after the last regular one)
-    index: int
-    start: int  #: first sample (model rate, since the stream started)
-    end: int  #: one past the last sample
-    sample_rate: int
-    probabilities: FloatArray
-    silent: bool
-    #: exponentially smoothed probabilities over non-silent windows (None before the first)
-    smoothed: FloatArray | None
-    #: seconds from the arrival of the window's last sample to publishing (None if unknown)
-    latency_s: float | None
-    labels: tuple[str, ...]
-    #: the probabilities come from the session-adapted head (see :mod:`serlive.adaptation`)
-    adapted: bool = False
-    #: seconds of speech the session statistics hold so far (0 for a model that cannot adapt)
-    speech_heard_s: float = 0.0
-    #: seconds of speech in the samples this window added to the last analysed one (0 when silent)
-    new_speech_s: float = 0.0
-    #: silent because it is below the level gate (too quiet to judge); False for a loud window the
-    #: voice-activity detector found no voice in (a tone, music, noise): the two say different things
-    quiet: bool = False
-
-    @property
-    def start_s(self) -> float:
-        """Window start in seconds since the stream started."""
-        return self.start / self.sample_rate
-
-    @property
-    def end_s(self) -> float:
-        """Window end in seconds."""
-        return self.end / self.sample_rate
-
-    @property
-    def shown(self) -> FloatArray:
-        """The probabilities to show: smoothed when available."""
-        return self.smoothed if self.smoothed is not None else self.probabilities
-
-    @property
-    def label(self) -> str:
-        """``"no speech"`` for a silent window, else the most probable (smoothed) label."""
-        if self.silent:
-            return "no speech"
-        return self.labels[int(np.argmax(self.shown))]
-
-    @property
-    def confidence(self) -> float:
-        """Probability of :attr:`label` (0 when silent)."""
-        return 0.0 if self.silent else float(np.max(self.shown))
-
-    def to_dict(self, ndigits: int = 4) -> dict[str, Any]:
-        """The JSON object ``serlive listen --format json`` prints."""
-
-        def probs(p: FloatArray | None) -> dict[str, float] | None:
-            if p is None:
-                return None
-            return {k: round(float(v), ndigits) for k, v in zip(self.labels, p, strict=True)}
-
-        return {
-            "index": self.index,
-            "start_s": round(self.start_s, 3),
-            "end_s": round(self.end_s, 3),
-            "silent": self.silent,
-            "label": self.label,
-            "confidence": round(self.confidence, ndigits),
-            "probabilities": probs(self.probabilities),
-            "smoothed": probs(self.smoothed),
-            "latency_ms": None if self.latency_s is None else round(1000 * self.latency_s, 2),
-            "adapted": self.adapted,
-        }
-
-
-@dataclass
-class EngineStats:
-    """Counters of one stream; a snapshot is safe to keep."""
-
-    windows: int = 0
-    dropped_windows: int = 0
-    #: samples lost because the worker fell more than the ring's length behind
-    dropped_samples: int = 0
-    #: blocks the device reported as overflowed before they reached us
-    device_overflows: int = 0
-    #: model-rate samples received
-    samples: int = 0
-    sample_rate: int = 16000
-    #: CPU time of the worker thread (features, model, gating, resampling, recording)
-    worker_cpu_s: float = 0.0
-    results_discarded: int = 0
-    #: samples (at the source's rate) skipped at Start as stale: delivered faster than time allows
-    stale_samples: int = 0
-    latencies_s: list[float] = field(default_factory=list)
-
-    @property
-    def audio_s(self) -> float:
-        """Seconds of audio received."""
-        return self.samples / self.sample_rate
-
-    def latency_ms(self, q: float) -> float | None:
-        """Latency quantile ``q`` (0-100) in ms, None without measurements."""
-        if not self.latencies_s:
-            return None
-        return float(np.percentile(self.latencies_s, q)) * 1000
-
-    def summary(self) -> str:
-        """One line for the end of ``serlive listen``."""
-        med, p95 = self.latency_ms(50), self.latency_ms(95)
-        lat = "n/a" if med is None or p95 is None else f"median {med:.1f} ms, p95 {p95:.1f} ms"
-        extra = f", device overflows {self.device_overflows}" if self.device_overflows else ""
-        return (
-            f"{self.windows} windows over {self.audio_s:.1f} s, dropped windows {self.dropped_windows}, "
-            f"dropped samples {self.dropped_samples}{extra}, latency {lat}"
-        )
-
-
-@dataclass(frozen=True)
-class StreamEnd:
-    """Published after the last result of a stream: why it ended and its final counters."""
-
-    error: str | None
-    stats: EngineStats
 
 
 def _bounded(stop: Callable[[float], bool], timeout: float) -> bool:
@@ -258,84 +108,11 @@ def _bounded(stop: Callable[[float], bool], timeout: float) -> bool:
     return done.wait(timeout + 0.1) and all(ok)
 
 
-class _FrameCache:
-    """Raw frames and frame RMS of a contiguous run of frame indices ``[base, base+count)``."""
-
-    def __init__(self, ext: FeatureExtractor, n_window_frames: int) -> None:
-        self.ext = ext
-        self.cfg = ext.cfg
-        self.min_batch = min_frame_batch(ext.cfg)
-        cap = n_window_frames + self.min_batch
-        self.raw = np.zeros((cap, ext.raw_dim), dtype=np.float32)
-        self.rms = np.zeros(cap, dtype=np.float32)
-        self.base = 0
-        self.count = 0
-
-    @property
-    def end(self) -> int:
-        return self.base + self.count
-
-    def ensure(self, f_lo: int, f_hi: int, read: Callable[[int, int], FloatArray | None]) -> bool:
-        """Make frames ``[f_lo, f_hi)`` available; False when their samples are gone."""
-        if self.base <= f_lo and f_hi <= self.end:
-            return True
-        contiguous = self.base <= f_lo <= self.end
-        new_lo = self.end if contiguous else f_lo
-        b_lo = min(new_lo, f_hi - self.min_batch)  # negative: zero-pad before the stream
-        hop, n_fft = self.cfg.hop_length, self.cfg.n_fft
-        first = max(0, b_lo)
-        samples = read(first * hop, (f_hi - 1 - first) * hop + n_fft)
-        if samples is None:
-            self.base, self.count = f_hi, 0
-            return False
-        if b_lo < 0:
-            samples = np.concatenate([np.zeros(-b_lo * hop, np.float32), samples])
-        raw = self.ext.raw_frames(samples)[new_lo - b_lo :]
-        rms = frame_rms_dbfs(samples, self.cfg)[new_lo - b_lo :]
-        if not contiguous:
-            self.base, self.count = new_lo, 0
-        k = len(raw)
-        if self.count + k > len(self.raw):  # drop frames older than this window
-            drop = f_lo - self.base
-            keep = self.count - drop
-            self.raw[:keep] = self.raw[drop : self.count]
-            self.rms[:keep] = self.rms[drop : self.count]
-            self.base, self.count = f_lo, keep
-        self.raw[self.count : self.count + k] = raw
-        self.rms[self.count : self.count + k] = rms
-        self.count += k
-        return True
-
-    def window(self, f_lo: int, f_hi: int) -> tuple[FloatArray, FloatArray]:
-        i = f_lo - self.base
-        return self.raw[i : i + f_hi - f_lo], self.rms[i : i + f_hi - f_lo]
-
-    def lowest_needed_sample(self) -> int:
-        """No future :meth:`ensure` reads below this sample index (for ring release)."""
-        return max(0, self.end - self.min_batch) * self.cfg.hop_length
-
-
-class _Take:
-    """One recording on a running stream: model-rate samples ``[start, end)`` go to ``recorder``.
-
-    Why on the stream and not a stream of its own: opening an input stream can take a second or
-    two before the device delivers (a sound server), so a take that opened its own stream lost
-    the user's first words.  A take started on a running stream begins at the press.
-    """
-
-    def __init__(self, recorder: WavRecorder, start: int) -> None:
-        self.recorder = recorder
-        self.start = start
-        self.pos = start  #: next model-rate sample to write
-        #: one past the last sample (set by :meth:`Engine.stop_take`; None: until the stream ends)
-        self.end: int | None = None
-
-
 class _Run:
     """Everything one stream owns, so a worker that outlives ``stop()`` cannot touch the next stream."""
 
     def __init__(
-        self, source: AudioSource, capture: RingBuffer, model_ring: RingBuffer, frames: _FrameCache
+        self, source: AudioSource, capture: RingBuffer, model_ring: RingBuffer, frames: FrameCache
     ) -> None:
         self.source = source
         self.frames = frames
@@ -343,9 +120,9 @@ class _Run:
         self.ring = model_ring
         self.resampler: Any = None
         #: the take being recorded (None: none); set by the caller's thread, ended by the worker
-        self.take: _Take | None = None
+        self.take: Take | None = None
         #: the last take that ended (its file is closed)
-        self.last_take: _Take | None = None
+        self.last_take: Take | None = None
         self.cursor = 0  # capture samples moved on (resampled / recorded)
         self.next_start = 0
         self.heard_to = 0  # end of the last analysed window: later samples are new to the session
@@ -367,7 +144,7 @@ class _Run:
         self.callback_errors = 0
 
 
-class Engine:
+class Engine(TakesMixin):
     """Streams a source through the model; start, read results, stop, start again.
 
     ``model`` is an :class:`~serlive.model.EmotionModel` (or anything like it)
@@ -459,12 +236,12 @@ class Engine:
         else:
             model_s = self.ring_s + 2 * self.window / self.sample_rate + 2
             model_ring = RingBuffer(int(model_s * self.sample_rate))
-        run = _Run(source, capture, model_ring, _FrameCache(self.extractor, self.n_window_frames))
+        run = _Run(source, capture, model_ring, FrameCache(self.extractor, self.n_window_frames))
         run.stats.sample_rate = self.sample_rate
         if model_ring is not capture:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
         if self.record is not None:  # from the stream's first sample
-            run.take = _Take(self._recorder(self.record), 0)
+            run.take = Take(self._recorder(self.record), 0)
         try:
             source.start(capture)
         except BaseException:
@@ -476,57 +253,6 @@ class Engine:
         run.thread = threading.Thread(target=self._worker, args=(run,), name="serlive-engine", daemon=True)
         self._run = run
         run.thread.start()
-
-    def _recorder(self, path: str | Path) -> WavRecorder:
-        """A new take's file (numbered when ``path`` exists and :attr:`number_takes`; never overwritten)."""
-        rate, flush = self.sample_rate, self.flush_interval_s
-        return WavRecorder(path, rate, flush, self.on_flush, numbered=self.number_takes)
-
-    def start_take(self, path: str | Path) -> Path:
-        """Start recording the running stream to ``path`` (numbered if it exists) from this moment on.
-
-        The take holds the model-rate samples from the one that arrived at this call onward; the
-        stream, its windows and its session statistics go on undisturbed.  Returns the file really
-        written (``take-3.wav`` when ``take.wav`` and ``take-2.wav`` exist).  Raises RecordError
-        when the file cannot be created, EngineError when no stream runs or a take is going.
-        """
-        run = self._run
-        if run is None or not self.running or run.stop.is_set():
-            raise EngineError("no stream is running: start() it first")
-        if run.take is not None:
-            raise EngineError(f"already recording to {run.take.recorder.path}")
-        recorder = self._recorder(path)
-        run.take = _Take(recorder, self._now_index(run))  # one reference store: the worker sees it whole
-        run.capture.wake()
-        return recorder.path
-
-    def stop_take(self) -> Path | None:
-        """End the take at this moment; the worker writes its last samples and closes the file.
-
-        Returns the take's file (None when none was being recorded).  :attr:`recording` turns
-        False once the file is closed.
-        """
-        run = self._run
-        take = None if run is None else run.take
-        if run is None or take is None:
-            return None
-        take.end = max(take.start, self._now_index(run))
-        run.capture.wake()
-        return take.recorder.path
-
-    @property
-    def recording(self) -> bool:
-        """True while a take is open (started and not yet closed by the worker)."""
-        run = self._run
-        return run is not None and run.take is not None
-
-    def _now_index(self, run: _Run) -> int:
-        """The model-rate index of the sample the source delivers next: "now" on the stream's clock."""
-        captured = run.capture.written
-        if run.resampler is None:
-            return captured
-        # the model-rate ring starts after any stale audio skipped at Start (never resampled)
-        return round((captured - run.skipped) * self.sample_rate / run.source.sample_rate)
 
     def stop(self, timeout: float = 2.0) -> bool:
         """Stop the stream; returns within about ``timeout`` s, True when everything ended.
@@ -561,22 +287,6 @@ class Engine:
     def error(self) -> str | None:
         """Why the last stream ended on its own (one line), or None."""
         return None if self._run is None else self._run.error
-
-    def _current_take(self) -> _Take | None:
-        run = self._run
-        return None if run is None else (run.take or run.last_take)
-
-    @property
-    def record_path(self) -> Path | None:
-        """The file of the current (or last) take (:attr:`record` or start_take's path, numbered)."""
-        take = self._current_take()
-        return None if take is None else take.recorder.path
-
-    @property
-    def recorded_samples(self) -> int:
-        """Samples written to the current (or last) take."""
-        take = self._current_take()
-        return 0 if take is None else take.recorder.frames_written
 
     @property
     def ring(self) -> RingBuffer | None:
@@ -825,33 +535,6 @@ class Engine:
         low = min(run.frames.lowest_needed_sample(), run.next_start)
         take = run.take
         return low if take is None else min(low, take.pos)
-
-    def _record(self, run: _Run, moved: FloatArray | None = None, moved_end: int = 0) -> None:
-        """Write the take's samples that are in the model-rate ring now; close it once past its end.
-
-        ``moved``: the capture samples ``[moved_end - len(moved), moved_end)`` just moved on (when
-        the device runs at the model's rate), written instead of reading them back: a sample the
-        producer overwrote before the worker got to it is a zero there, so the take stays aligned
-        with real time.  Without it, everything the model-rate ring holds is written.
-        """
-        take = run.take
-        if take is None:
-            return
-        end = take.end  # read once: the caller's thread may set it meanwhile
-        limit = run.ring.written if moved is None else moved_end
-        hi = limit if end is None else min(end, limit)
-        if hi > take.pos:
-            n = hi - take.pos
-            if moved is not None and take.pos >= moved_end - len(moved):
-                first = take.pos - (moved_end - len(moved))
-                data: FloatArray | None = moved[first : first + n]
-            else:
-                data = run.ring.read(take.pos, n) if n <= run.ring.capacity else None
-            take.recorder.write(np.zeros(n, np.float32) if data is None else data)
-            take.pos = hi
-        if end is not None and take.pos >= end:
-            take.recorder.close()
-            run.last_take, run.take = take, None
 
     def _analyse(self, run: _Run, drop_late: bool) -> None:
         """Analyse every complete window (only the newest when ``drop_late``)."""
