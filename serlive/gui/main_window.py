@@ -111,8 +111,8 @@ class MainWindow(QMainWindow):
         )
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             vm.addAction(a)
-        # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space is the Start
-        # button's, Ctrl+R the tab's Record action, neither active on the File tab, where Space is Play);
+        # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space its Start/Stop
+        # action's, Ctrl+R its Record action's, neither active on the File tab, where Space is Play);
         # the menu only names them after a tab, since a second QAction with the same key would make it
         # ambiguous and Qt would then fire neither.
         lm = mb.addMenu("&Listen")
