@@ -1724,3 +1724,13 @@ def test_clock_ticks_fall_on_round_steps_and_ctrl_equals_zooms_in(qtbot, tiny_wi
     assert axis.tickSpacing(0.0, 600.0, 800)[0][0] != 100
     keys = [k.toString() for k in tiny_window.zoom_in_action.shortcuts()]
     assert QKeySequence("Ctrl+=").toString() in keys and QKeySequence("Ctrl++").toString() in keys, keys
+
+
+def test_the_hop_rule_is_the_models_frame_hop(window, tiny_window):
+    """Item 13: the Live tab said "rounded to the 20 ms frame hop" and rounded to 0.02 s whatever the
+    model; the rule is the engine's, a multiple of the model's own frame hop."""
+    for win in (window, tiny_window):
+        feats = win.model.meta.features
+        fh = feats.hop_length / feats.sample_rate
+        assert win.live.frame_hop_s == pytest.approx(fh)
+        assert f"{1000 * fh:g} ms frame hop" in win.live.hop_spin.toolTip()

@@ -276,7 +276,7 @@ def test_listen_states_the_hop_rule_once_and_speaks_plainly(capsys):
     with pytest.raises(SystemExit):
         cli.main(["listen", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "0.02" not in out and "frame hop (0.01 s)" in out
+    assert "a multiple of 0.02" not in out and "frame hop (0.01 s for the shipped model" in out
     for bad in ("abc", "-3", "0"):
         with pytest.raises(SystemExit) as exc:
             cli.main(["listen", "--duration", bad])

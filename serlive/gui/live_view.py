@@ -155,7 +155,9 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         self.hop_spin.setDecimals(2)
         self.hop_spin.setSuffix(" s")
         self.hop_spin.setValue(0.5)
-        self.hop_spin.setToolTip("Seconds between decisions (a multiple of the model's 10 ms frame hop)")
+        #: the model's frame hop: the hop is a multiple of it (set by the main window from the model)
+        self.frame_hop_s = DEFAULT_FEATURES.hop_length / DEFAULT_FEATURES.sample_rate
+        self.set_frame_hop(self.frame_hop_s)
         controls.addWidget(self.hop_spin)
         controls.addWidget(QLabel("Smoothing:"))
         self.smooth_spin = QDoubleSpinBox()
@@ -293,6 +295,12 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 1)
 
+    def set_frame_hop(self, seconds: float) -> None:
+        """The model's frame hop: the hop is rounded to a multiple of it (0.01 s shipped, 0.02 s the CNN)."""
+        self.frame_hop_s = float(seconds)
+        ms = 1000 * self.frame_hop_s
+        self.hop_spin.setToolTip(f"Seconds between decisions (a multiple of the model's {ms:g} ms frame hop)")
+
     def _fit_spectrogram(self, cfg: FeatureConfig) -> None:
         """Size the scrolling image for the model's bands and frame rate, label it in Hz."""
         self.spec_frames = round(SPEC_S * cfg.sample_rate / cfg.hop_length)
@@ -378,7 +386,7 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
 
         # one rule, the engine's: a multiple of the model's frame hop (it said 20 ms here, 0.02 s in
         # listen --help and 0.01 s in listen's error; issue 20, item 13)
-        fh = DEFAULT_FEATURES.hop_length / DEFAULT_FEATURES.sample_rate
+        fh = self.frame_hop_s
         hop = round(round(self.hop_spin.value() / fh) * fh, 6)
         try:
             # an existing file is never overwritten: the engine numbers the take (take-2.wav, ...)

@@ -35,6 +35,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.tabs = QTabWidget()
         self.live = LiveView(model_path, tuple(model.labels))
+        feats = model.meta.features
+        self.live.set_frame_hop(feats.hop_length / feats.sample_rate)
         self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
         self.file = FileView(model)
         self.tabs.addTab(self.live, "Live")
