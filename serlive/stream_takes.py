@@ -45,9 +45,7 @@ class TakesMixin:
     flush_interval_s: float
     on_flush: Any
     number_takes: bool
-
-    @property
-    def running(self) -> bool: ...  # provided by the engine
+    running: bool  # the engine's property
 
     def _recorder(self, path: str | Path) -> WavRecorder:
         """A new take's file (numbered when ``path`` exists and :attr:`number_takes`; never overwritten)."""

@@ -7,6 +7,7 @@ Split from ``file_view.py`` (issue 20, the house).  The view provides ``loaded``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ class PlaybackMixin:
     _player: Any
     _play_pos: int
 
-    def set_cursor(self, seconds: float) -> None: ...  # provided by the view
+    set_cursor: Callable[[float], None]  # the view's
 
     def toggle_playback(self) -> None:
         """Play from the cursor, or stop."""

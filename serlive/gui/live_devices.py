@@ -37,9 +37,8 @@ class DeviceListMixin:
     _source: AudioSource | None
     _source_label: str | None
 
-    def show_notice(self, text: str) -> None: ...  # provided by the view
-
-    def hide_notice(self) -> None: ...  # provided by the view
+    show_notice: Callable[[str], None]  # the view's
+    hide_notice: Callable[[], None]  # the view's
 
     def refresh_devices(self, rescan: bool = False) -> None:
         """List the input devices; ``rescan`` (the Refresh button) first re-initialises PortAudio.

@@ -8,6 +8,7 @@ it; ticked while stopped, the next Start records.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ class RecordMixin:
     record_file_button: Any
     engine: Any
 
-    def _update_status(self, eng: Any, final: bool = False) -> None: ...  # provided by the view
+    _update_status: Callable[..., None]  # the view's
 
     def choose_record_file(self) -> bool:
         """Ask where to record; True when a file was chosen (Record is then ticked).
