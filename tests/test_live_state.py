@@ -55,3 +55,16 @@ def test_status_line_says_the_take_the_wait_and_the_adaptation():
     assert clock(3725) == "1:02:05"
     assert no_speech_text(_result(0, silent=True, quiet=True)).startswith("too quiet")
     assert no_speech_text(_result(0, silent=True)).startswith("no voice heard")
+
+
+def test_the_views_state_data_and_export_import_no_qt():
+    """The modules split from the views (issue 20, the house) can be used without Qt."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, serlive.gui.live_state, serlive.gui.file_model, serlive.gui.export, serlive.gui.arrays\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.analysis import Analysis
+from serlive.gui.arrays import downsample_columns, envelope, plural
 
 WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
@@ -25,20 +26,6 @@ MIN_SPAN_S = 0.01  #: the deepest zoom: 160 samples across the plot
 LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
 PHASES = ("loading", "spectrogram", "analysing")  #: the progress bar's texts
 FEW_POINTS = 12  #: a timeline of this many windows or fewer (a file under about 25 s) gets markers
-
-
-def envelope(y: NDArray[np.float32], bins: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
-    """:func:`serlive.gui.plots.envelope` (imported late: plots imports pyqtgraph)."""
-    from serlive.gui.plots import envelope as env
-
-    return env(y, bins)
-
-
-def downsample_columns(spec: NDArray[np.float32], max_cols: int) -> NDArray[np.float32]:
-    """:func:`serlive.gui.plots.downsample_columns` (imported late: plots imports pyqtgraph)."""
-    from serlive.gui.plots import downsample_columns as down
-
-    return down(spec, max_cols)
 
 
 def analyse_in_segments(
@@ -190,8 +177,6 @@ def load_file(
 
 def status_line(d: Loaded, model: Any) -> str:
     """The status bar's line for the file on screen: where it is, its length, its windows."""
-    from serlive.gui.plots import plural
-
     a = d.analysis
     w = model.meta.windows.for_files()
     speech = sum(not x.silent for x in a.windows)
