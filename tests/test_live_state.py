@@ -59,12 +59,16 @@ def test_status_line_says_the_take_the_wait_and_the_adaptation():
 
 def test_the_views_state_data_and_export_import_no_qt():
     """The modules split from the views (issue 20, the house) can be used without Qt."""
+    import os
     import subprocess
     import sys
+
+    from tests.conftest import REPO
 
     code = (
         "import sys, serlive.gui.live_state, serlive.gui.file_model, serlive.gui.export, serlive.gui.arrays\n"
         "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, env=env)
     assert out.stdout.strip() == "[]", out.stdout
