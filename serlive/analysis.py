@@ -9,6 +9,7 @@ engine computes incrementally.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,8 @@ from serlive.vad import (
     ProbabilitySink,
     SpeechDetector,
     default_detector,
-    speech_in_signal,
+    new_speech_s,
+    speech_chunks_in_signal,
     vad_enabled,
 )
 from serlive.windows import take_window, window_starts
@@ -43,6 +45,14 @@ class WindowResult:
     silent: bool
     #: the model's pooled embedding, kept only when asked (``keep_embeddings``) for session adaptation
     embedding: NDArray[np.float32] | None = None
+    #: seconds of speech in the samples this window added to the previous one's (session adaptation
+    #: counts these; None without the VAD's chunks: the window's new samples, when voiced)
+    new_speech_s: float | None = None
+    #: its weight in the file's mean: 1, and for the last window, aligned to the file's end, the share
+    #: of a hop it adds (it overlaps the window before it; counting it whole would count that twice)
+    weight: float = 1.0
+    #: below the level gate (too quiet to judge); a silent window that is not quiet had no voice in it
+    quiet: bool = False
 
 
 @dataclass
@@ -123,6 +133,13 @@ class SignalPlan:
     hop: int
     #: segment → batch → window start samples
     segments: list[list[list[int]]]
+    #: every window's start, in order
+    starts: list[int] = field(default_factory=list)
+
+    def previous_end(self, start: int) -> int:
+        """Where the window before the one at ``start`` ends (0 for the first): what it already heard."""
+        k = bisect.bisect_left(self.starts, start)
+        return 0 if k == 0 else min(self.starts[k - 1] + self.win, self.n_samples)
 
     @property
     def n_windows(self) -> int:
@@ -157,13 +174,13 @@ def plan_signal(
     fhop = meta.features.hop_length
     if hop % fhop:
         raise ValueError(f"window hop {hop} is not a multiple of the frame hop {fhop}")
-    starts = window_starts(n_samples, win, hop)
+    starts = window_starts(n_samples, win, hop, to_end=fhop)  # a last window reaches the file's end
     seg_n, batch = max(1, segment_windows), max(1, batch)
     segments = []
     for g in range(0, len(starts), seg_n):
         group = starts[g : g + seg_n]
         segments.append([group[b : b + batch] for b in range(0, len(group), batch)])
-    return SignalPlan(wcfg, sr, n_samples, win, hop, segments)
+    return SignalPlan(wcfg, sr, n_samples, win, hop, segments, starts)
 
 
 def analyse_batch(
@@ -186,16 +203,26 @@ def analyse_batch(
         xs.append(x)
         loud.append(not is_silent(rms, wcfg.silence_dbfs))
     offsets = [s - segment.first for s in chunk]
-    silent = ~speech_in_signal(segment.samples, offsets, np.array(loud), win, wcfg, detector, sink)
+    loud_a = np.array(loud)
+    speech, voiced = speech_chunks_in_signal(segment.samples, offsets, loud_a, win, wcfg, detector, sink)
+    silent = ~speech
     if keep_embeddings:
         probs, embs = model.encode(np.stack(xs))
     else:
         probs, embs = model.predict(np.stack(xs)), None
-    sr, n = plan.sample_rate, plan.n_samples
-    return [
-        WindowResult(s / sr, min(s + win, n) / sr, p, sil, None if embs is None else embs[j])
-        for j, (s, p, sil) in enumerate(zip(chunk, probs, silent.tolist(), strict=True))
-    ]
+    sr, n, hop = plan.sample_rate, plan.n_samples, plan.hop
+    out = []
+    heard_to = plan.previous_end(chunk[0])  # the samples the window before this batch already brought
+    for j, (s, p, sil) in enumerate(zip(chunk, probs, silent.tolist(), strict=True)):
+        end = min(s + win, n)
+        new, heard_to = end - heard_to, end  # the samples this window adds to the previous one's
+        heard = 0.0 if sil else new / sr
+        if not sil and voiced[j] is not None:
+            heard = new_speech_s(voiced[j], end - new - s, end - s, sr)
+        weight = 1.0 if s % hop == 0 else new / hop  # the end-aligned window: the share it adds
+        emb = None if embs is None else embs[j]
+        out.append(WindowResult(s / sr, end / sr, p, sil, emb, heard, weight, not loud[j]))
+    return out
 
 
 def analyse_signal(
@@ -281,20 +308,26 @@ def _sink_for(segmenter: Segmenter | None, first: int) -> ProbabilitySink | None
 
 
 def _aggregate(result: Analysis) -> None:
-    """The file's label: the mean over its voiced windows (all windows when none is voiced)."""
-    voiced = [w.probabilities for w in result.windows if not w.silent]
+    """The file's label: the mean over its voiced windows (all windows when none is voiced).
+
+    Weighted by :attr:`WindowResult.weight`, so the end-aligned last window counts for the new
+    samples it adds, not as a whole window of mostly the same audio.
+    """
+    voiced = [w for w in result.windows if not w.silent]
     result.speech = bool(voiced)
-    pool = voiced or [w.probabilities for w in result.windows]
+    pool = voiced or result.windows
     if pool:
-        result.probabilities = np.mean(pool, axis=0).astype(np.float32)
+        probs = np.stack([w.probabilities for w in pool])
+        weights = np.array([w.weight for w in pool])
+        result.probabilities = np.average(probs, axis=0, weights=weights).astype(np.float32)
 
 
 def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
     """Treat ``analyses`` as one speaker: re-label every window with the session-adapted head.
 
-    The statistics are those of every voiced window of every file (each
-    bringing its hop's worth of new speech), as a live session would have
-    gathered them.  Returns the seconds of speech heard; when that is less
+    The statistics are those of every voiced window of every file, each
+    counting the speech in its new samples (:func:`serlive.vad.new_speech_s`),
+    as a live session gathers them.  Returns the seconds of speech heard; when that is less
     than the model's ``min_speech_s`` nothing changes (the plain head's
     answers stand) and the caller should say so.  The analyses must have been
     made with ``keep_embeddings=True``.
@@ -306,8 +339,8 @@ def adapt_to_session(analyses: list[Analysis], model: EmotionModel) -> float:
         for w in a.windows:
             if w.embedding is None:
                 raise ValueError("analyses made without keep_embeddings=True")
-            if not w.silent:
-                session.add(w.embedding, a.hop_s)
+            if not w.silent:  # the speech it brought (older analyses: a hop)
+                session.add(w.embedding, a.hop_s if w.new_speech_s is None else w.new_speech_s)
     if not session.ready:
         return session.heard_s
     mean, scale = session.normaliser()

@@ -82,11 +82,13 @@ def _round(xs: Any, nd: int = 4) -> list[float]:
 
 def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
     """The JSON object ``predict --format json`` prints for one file."""
+    # nothing was speech: no confidence and no distribution (the mean of non-speech windows is
+    # not an answer; the GUI shows none either)
     rec: dict[str, Any] = {
         "path": given,
         "label": a.label if a.speech else "no speech",
-        "confidence": round(a.confidence, 4),
-        "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)),
+        "confidence": round(a.confidence, 4) if a.speech else None,
+        "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)) if a.speech else None,
         "duration_s": round(a.duration_s, 3),
         "speech": a.speech,
         "adapted": a.adapted,
@@ -267,12 +269,14 @@ def _write_prediction(
             for w in rec["timeline"]:
                 label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
                 probs = list(w["probabilities"].values())
-                writer.writerow(
-                    [given, w["start"], w["end"], label, max(probs), *probs, rec["duration_s"], ""]
-                )
+                confidence = "" if w["silent"] else max(probs)  # a no-speech window has no confidence
+                row = [given, w["start"], w["end"], label, confidence, *probs, rec["duration_s"], ""]
+                writer.writerow(row)
         else:
-            probs = list(rec["probabilities"].values())
-            writer.writerow([given, rec["label"], rec["confidence"], *probs, rec["duration_s"], ""])
+            dist = rec["probabilities"]
+            probs = [""] * len(model.labels) if dist is None else list(dist.values())
+            confidence = "" if rec["confidence"] is None else rec["confidence"]
+            writer.writerow([given, rec["label"], confidence, *probs, rec["duration_s"], ""])
     else:
         out.write(format_text(rec))
     out.flush()
@@ -284,10 +288,11 @@ def format_text(rec: dict[str, Any]) -> str:
     buf.write(f"{rec['path']}  ({rec['duration_s']:.1f} s)\n")
     if not rec["speech"]:
         buf.write("  no speech detected (no window holds speech: silence, or only tones, music, noise)\n")
-    adapted = "  (adapted to the session's speaker)" if rec.get("adapted") else ""
-    buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%{adapted}\n")
-    for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
-        buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
+    else:
+        adapted = "  (adapted to the session's speaker)" if rec.get("adapted") else ""
+        buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%{adapted}\n")
+        for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
+            buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
     for w in rec.get("timeline", []):
         top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
         buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")
@@ -658,13 +663,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument(
         "--min-pause",
-        type=_positive_float,
+        type=_seconds,
         metavar="SECONDS",
         help="with --segments: a pause at least this long ends an utterance (default 0.3)",
     )
     pr.add_argument(
         "--max-segment",
-        type=_positive_float,
+        type=_seconds,
         metavar="SECONDS",
         help="with --segments: a longer stretch of speech is cut at its quietest point (default 12)",
     )
@@ -736,7 +741,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     li = sub.add_parser("listen", help="live emotion from a microphone, one line per 3 s window")
     li.add_argument("--device", help="input device index or (part of its) name (default: the system default)")
-    li.add_argument("--hop", type=float, help="seconds between windows, a multiple of 0.02 (default: 0.5)")
+    li.add_argument(
+        "--hop",
+        type=_seconds,
+        help="seconds between windows, a multiple of the model's frame hop (0.01 s for the shipped model, "
+        "0.02 s for serlive-cnn) (default: 0.5)",
+    )
     li.add_argument(
         "--smoothing",
         type=float,
@@ -746,7 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
     li.add_argument(
         "--duration",
-        type=_positive_float,
+        type=_seconds,
         help="stop after this many seconds of audio (from the first block)",
     )
     li.add_argument(
@@ -770,7 +780,9 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--model", help=MODEL_HELP)
 
     gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")
-    gu.add_argument("paths", nargs="*", help="an audio file to open in the viewer")
+    gu.add_argument(
+        "paths", nargs="*", help="audio files to open in the viewer (the first now, the others in turn)"
+    )
     gu.add_argument("--model", help=MODEL_HELP)
     return p
 
@@ -817,10 +829,14 @@ def _jobs_count(text: str) -> int:
     return n
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+def _seconds(text: str) -> float:
+    """A positive number of seconds; argparse said "invalid _positive_float value: 'abc'" for a word."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30 or 2.5)") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds (e.g. 30 or 2.5)")
     return value
 
 

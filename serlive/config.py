@@ -179,3 +179,20 @@ WHISPER_FEATURES = FeatureConfig(
     kind="whisper_logmel",
 )
 DEFAULT_WINDOWS = WindowConfig()
+
+
+#: Each training corpus (its loader's name) and its licence: the model card's licence line, written
+#: at training (``serlive.train.corpora.licence_note``), and the About box, for the corpora a model names
+CORPUS_LICENCES = {
+    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
+    "tess": "TESS (CC BY-NC-ND 4.0)",
+    "turevdb": "TurEV-DB (CC BY-NC-ND 4.0)",
+    "savee": "SAVEE (research use)",
+    "cremad": "CREMA-D (ODbL)",
+    "emodb": "EmoDB (research use)",
+    "nemo": "nEMO (CC BY-NC-SA 4.0)",
+    "ased": "ASED (no licence stated; Retta et al. 2022)",
+    "esd": "ESD speaker 0020 (research use)",
+    "emospeech": "EmoSpeech Command (CC BY-NC-SA 4.0)",
+    "emotiontts": "emotiontts open DB (CC BY-NC-SA 4.0, research use)",
+}

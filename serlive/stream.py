@@ -66,9 +66,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import soxr
@@ -76,167 +75,30 @@ from numpy.typing import NDArray
 
 from serlive.adaptation import AdaptationConfig, SessionStats
 from serlive.analysis import is_silent
-from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError, WavRecorder
+from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError
 from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
-from serlive.config import FeatureConfig
-from serlive.features import FeatureExtractor, frame_rms_dbfs
+from serlive.frame_cache import FrameCache, min_frame_batch
 from serlive.segments import LiveUtterances, Utterance
+from serlive.stream_results import EngineError, EngineStats, ModelLike, Result, StreamEnd
+from serlive.stream_takes import Take, TakesMixin
 from serlive.vad import SAMPLE_RATE as SEGMENT_RATE
-from serlive.vad import default_detector, speech_windows, vad_enabled
+from serlive.vad import default_detector, new_speech_s, vad_enabled
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Engine", "EngineError", "EngineStats", "ModelLike", "Result", "StreamEnd", "min_frame_batch"]
+
 FloatArray = NDArray[np.float32]
-
-#: Above this ``rows x filters x bins`` OpenBLAS's sgemm takes its regular kernel on the CPUs seen
-#: (about 4e5 on AVX-512 here); the engine stays above it so its frames match the file path's.
-_BLAS_SMALL_MNK = 1_000_000
-
-
-def min_frame_batch(cfg: FeatureConfig) -> int:
-    """Fewest frames :class:`_FrameCache` computes per call for this feature config."""
-    narrowest = min(cfg.n_mels, cfg.n_chroma) if cfg.kind == "frame_vector" else cfg.n_mels
-    rows = math.ceil(_BLAS_SMALL_MNK / (narrowest * (cfg.n_fft // 2 + 1))) + 1
-    return -(-rows // 16) * 16
-
 
 #: Longest piece of audio moved from the capture ring per step (bounds the worker's working set).
 _PIECE_S = 1.0
 #: How long the worker sleeps at most between checks when no window is due.
 _IDLE_WAKE_S = 0.25
-
-
-class ModelLike(Protocol):
-    """What the engine needs of :class:`serlive.model.EmotionModel`."""
-
-    meta: Any
-    extractor: FeatureExtractor
-    labels: tuple[str, ...]
-
-    def predict(self, inputs: FloatArray) -> FloatArray: ...
-
-
-class EngineError(Exception):
-    """The engine cannot start (or restart); ``str()`` says why."""
-
-
-@dataclass(frozen=True)
-class Result:
-    """One analysed window."""
-
-    index: int  #: window number: ``start == index * hop``
-    start: int  #: first sample (model rate, since the stream started)
-    end: int  #: one past the last sample
-    sample_rate: int
-    #: the model's output; None for a no-speech window the engine did not run the model on (``skip_silent``)
-    probabilities: FloatArray | None
-    silent: bool
-    #: exponentially smoothed probabilities over non-silent windows (None before the first)
-    smoothed: FloatArray | None
-    #: seconds from the arrival of the window's last sample to publishing (None if unknown)
-    latency_s: float | None
-    labels: tuple[str, ...]
-    #: the probabilities come from the session-adapted head (see :mod:`serlive.adaptation`)
-    adapted: bool = False
-    #: seconds of speech the session statistics hold so far (0 for a model that cannot adapt)
-    speech_heard_s: float = 0.0
-
-    @property
-    def start_s(self) -> float:
-        """Window start in seconds since the stream started."""
-        return self.start / self.sample_rate
-
-    @property
-    def end_s(self) -> float:
-        """Window end in seconds."""
-        return self.end / self.sample_rate
-
-    @property
-    def shown(self) -> FloatArray | None:
-        """The probabilities to show: smoothed when available (None only for a skipped no-speech window)."""
-        return self.smoothed if self.smoothed is not None else self.probabilities
-
-    @property
-    def label(self) -> str:
-        """``"no speech"`` for a silent window, else the most probable (smoothed) label."""
-        if self.silent or self.shown is None:
-            return "no speech"
-        return self.labels[int(np.argmax(self.shown))]
-
-    @property
-    def confidence(self) -> float:
-        """Probability of :attr:`label` (0 when silent)."""
-        return 0.0 if self.silent or self.shown is None else float(np.max(self.shown))
-
-    def to_dict(self, ndigits: int = 4) -> dict[str, Any]:
-        """The JSON object ``serlive listen --format json`` prints."""
-
-        def probs(p: FloatArray | None) -> dict[str, float] | None:
-            if p is None:
-                return None
-            return {k: round(float(v), ndigits) for k, v in zip(self.labels, p, strict=True)}
-
-        return {
-            "index": self.index,
-            "start_s": round(self.start_s, 3),
-            "end_s": round(self.end_s, 3),
-            "silent": self.silent,
-            "label": self.label,
-            "confidence": round(self.confidence, ndigits),
-            "probabilities": probs(self.probabilities),
-            "smoothed": probs(self.smoothed),
-            "latency_ms": None if self.latency_s is None else round(1000 * self.latency_s, 2),
-            "adapted": self.adapted,
-        }
-
-
-@dataclass
-class EngineStats:
-    """Counters of one stream; a snapshot is safe to keep."""
-
-    windows: int = 0
-    dropped_windows: int = 0
-    #: samples lost because the worker fell more than the ring's length behind
-    dropped_samples: int = 0
-    #: blocks the device reported as overflowed before they reached us
-    device_overflows: int = 0
-    #: model-rate samples received
-    samples: int = 0
-    sample_rate: int = 16000
-    #: CPU time of the worker thread (features, model, gating, resampling, recording)
-    worker_cpu_s: float = 0.0
-    results_discarded: int = 0
-    latencies_s: list[float] = field(default_factory=list)
-
-    @property
-    def audio_s(self) -> float:
-        """Seconds of audio received."""
-        return self.samples / self.sample_rate
-
-    def latency_ms(self, q: float) -> float | None:
-        """Latency quantile ``q`` (0-100) in ms, None without measurements."""
-        if not self.latencies_s:
-            return None
-        return float(np.percentile(self.latencies_s, q)) * 1000
-
-    def summary(self) -> str:
-        """One line for the end of ``serlive listen``."""
-        med, p95 = self.latency_ms(50), self.latency_ms(95)
-        lat = "n/a" if med is None or p95 is None else f"median {med:.1f} ms, p95 {p95:.1f} ms"
-        extra = f", device overflows {self.device_overflows}" if self.device_overflows else ""
-        return (
-            f"{self.windows} windows over {self.audio_s:.1f} s, dropped windows {self.dropped_windows}, "
-            f"dropped samples {self.dropped_samples}{extra}, latency {lat}"
-        )
-
-
-@dataclass(frozen=True)
-class StreamEnd:
-    """Published after the last result of a stream: why it ended and its final counters."""
-
-    error: str | None
-    stats: EngineStats
+#: For this long after Start a realtime source is watched for audio that predates Start ...
+_BACKLOG_WATCH_S = 1.0
+#: ... i.e. for more audio than the time since Start holds, by more than this (blocks arrive unevenly)
+_BACKLOG_SLACK_S = 1.5
 
 
 def _bounded(stop: Callable[[float], bool], timeout: float) -> bool:
@@ -257,77 +119,26 @@ def _bounded(stop: Callable[[float], bool], timeout: float) -> bool:
     return done.wait(timeout + 0.1) and all(ok)
 
 
-class _FrameCache:
-    """Raw frames and frame RMS of a contiguous run of frame indices ``[base, base+count)``."""
-
-    def __init__(self, ext: FeatureExtractor, n_window_frames: int) -> None:
-        self.ext = ext
-        self.cfg = ext.cfg
-        self.min_batch = min_frame_batch(ext.cfg)
-        cap = n_window_frames + self.min_batch
-        self.raw = np.zeros((cap, ext.raw_dim), dtype=np.float32)
-        self.rms = np.zeros(cap, dtype=np.float32)
-        self.base = 0
-        self.count = 0
-
-    @property
-    def end(self) -> int:
-        return self.base + self.count
-
-    def ensure(self, f_lo: int, f_hi: int, read: Callable[[int, int], FloatArray | None]) -> bool:
-        """Make frames ``[f_lo, f_hi)`` available; False when their samples are gone."""
-        if self.base <= f_lo and f_hi <= self.end:
-            return True
-        contiguous = self.base <= f_lo <= self.end
-        new_lo = self.end if contiguous else f_lo
-        b_lo = min(new_lo, f_hi - self.min_batch)  # negative: zero-pad before the stream
-        hop, n_fft = self.cfg.hop_length, self.cfg.n_fft
-        first = max(0, b_lo)
-        samples = read(first * hop, (f_hi - 1 - first) * hop + n_fft)
-        if samples is None:
-            self.base, self.count = f_hi, 0
-            return False
-        if b_lo < 0:
-            samples = np.concatenate([np.zeros(-b_lo * hop, np.float32), samples])
-        raw = self.ext.raw_frames(samples)[new_lo - b_lo :]
-        rms = frame_rms_dbfs(samples, self.cfg)[new_lo - b_lo :]
-        if not contiguous:
-            self.base, self.count = new_lo, 0
-        k = len(raw)
-        if self.count + k > len(self.raw):  # drop frames older than this window
-            drop = f_lo - self.base
-            keep = self.count - drop
-            self.raw[:keep] = self.raw[drop : self.count]
-            self.rms[:keep] = self.rms[drop : self.count]
-            self.base, self.count = f_lo, keep
-        self.raw[self.count : self.count + k] = raw
-        self.rms[self.count : self.count + k] = rms
-        self.count += k
-        return True
-
-    def window(self, f_lo: int, f_hi: int) -> tuple[FloatArray, FloatArray]:
-        i = f_lo - self.base
-        return self.raw[i : i + f_hi - f_lo], self.rms[i : i + f_hi - f_lo]
-
-    def lowest_needed_sample(self) -> int:
-        """No future :meth:`ensure` reads below this sample index (for ring release)."""
-        return max(0, self.end - self.min_batch) * self.cfg.hop_length
-
-
 class _Run:
     """Everything one stream owns, so a worker that outlives ``stop()`` cannot touch the next stream."""
 
     def __init__(
-        self, source: AudioSource, capture: RingBuffer, model_ring: RingBuffer, frames: _FrameCache
+        self, source: AudioSource, capture: RingBuffer, model_ring: RingBuffer, frames: FrameCache
     ) -> None:
         self.source = source
         self.frames = frames
         self.capture = capture
         self.ring = model_ring
         self.resampler: Any = None
-        self.recorder: WavRecorder | None = None
+        #: the take being recorded (None: none); set by the caller's thread, ended by the worker
+        self.take: Take | None = None
+        #: the last take that ended (its file is closed)
+        self.last_take: Take | None = None
         self.cursor = 0  # capture samples moved on (resampled / recorded)
         self.next_start = 0
+        self.heard_to = 0  # end of the last analysed window: later samples are new to the session
+        self.backlog_checked = False  # past the time a stale backlog at Start is looked for
+        self.skipped = 0  # capture samples skipped as stale (delivered faster than the clock allows)
         self.smoothed: FloatArray | None = None
         #: this stream's speaker statistics (None: the model cannot adapt); a new stream starts afresh
         self.session: SessionStats | None = None
@@ -346,7 +157,7 @@ class _Run:
         self.seg_fed = 0  # model-rate samples handed to ``utts``
 
 
-class Engine:
+class Engine(TakesMixin):
     """Streams a source through the model; start, read results, stop, start again.
 
     ``model`` is an :class:`~serlive.model.EmotionModel` (or anything like it)
@@ -446,7 +257,7 @@ class Engine:
         else:
             model_s = self.ring_s + 2 * self.window / self.sample_rate + 2
             model_ring = RingBuffer(int(model_s * self.sample_rate))
-        run = _Run(source, capture, model_ring, _FrameCache(self.extractor, self.n_window_frames))
+        run = _Run(source, capture, model_ring, FrameCache(self.extractor, self.n_window_frames))
         run.stats.sample_rate = self.sample_rate
         if model_ring is not capture:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
@@ -455,20 +266,14 @@ class Engine:
             run.utts = LiveUtterances(
                 self.labels, self.window / self.sample_rate, self.hop_s, detector=detector
             )
-        if self.record is not None:
-            run.recorder = WavRecorder(
-                self.record,
-                self.sample_rate,
-                self.flush_interval_s,
-                self.on_flush,
-                numbered=self.number_takes,
-            )
+        if self.record is not None:  # from the stream's first sample
+            run.take = Take(self._recorder(self.record), 0)
         try:
             source.start(capture)
         except BaseException:
-            if run.recorder is not None:  # leave no empty recording behind a device that failed to open
-                run.recorder.close()
-                run.recorder.path.unlink(missing_ok=True)
+            if run.take is not None:  # leave no empty recording behind a device that failed to open
+                run.take.recorder.close()
+                run.take.recorder.path.unlink(missing_ok=True)
             raise
         run.t_start = time.perf_counter()
         run.thread = threading.Thread(target=self._worker, args=(run,), name="serlive-engine", daemon=True)
@@ -510,18 +315,6 @@ class Engine:
         return None if self._run is None else self._run.error
 
     @property
-    def record_path(self) -> Path | None:
-        """The file the current (or last) stream records to: :attr:`record` or its numbered take."""
-        run = self._run
-        return None if run is None or run.recorder is None else run.recorder.path
-
-    @property
-    def recorded_samples(self) -> int:
-        """Samples written to the current (or last) stream's recording."""
-        run = self._run
-        return 0 if run is None or run.recorder is None else run.recorder.frames_written
-
-    @property
     def ring(self) -> RingBuffer | None:
         """Model-rate samples of the current stream (for a waveform: ``ring.latest(n)``)."""
         return None if self._run is None else self._run.ring
@@ -558,6 +351,8 @@ class Engine:
             while not run.stop.is_set():
                 finished = run.source.finished  # before pumping, so its last samples are included
                 error = run.source.error
+                if run.source.realtime and not run.backlog_checked:
+                    self._skip_backlog(run)
                 self._pump_and_analyse(run, drop_late)
                 with run.stats_lock:
                     run.stats.worker_cpu_s = time.thread_time() - cpu0
@@ -583,11 +378,16 @@ class Engine:
             _bounded(run.source.stop, 1.0)
             if clean:
                 self._finish_tail(run, analyse=finished and not run.stop.is_set(), drop_late=drop_late)
-            if run.recorder is not None:
+            take = run.take
+            if take is not None:  # the stream's end ends the take: it holds every sample up to here
                 try:
-                    run.recorder.close()
+                    take.end = min(take.end, run.ring.written) if take.end is not None else run.ring.written
+                    if clean:
+                        self._record(run)
+                    take.recorder.close()
                 except OSError as exc:
                     run.error = run.error or str(exc)
+                run.last_take, run.take = take, None
             with run.stats_lock:
                 run.stats.worker_cpu_s = time.thread_time() - cpu0
             # StreamEnd before done: whoever saw wait() return finds it in the queue
@@ -614,6 +414,7 @@ class Engine:
                     run.stats.samples = run.ring.written
             if analyse:
                 self._analyse(run, drop_late)
+                self._analyse_end(run)
             if run.utts is not None:  # the utterance under way ends with the stream
                 self._feed_utterances(run)
                 for u in run.utts.finish():
@@ -623,6 +424,62 @@ class Engine:
         except Exception as exc:
             log.exception("engine worker failed while finishing the stream")
             run.error = run.error or f"engine failed: {type(exc).__name__}: {exc}"
+
+    def _analyse_end(self, run: _Run) -> None:
+        """A source that ran out: one last window ending at its end, as file analysis has.
+
+        The hops leave up to a hop (file: up to ``file_hop_s``) after the last window; without
+        this the last words of a replayed file were in no window.  Its start is on the frame grid
+        (:func:`serlive.windows.window_starts` with ``to_end``), so it ends within a frame hop of the end.
+        """
+        n = run.ring.written
+        fh = self.features.hop_length
+        last = run.next_start - self.hop  # the last regular window's start
+        start = (n - self.window) // fh * fh
+        if n <= self.window or start <= last:
+            return
+        result = self._window(run, start, index=last // self.hop + 1)
+        if result is not None:
+            self._publish(run, result)
+            if run.utts is not None:
+                for u in run.utts.add(result):
+                    self._publish_utterance(u)
+
+    def _skip_backlog(self, run: _Run) -> None:
+        """Skip audio that predates Start: more samples than the time since Start can hold.
+
+        Why: once, after 4 minutes idle on a fresh sound server, Start showed 298 windows after 7 s and
+        a minute of "no speech": the device handed over a backlog far faster than real time and every
+        window of it was analysed.  A stream's results must be about audio after Start, so during its
+        first second, samples beyond what the elapsed time holds (plus :data:`_BACKLOG_SLACK_S` for
+        uneven blocks) are stale: the oldest are skipped, leaving the elapsed time's worth.  Counted
+        in :attr:`EngineStats.stale_samples`.  (A file replayed faster than real time declares its
+        ``speed``; only the first second is watched, so a device clock a little fast is never cut.)
+        """
+        elapsed = time.perf_counter() - run.t_start
+        if elapsed > _BACKLOG_WATCH_S:
+            run.backlog_checked = True
+        rate = run.source.sample_rate * float(getattr(run.source, "speed", 1.0) or 1.0)
+        written = run.capture.written
+        if written - run.skipped <= (elapsed + _BACKLOG_SLACK_S) * rate:
+            return
+        keep_from = written - int(elapsed * rate)  # the newest elapsed-time's worth is after Start
+        k = keep_from - run.cursor
+        if k <= 0:
+            return
+        run.cursor = keep_from
+        run.skipped += k
+        if run.resampler is None:  # windows and the take start after the stale audio
+            hop = self.hop
+            run.next_start = max(run.next_start, -(-keep_from // hop) * hop)
+            run.heard_to = max(run.heard_to, run.next_start)
+            take = run.take
+            if take is not None and take.pos < keep_from and take.pos == take.start:
+                take.start = take.pos = keep_from
+        run.capture.release(run.cursor if run.resampler is not None else min(run.cursor, run.next_start))
+        with run.stats_lock:
+            run.stats.stale_samples = run.skipped
+        log.warning("skipped %d samples of stale audio delivered at Start", k)
 
     def _stalled(self, run: _Run) -> str | None:
         now = time.perf_counter()
@@ -669,7 +526,7 @@ class Engine:
         """
         cap = run.capture
         data = None
-        if run.resampler is not None or run.recorder is not None:
+        if run.resampler is not None or run.take is not None:
             data = cap.read(run.cursor, n)
             if data is None:
                 data = np.zeros(n, np.float32)
@@ -685,8 +542,8 @@ class Engine:
                 run.gap = (max(0, run.gap[0] - 64), run.ring.written + 64)
             cap.release(run.cursor)
         else:
-            if data is not None and run.recorder is not None:
-                run.recorder.write(data)
+            if data is not None:
+                self._record(run, data, run.cursor)
             cap.release(min(run.cursor, self._lowest_needed(run)))
         with run.stats_lock:
             run.stats.samples = run.ring.written
@@ -698,8 +555,7 @@ class Engine:
             # stamp with the arrival of the capture block that completed this chunk
             t = run.capture.arrival_time(run.cursor - 1) if len(data) else None
             run.ring.write(y, t)
-            if run.recorder is not None:
-                run.recorder.write(y)
+            self._record(run)
             run.ring.release(self._lowest_needed(run))
 
     def _lowest_needed(self, run: _Run) -> int:
@@ -710,7 +566,10 @@ class Engine:
         the window's first second go.
         """
         low = min(run.frames.lowest_needed_sample(), run.next_start)
-        return low if run.utts is None else min(low, run.seg_fed)
+        if run.utts is not None:  # the segmenter reads the samples back too
+            low = min(low, run.seg_fed)
+        take = run.take
+        return low if take is None else min(low, take.pos)
 
     def _analyse(self, run: _Run, drop_late: bool) -> None:
         """Analyse every complete window (only the newest when ``drop_late``)."""
@@ -764,7 +623,7 @@ class Engine:
         run = self._run
         return None if run is None or run.utts is None else run.utts.open_since_s
 
-    def _window(self, run: _Run, start: int) -> Result | None:
+    def _window(self, run: _Run, start: int, index: int | None = None) -> Result | None:
         end = start + self.window
         g0, g1 = run.gap
         if start < g1 and end > g0:
@@ -775,19 +634,26 @@ class Engine:
         if not run.frames.ensure(f_lo, f_hi, run.ring.read):
             return None
         raw, rms = run.frames.window(f_lo, f_hi)
-        silent = is_silent(rms, self.silence_dbfs)
+        silent = quiet = is_silent(rms, self.silence_dbfs)
+        # the samples this window adds to the last analysed one: the speech among them is what the
+        # session has newly heard (a whole hop per voiced window over-counted pauses)
+        lo = max(run.heard_to, start) - start
+        run.heard_to = end
+        heard = 0.0 if silent else (self.window - lo) / self.sample_rate
         if not silent and self.detector is not None:  # the VAD, on the worker (never in the callback)
             samples = run.ring.read(start, self.window)
             if samples is None:
                 return None
-            speech = speech_windows(samples[None], np.ones(1, bool), self.window_config, self.detector)
-            silent = not bool(speech[0])
+            # speech_windows' rule on the same numbers, keeping the chunks for the count above
+            voiced = self.detector.chunk_probabilities(samples[None])[0] >= self.window_config.vad_threshold
+            silent = not bool(voiced.mean() >= self.window_config.vad_min_fraction)
+            heard = 0.0 if silent else new_speech_s(voiced, lo, self.window, self.sample_rate)
         probs: FloatArray | None
         if silent and self.skip_silent:  # neither the window's input nor the model: nothing shows them
             session = run.session
             probs, adapted = None, bool(self.adapt and session is not None and session.ready)
         else:
-            probs, adapted = self._probabilities(run, self.extractor.window_input(raw), silent)
+            probs, adapted = self._probabilities(run, self.extractor.window_input(raw), silent, heard)
         if probs is not None and not silent:
             a = self.smoothing
             if run.smoothed is None or a == 0.0:
@@ -797,7 +663,7 @@ class Engine:
         arrived = run.ring.arrival_time(end - 1)
         latency = None if arrived is None else time.perf_counter() - arrived
         return Result(
-            index=start // self.hop,
+            index=start // self.hop if index is None else index,
             start=start,
             end=end,
             sample_rate=self.sample_rate,
@@ -808,9 +674,11 @@ class Engine:
             labels=self.labels,
             adapted=adapted,
             speech_heard_s=0.0 if run.session is None else run.session.heard_s,
+            new_speech_s=heard,
+            quiet=quiet,
         )
 
-    def _probabilities(self, run: _Run, x: FloatArray, silent: bool) -> tuple[FloatArray, bool]:
+    def _probabilities(self, run: _Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:
         """The model's probabilities for one window; adapted to the session's speaker when asked and ready."""
         if self.adaptation is None:
             return np.asarray(self.model.predict(x[None])[0], dtype=np.float32), False
@@ -819,7 +687,7 @@ class Engine:
         model: Any = self.model  # an EmotionModel: only it has an adaptation
         probs, emb = model.encode(x[None])
         if not silent:
-            run.session.add(emb[0], self.hop_s)
+            run.session.add(emb[0], heard)
         if self.adapt and run.session.ready:
             mean, scale = run.session.normaliser()
             return self.adaptation.combine(probs[0], model.adapt(emb, mean, scale)[0]), True

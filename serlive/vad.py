@@ -278,7 +278,18 @@ class SpeechDetector:
         threshold: float,
         sink: ProbabilitySink | None = None,
     ) -> NDArray[np.float64]:
-        """:meth:`speech_fraction` of the windows ``y[s : s + window]``, with shared chunk encodings.
+        """:meth:`voiced_in_signal`'s share of voiced chunks per window (``sink`` as there)."""
+        return self.voiced_in_signal(y, starts, window, threshold, sink).mean(axis=1)
+
+    def voiced_in_signal(
+        self,
+        y: FloatArray,
+        starts: list[int],
+        window: int,
+        threshold: float,
+        sink: ProbabilitySink | None = None,
+    ) -> NDArray[np.bool_]:
+        """Which chunks of the windows ``y[s : s + window]`` are voiced, (B, T), with shared encodings.
 
         Overlapping windows whose starts differ by whole chunk hops (the 0.5 s window hop is
         16 of them) share their chunks, so each chunk is encoded once instead of six times;
@@ -286,16 +297,24 @@ class SpeechDetector:
         windows one by one (each chunk is encoded on its own); starts off the grid fall
         back to that.
 
-        ``sink(starts, p)``, when given, receives each window's chunk probabilities (row
-        ``i``: the window at ``starts[i]``).  Utterance segmentation (:mod:`serlive.segments`)
-        judges its chunks by some of these windows and takes them instead of running the
-        detector again.
+        ``sink(starts, p)``, when given, receives the chunk probabilities of the windows on
+        the first window's chunk grid (row ``i``: the window at ``starts[i]``).  Utterance
+        segmentation (:mod:`serlive.segments`) judges its chunks by some of these windows and
+        takes them instead of running the detector again.
         """
         if not starts:
-            return np.zeros(0)
+            return np.zeros((0, 0), dtype=bool)
         s0 = starts[0]
-        if any((s - s0) % CHUNK_HOP for s in starts) or window < CHUNK:
-            return self.speech_fraction(np.stack([y[s : s + window] for s in starts]), threshold)
+        if window < CHUNK:
+            return self.chunk_probabilities(np.stack([_window(y, s, window) for s in starts])) >= threshold
+        off = [i for i, s in enumerate(starts) if (s - s0) % CHUNK_HOP]
+        if off:  # e.g. a file's last window, aligned to its end: on its own, the others shared
+            out = np.zeros((len(starts), (window - CHUNK) // CHUNK_HOP + 1), dtype=bool)
+            alone = np.stack([_window(y, starts[i], window) for i in off])
+            out[off] = self.chunk_probabilities(alone) >= threshold
+            on = [i for i in range(len(starts)) if i not in set(off)]
+            out[on] = self.voiced_in_signal(y, [starts[i] for i in on], window, threshold, sink)
+            return out
         n_c = (window - CHUNK) // CHUNK_HOP + 1
         span = np.asarray(y[s0 : starts[-1] + window], dtype=np.float32)
         if len(span) < starts[-1] - s0 + window:  # a short signal: zeros after it, as take_window pads
@@ -310,7 +329,13 @@ class SpeechDetector:
         p = self.decode(np.stack([gates[f : f + n_c] for f in first]))
         if sink is not None:
             sink(list(starts), p)
-        return (p >= threshold).mean(axis=1)
+        return p >= threshold
+
+
+def _window(y: FloatArray, start: int, window: int) -> FloatArray:
+    """``y[start : start + window]``, zeros after the signal's end (as file windows are padded)."""
+    seg = np.asarray(y[start : start + window], dtype=np.float32)
+    return seg if len(seg) == window else np.concatenate([seg, np.zeros(window - len(seg), np.float32)])
 
 
 _default: SpeechDetector | None = None
@@ -373,15 +398,52 @@ def speech_in_signal(
     The same rule and the same numbers, with the chunk encodings shared between overlapping
     windows (:meth:`SpeechDetector.fractions_in_signal`; ``sink`` as there).
     """
+    return speech_chunks_in_signal(y, starts, loud, window, cfg, detector, sink)[0]
+
+
+def speech_chunks_in_signal(
+    y: FloatArray,
+    starts: list[int],
+    loud: NDArray[np.bool_],
+    window: int,
+    cfg: WindowConfig,
+    detector: SpeechDetector | None = None,
+    sink: ProbabilitySink | None = None,
+) -> tuple[NDArray[np.bool_], list[NDArray[np.bool_] | None]]:
+    """:func:`speech_in_signal`, and each window's voiced chunks (None where the VAD did not run).
+
+    The chunks say how much of a window's newest samples is speech (:func:`new_speech_s`).
+    """
     loud = np.asarray(loud, dtype=bool)
+    chunks: list[NDArray[np.bool_] | None] = [None] * len(loud)
     if not vad_enabled(cfg) or not loud.any():
-        return loud.copy()
+        return loud.copy(), chunks
     det = detector or default_detector()
     out = np.zeros(len(loud), dtype=bool)
     idx = np.flatnonzero(loud)
-    frac = det.fractions_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold, sink)
-    out[idx] = frac >= cfg.vad_min_fraction
-    return out
+    voiced = det.voiced_in_signal(y, [starts[i] for i in idx], window, cfg.vad_threshold, sink)
+    out[idx] = voiced.mean(axis=1) >= cfg.vad_min_fraction
+    for row, i in enumerate(idx):
+        chunks[i] = voiced[row]
+    return out, chunks
+
+
+def new_speech_s(voiced: NDArray[np.bool_], lo: int, hi: int, sample_rate: int = SAMPLE_RATE) -> float:
+    """Seconds of speech in samples ``[lo, hi)`` of a window whose chunks are ``voiced``.
+
+    Session adaptation counts the speech it has heard; a voiced window used to add a whole hop
+    even when its newest half-second was a pause (8 clips of 31 s, pauses included, counted as
+    36 s of speech).  The new samples' share of voiced chunks (a chunk belongs to the part its
+    centre lies in) times their length counts only the speech that arrived.
+    """
+    if len(voiced) == 0 or hi <= lo:
+        return 0.0
+    centres = np.arange(len(voiced)) * CHUNK_HOP + CHUNK // 2
+    part = (centres >= lo) & (centres < hi)
+    if not part.any():  # fewer samples than a chunk: the nearest chunk speaks for them
+        part = np.zeros(len(voiced), dtype=bool)
+        part[int(np.argmin(np.abs(centres - (lo + hi) / 2)))] = True
+    return float(np.mean(voiced[part])) * (hi - lo) / sample_rate
 
 
 def voiced_frames(y: FloatArray, sample_rate: int = SAMPLE_RATE) -> NDArray[np.float64]:

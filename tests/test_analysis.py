@@ -14,7 +14,7 @@ from serlive.analysis import analyse_file, analyse_signal, is_silent
 from serlive.config import LABELS, FeatureConfig, WindowConfig
 from serlive.model import ModelMetadata
 from serlive.windows import take_window, window_starts
-from tests.conftest import SR, speechlike
+from tests.conftest import SR, speechlike, spoken
 
 
 class StubModel:
@@ -62,12 +62,36 @@ def test_window_inputs_equal_per_window_features(kind):
     y = speechlike(6.3, seed=4)
     a = analyse_signal(y, model, batch=4)
     win, hop = 48000, 8000
-    starts = window_starts(len(y), win, hop)
+    starts = window_starts(len(y), win, hop, to_end=160)
     assert [w.start_s for w in a.windows] == [s / SR for s in starts]
     fed = np.concatenate(model.inputs)
     assert len(model.inputs) == -(-len(starts) // 4)  # batches of 4
     own = np.stack([model.extractor(take_window(y, s, win)) for s in starts])
     np.testing.assert_allclose(fed, own, rtol=1e-5, atol=1e-4)
+
+
+def test_the_end_of_a_file_is_analysed_and_counted_once():
+    """Issue 20, item 4: a 4.0 s file had one window, 0-3 s, and the last 0.3-2 s of any file were in no
+    window.  A last window now ends at the file's end (on the frame grid), and in the file's mean it
+    weighs the share of a hop it adds, so the audio it shares with the window before is not counted twice."""
+    from serlive.config import WindowConfig
+
+    model = StubModel()
+    files = WindowConfig(hop_s=2.0)  # the shipped model's file hop
+    speech_at_end = np.concatenate([np.zeros(round(3.2 * SR), np.float32), spoken(0.8)])
+    a = analyse_signal(speech_at_end, model, windows=files)
+    assert [(w.start_s, w.end_s) for w in a.windows] == [(0.0, 3.0), (1.0, 4.0)]
+    assert a.windows[0].silent and not a.windows[1].silent and a.speech  # the last word is heard
+    y = speechlike(61.3, seed=5)
+    b = analyse_signal(y, model, windows=files)
+    assert b.windows[-1].end_s == pytest.approx(61.3, abs=0.01) and b.windows[-2].end_s == 61.0
+    assert b.windows[-1].weight == pytest.approx(0.3 / 2.0, abs=0.01)
+    assert all(w.weight == 1.0 for w in b.windows[:-1])
+    voiced = [w for w in b.windows if not w.silent]
+    want = np.average([w.probabilities for w in voiced], axis=0, weights=[w.weight for w in voiced])
+    np.testing.assert_allclose(b.probabilities, want, atol=1e-6)
+    c = analyse_signal(speechlike(7.0, seed=5), model, windows=files)  # hops that reach the end: no extra
+    assert [w.end_s for w in c.windows] == [3.0, 5.0, 7.0]
 
 
 def test_aggregate_ignores_silent_windows():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from serlive.adaptation import AdaptationConfig
-from serlive.analysis import analyse_signal
+from serlive.analysis import analyse_file, analyse_signal
 from serlive.config import LABELS, WHISPER_FEATURES
 from serlive.model import EmotionModel, ModelError
 
@@ -150,8 +150,8 @@ def test_encoder_model_runs_the_file_path(encoder_model):
     y = np.concatenate([_voice(2.0, 120, 1), np.zeros(SR, np.float32), _voice(2.5, 200, 2)])
     assert m.meta.windows.hop_s == 0.5 and m.meta.windows.file_hop_s == 2.0
     a = analyse_signal(y, m)
-    # files: the model's file hop (5.5 s: windows at 0 and 2 s), live: its 0.5 s hop
-    assert [w.start_s for w in a.windows] == [0.0, 2.0]
+    # files: the model's file hop (5.5 s: windows at 0 and 2 s, and one ending at the end), live: 0.5 s
+    assert [w.start_s for w in a.windows] == [0.0, 2.0, 2.5]
     assert a.probabilities.shape == (8,)
     dense = analyse_signal(y, m, windows=m.meta.windows.for_files().__class__(hop_s=0.5))
     assert [w.start_s for w in dense.windows] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
@@ -253,8 +253,21 @@ def test_evaluate_session_adapts_each_speaker_on_their_own_files(encoder_model, 
         Utterance(str(write_audio(tmp_path / "b.wav", spoken(3.0))), "fake", "fake:b", "female", "sad")
     )
     rep = evaluate_utterances(model, utts, tmp_path / "report", plots=False, session=True)
-    # speaker a: 3 files x 3 voiced windows x 2 s of speech >= 4 s; speaker b: one window, 2 s < 4 s
-    assert rep["summary"]["speech_per_speaker_s"] == {"fake:a": 18.0, "fake:b": 2.0}
+    # the speech heard: the VAD's voiced share of each window's new samples (issue 20, item 5), at most
+    # the audio itself: speaker a's 3 x 7 s (>= 4 s: adapted), speaker b's 3 s (< 4 s: not)
+    heard = {
+        spk: sum(
+            w.new_speech_s
+            for u in utts
+            if u.speaker == spk
+            for w in analyse_file(u.path, model, keep_embeddings=True).windows
+            if not w.silent
+        )
+        for spk in ("fake:a", "fake:b")
+    }
+    got = rep["summary"]["speech_per_speaker_s"]
+    assert got == pytest.approx(heard, abs=0.05)
+    assert 4.0 <= got["fake:a"] <= 21.0 and 0.0 < got["fake:b"] < 4.0
     rows = json.loads((tmp_path / "report" / "predictions.json").read_text())
     assert [r["adapted"] for r in rows] == [True, True, True, False]
 

@@ -118,7 +118,8 @@ def _file_windows(model, seconds: float) -> int:
     from serlive.windows import window_starts
 
     w = model.meta.windows.for_files()
-    return len(window_starts(round(seconds * SR), w.window_samples(SR), w.hop_samples(SR)))
+    hop = model.meta.features.hop_length
+    return len(window_starts(round(seconds * SR), w.window_samples(SR), w.hop_samples(SR), to_end=hop))
 
 
 def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):
@@ -341,7 +342,7 @@ def test_live_records_to_file(qtbot, model, tmp_path):
 
 def test_segmented_analysis_equals_whole_file(model):
     from serlive.analysis import analyse_signal
-    from serlive.gui.file_view import analyse_in_segments
+    from serlive.gui.file_model import analyse_in_segments
 
     y = np.concatenate([speechlike(7.0, seed=1), np.zeros(SR * 3, np.float32), speechlike(5.3, seed=2)])
     whole = analyse_signal(y, model)
@@ -382,9 +383,9 @@ def test_stream_error_shown_as_notice(qtbot, model):
 
 def test_zoom_renders_spectrogram_detail(qtbot, window, make_audio, monkeypatch):
     """Zoomed into a long file, the visible stretch is re-rendered from the model's own frames."""
-    from serlive.gui import file_view
+    from serlive.gui import file_model
 
-    monkeypatch.setattr(file_view, "MAX_SPEC_COLS", 100)  # 60 s in 100 columns: 0.6 s a column
+    monkeypatch.setattr(file_model, "MAX_SPEC_COLS", 100)  # 60 s in 100 columns: 0.6 s a column
     y = np.tile(speechlike(10.0), 6)
     _analyse(qtbot, window, make_audio("zoom.wav", y))
     view = window.file
@@ -789,7 +790,7 @@ def test_waveform_reaches_the_end_and_is_redrawn_when_zoomed(qtbot, tiny_window,
     """The overview envelope keeps the file's tail (a 3.65 s clip's ended at 3.5 s); zoomed in, the visible
     stretch is redrawn from the samples (it stayed the overview's bins: a zigzag at a 7 s span of a long
     file, a straight line at 0.15 s), as the spectrogram already was."""
-    from serlive.gui import file_view
+    from serlive.gui import file_model
 
     win, view = tiny_window, tiny_window.file
     y = spoken(3.65, amp=0.2)
@@ -799,7 +800,7 @@ def test_waveform_reaches_the_end_and_is_redrawn_when_zoomed(qtbot, tiny_window,
     assert x[-1] >= 3.64, f"the waveform ends at {x[-1]:.2f} s of 3.65 s"
     assert v[x > 3.6].max() == pytest.approx(0.9, abs=1e-3)  # 16-bit WAV
 
-    monkeypatch.setattr(file_view, "WAVE_BINS", 100)  # 20 s in 100 bins (0.2 s a bin), as 20 min in 4000
+    monkeypatch.setattr(file_model, "WAVE_BINS", 100)  # 20 s in 100 bins (0.2 s a bin), as 20 min in 4000
     y = spoken(20.0)
     path = make_audio("long.wav", y, subtype="FLOAT")  # the samples the view holds, exactly
     _analyse(qtbot, win, path)
@@ -1053,10 +1054,17 @@ def test_listen_menu_starts_stops_and_ticks_record(qtbot, tiny_window, fake_mic,
     win.start_stop_action.trigger()  # from the File tab: the Live tab is shown and listening starts
     assert win.tabs.currentWidget() is live and live.engine is not None and live.engine.running, errors
     menu.aboutToShow.emit()
-    assert win.start_stop_action.text().startswith("Stop") and not win.record_menu_action.isEnabled()
+    # while listening Record starts and ends takes on the running stream (issue 20, item 2)
+    assert win.start_stop_action.text().startswith("Stop") and win.record_menu_action.isEnabled()
     qtbot.wait(300)
+    win.record_menu_action.trigger()  # ends the take; listening goes on
+    assert not live.record_check.isChecked() and live.engine.running
+    qtbot.waitUntil(lambda: not live.engine.recording)
+    assert live.last_recording == tmp_path / "menu.wav"
+    win.record_menu_action.trigger()  # a new take, a new file
+    assert live.engine.recording and live.last_recording == tmp_path / "menu-2.wav"
     win.start_stop_action.trigger()
-    assert not live.engine.running and live.last_recording == tmp_path / "menu.wav"
+    assert not live.engine.running and not live.engine.recording
     menu.aboutToShow.emit()
     assert win.start_stop_action.text().startswith("Start") and win.record_menu_action.isChecked()
     win.record_menu_action.trigger()
@@ -1529,3 +1537,200 @@ def test_adapt_is_not_offered_for_a_model_without_it(qtbot, tiny_window):
     assert tiny_window.model.adaptation is None
     assert not tiny_window.live.adapt_action.isEnabled()
     assert "cannot adapt" in tiny_window.live.adapt_action.toolTip()
+
+
+# --- issue 20: tried as a new user would ---------------------------------------------------------------
+def test_space_toggles_every_time_on_both_tabs(qtbot, tiny_window, fake_mic, make_audio, monkeypatch, errors):
+    """Item 7: Space started listening once and then did nothing: QPushButton.setText("Stop") replaced the
+    button's Space shortcut with the new text's mnemonic.  Three presses now toggle three times, and on
+    the File tab Space is Play/Stop as often as it is pressed."""
+    from PySide6.QtWidgets import QApplication
+
+    win, live = tiny_window, tiny_window.live
+    win.tabs.setCurrentWidget(live)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    states = []
+    for _ in range(3):
+        qtbot.keyClick(win, Qt.Key.Key_Space)  # Start and Stop act at once (Stop waits for the worker)
+        states.append(live.engine is not None and live.engine.running)
+    assert states == [True, False, True]
+    live.stop()
+
+    played: list[bool] = []
+    monkeypatch.setattr(win.file, "start_playback", lambda: played.append(True) or True)
+    monkeypatch.setattr(win.file, "stop_playback", lambda: played.append(False))
+    _analyse(qtbot, win, make_audio("four.wav", spoken(4.0)))
+    played.clear()  # opening a file stops any playback
+    for _ in range(3):
+        before = len(played)
+        # the real toggle decides by the player; stand in for it so a fake "playing" state alternates
+        win.file._player = object() if played and played[-1] else None
+        qtbot.keyClick(win, Qt.Key.Key_Space)
+        assert len(played) == before + 1
+        win.file.play_button.setText("Stop" if played[-1] else "Play")  # as the real ones do
+    assert played == [True, False, True]
+    win.file._player = None
+    assert not errors
+
+
+def test_record_starts_and_stops_takes_while_listening(qtbot, window, fake_mic, tmp_path, errors):
+    """Items 1 and 2: while listening, Record starts a take at once on the running stream (its first sample
+    is the one that arrived at the click) and unticking ends it; listening goes on (curves, windows and
+    adaptation are not reset), the next take goes to a new numbered file, and the status bar names it."""
+    import soundfile as sf
+
+    live = window.live
+    statuses = _statuses(window)
+    live.set_record_file(tmp_path / "take.wav")
+    live.record_check.setChecked(False)
+    qtbot.mouseClick(live.start_button, Qt.MouseButton.LeftButton)
+    assert live.engine is not None and live.engine.running and not live.engine.recording
+    qtbot.waitUntil(lambda: live.results_seen >= 2, timeout=10_000)
+    assert live.record_check.isEnabled() and live.record_file_button.isEnabled()
+    spans = []
+    for n in (1, 2):
+        stream = fake_mic.streams[-1]
+        before = stream.delivered
+        qtbot.mouseClick(live.record_check, Qt.MouseButton.LeftButton)
+        after = stream.delivered
+        assert live.engine.recording, errors
+        name = "take.wav" if n == 1 else "take-2.wav"
+        qtbot.waitUntil(lambda name=name: any(f"● REC {name}" in s for s in statuses[-3:]), timeout=5_000)
+        seen = live.results_seen
+        qtbot.wait(600)
+        qtbot.mouseClick(live.record_check, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not live.engine.recording, timeout=5_000)
+        path = tmp_path / name
+        qtbot.waitUntil(lambda path=path: statuses[-1].startswith("saved 0:") and str(path) in statuses[-1])
+        assert live.engine.running and live.results_seen > seen  # listening went on
+        spans.append((path, before, after))
+    assert len(live._history) >= live.results_seen - 1  # the curves were never cleared
+    live.stop()
+    for path, before, after in spans:
+        got, sr = sf.read(path, dtype="float32")
+        assert sr == SR and len(got) >= 64
+        sig = fake_mic.signal
+        starts = [k for k in range(before, after + 1) if np.array_equal(got[:64], sig[k : k + 64])]
+        assert starts, f"{path.name} does not start at the click (delivered {before}..{after})"
+        np.testing.assert_array_equal(got, sig[starts[0] : starts[0] + len(got)])
+    assert not errors
+
+
+def test_no_speech_says_why_too_quiet_or_no_voice(qtbot, tiny_window, make_audio):
+    """Item 8: a -6 dBFS 1 kHz tone, with the meter at -6 dBFS, said "too quiet to judge (below the speech
+    gate)", the fixed text of every no-speech window, and the file viewer "no window is above the speech
+    gate".  The level gate and the voice detector say different things; each view now says which."""
+    from serlive.gui.live_view import LiveView
+
+    win = tiny_window
+    loud_tone = tone(1000.0, 20.0, amp=0.5)  # -6 dBFS
+    for y, why in ((loud_tone, "no voice heard"), (np.zeros(20 * SR, np.float32), "too quiet")):
+        view = LiveView(win.live.model_path, win.live.labels, list_devices=lambda: [])
+        qtbot.addWidget(view)
+        assert view.start_source(FileSource(samples=y, realtime=True, speed=4.0))
+        qtbot.waitUntil(lambda view=view: view.results_seen > 0, timeout=20_000)
+        assert view.emotion_label.text() == "no speech"
+        assert view.confidence_label.text().startswith(why), view.confidence_label.text()
+        view.stop()
+        _analyse(qtbot, win, make_audio("x.wav", y[: 5 * SR]))
+        assert not win.file.loaded.analysis.speech
+        assert why in win.file.summary_detail.text(), win.file.summary_detail.text()
+
+
+def test_open_recent_gets_only_files_that_opened(qtbot, tiny_window, make_audio, tmp_path, errors):
+    """Item 9: corrupt and non-audio files that gave an error box were added to Open Recent and pushed
+    good ones out.  A file goes on the list once it has opened."""
+    win = tiny_window
+    good = make_audio("good.wav", spoken(1.0))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    _analyse(qtbot, win, good)
+    for p in (bad, text):
+        _analyse(qtbot, win, p)
+    assert len(errors) == 2 and all(title == "Cannot open file" for title, _ in errors), errors
+    assert win.recent_files() == [str(good.resolve())]
+
+
+def test_several_files_on_the_command_line_open_one_after_another(
+    qtbot, tiny_window, make_audio, monkeypatch
+):
+    """Item 10: ``serlive a.wav b.wav`` (a desktop entry's %F) opened only the first, silently, and the
+    status bar showed its relative path.  Now the others wait for File ▸ Open next file, the status bar
+    says how many, and it names each file by its absolute path."""
+    win = tiny_window
+    paths = [make_audio(f"{n}.wav", spoken(1.0)) for n in ("a", "b", "c")]
+    monkeypatch.chdir(paths[0].parent)
+    status = lambda: win.status_label.text()  # noqa: E731
+    win.open_files(["a.wav", "b.wav", str(paths[2])])
+    qtbot.waitUntil(lambda: not win.file.busy and win.file.loaded is not None, timeout=30_000)
+    qtbot.wait(50)
+    assert win.file.loaded.path == paths[0].absolute()
+    assert status().startswith(f"{paths[0].absolute()}  |  ") and "2 more files" in status(), status()
+    assert win.next_action.isEnabled() and "b.wav" in win.next_action.text()
+    for want, left in ((paths[1], "1 more file:"), (paths[2], None)):
+        win.next_action.trigger()
+        qtbot.waitUntil(
+            lambda want=want: win.file.loaded is not None and win.file.loaded.path == want.absolute()
+        )
+        qtbot.waitUntil(lambda: not win.file.busy)
+        qtbot.wait(50)
+        assert (left in status()) if left else ("more file" not in status()), status()
+    assert not win.next_action.isEnabled()
+
+
+def test_short_files_show_their_windows_as_markers(qtbot, tiny_window, make_audio):
+    """Item 11: a file under 5 s had one window, one point and so no line: an empty probability plot.  A
+    timeline of few windows is drawn with markers; a long one stays lines only."""
+    win = tiny_window
+    _analyse(qtbot, win, make_audio("short.wav", spoken(2.0)))
+    assert len(win.file.loaded.analysis.windows) == 1
+    for c in win.file.time_curves:
+        assert c.opts["symbol"] == "o"
+        xs, ys = c.scatter.getData()
+        assert len(xs) == 1 and np.isfinite(ys).all()  # one marker per emotion: the window is visible
+    _analyse(qtbot, win, make_audio("long.wav", spoken(60.0)))
+    assert all(c.opts["symbol"] is None for c in win.file.time_curves)
+
+
+def test_about_lists_the_licence_of_every_corpus_of_the_model(window):
+    """Item 12: About listed licences for RAVDESS and TESS only, right under a model licence line naming
+    seven corpora.  It lists every corpus of the model in use, from its metadata."""
+    from serlive.config import CORPUS_LICENCES
+
+    corpora = window.model.meta.extra["training"]["corpora"]
+    assert len(corpora) >= 3
+    text = window.about_text()
+    listed = text.split("Corpora licences")[1]
+    for c in corpora:
+        assert CORPUS_LICENCES[c] in listed.replace("&#x27;", "'"), c
+
+
+def test_clock_ticks_fall_on_round_steps_and_ctrl_equals_zooms_in(qtbot, tiny_window):
+    """Items 14 and 15: m:ss ticks fell every 100 s (1:40, 3:20, 5:00); they fall on round clock steps.
+    Ctrl+= (without Shift) zooms in as Ctrl++ does."""
+    from PySide6.QtGui import QKeySequence
+
+    from serlive.gui.plots import CLOCK_STEPS, TimeAxis
+
+    axis = TimeAxis()
+    axis.set_duration(600.0)
+    for span, px in ((600.0, 800), (3000.0, 900), (90.0, 700), (20.0, 1000)):
+        (major, _), (minor, _) = axis.tickSpacing(0.0, span, px)
+        assert major in CLOCK_STEPS and ((major >= 60 and major % 60 == 0) or 60 % major == 0), major
+        assert span / major <= px / 80 and (major / minor).is_integer()
+    assert axis.tickSpacing(0.0, 600.0, 800)[0][0] != 100
+    keys = [k.toString() for k in tiny_window.zoom_in_action.shortcuts()]
+    assert QKeySequence("Ctrl+=").toString() in keys and QKeySequence("Ctrl++").toString() in keys, keys
+
+
+def test_the_hop_rule_is_the_models_frame_hop(window, tiny_window):
+    """Item 13: the Live tab said "rounded to the 20 ms frame hop" and rounded to 0.02 s whatever the
+    model; the rule is the engine's, a multiple of the model's own frame hop."""
+    for win in (window, tiny_window):
+        feats = win.model.meta.features
+        fh = feats.hop_length / feats.sample_rate
+        assert win.live.frame_hop_s == pytest.approx(fh)
+        assert f"{1000 * fh:g} ms frame hop" in win.live.hop_spin.toolTip()

@@ -268,3 +268,17 @@ def test_listen_refuses_to_overwrite_an_existing_recording(use_backend, tiny_mod
     )
     assert out.read_bytes() == b"yesterday's take"
     assert sd.streams == [] and not (tmp_path / "take-2.wav").exists()  # the device was never opened
+
+
+def test_listen_states_the_hop_rule_once_and_speaks_plainly(capsys):
+    """Issue 20, item 13: --help said the hop is "a multiple of 0.02" while 0.03 was accepted and the error
+    named a 0.01 s frame hop; --duration abc said "invalid _positive_float value"."""
+    with pytest.raises(SystemExit):
+        cli.main(["listen", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "a multiple of 0.02" not in out and "frame hop (0.01 s for the shipped model" in out
+    for bad in ("abc", "-3", "0"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["listen", "--duration", bad])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "number of seconds" in err and "_positive_float" not in err, err

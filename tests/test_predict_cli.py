@@ -88,9 +88,9 @@ def test_path_is_reported_as_given(capsys, audio, tiny_models, monkeypatch):
     ("dur", "starts"),
     [
         (6.0, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]),
-        (6.2, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]),
+        (6.2, [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.2]),  # the last window ends at the file's end
         (3.5, [0.0, 0.5]),
-        (3.4, [0.0]),
+        (3.4, [0.0, 0.4]),
         (3.0, [0.0]),
         (2.0, [0.0]),
     ],
@@ -107,8 +107,13 @@ def test_timeline_windows(capsys, tmp_path, tiny_models, dur, starts):
         assert list(w["probabilities"]) == list(LABELS)
         assert sum(w["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
         assert w["silent"] is False
-    # the file's probabilities are the mean of its (voiced) windows
-    mean = np.mean([list(w["probabilities"].values()) for w in tl], axis=0)
+    # the file's probabilities are the mean of its (voiced) windows, the end-aligned last one weighing
+    # the share of a 0.5 s hop it adds
+    weights = [
+        1.0 if (w["start"] / 0.5).is_integer() else (w["end"] - tl[i - 1]["end"]) / 0.5
+        for i, w in enumerate(tl)
+    ]
+    mean = np.average([list(w["probabilities"].values()) for w in tl], axis=0, weights=weights)
     np.testing.assert_allclose(list(rec["probabilities"].values()), mean, atol=2e-4)
 
 
@@ -211,6 +216,30 @@ def test_silent_file(capsys, audio, tiny_models):
     assert all(w["silent"] for w in rec["timeline"])
     rc, out, _ = run(capsys, str(audio["silent"]), "--model", str(tiny_models.int8))
     assert "no speech detected" in out
+
+
+def test_no_speech_has_no_confidence_or_distribution(capsys, audio, tiny_models, make_audio):
+    """Issue 20, item 3: silence and a loud tone printed "no speech 95%" with a bar chart, and JSON/CSV a
+    confidence and eight probabilities (the mean of non-speech windows).  As the GUI does, nothing was
+    speech, so there is no confidence and no distribution: null in JSON, empty in CSV, no bars in text."""
+    t = np.arange(6 * SR) / SR
+    loud_tone = make_audio("tone.wav", (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))
+    model = ["--model", str(tiny_models.int8)]
+    for path in (audio["silent"], loud_tone):
+        rc, out, _ = run(capsys, str(path), *model, "--format", "json")
+        (rec,) = json_lines(out)
+        assert rc == 0 and rec["speech"] is False and rec["label"] == "no speech"
+        assert rec["confidence"] is None and rec["probabilities"] is None
+        rc, out, _ = run(capsys, str(path), *model, "--format", "csv")
+        rows = list(csv.reader(io.StringIO(out)))
+        head, row = rows[0], rows[1]
+        assert row[head.index("label")] == "no speech"
+        assert [row[head.index(k)] for k in ("confidence", *LABELS)] == [""] * 9
+        rc, out, _ = run(capsys, str(path), *model)
+        assert "no speech detected" in out and "%" not in out and "█" not in out, out
+        rc, out, _ = run(capsys, str(path), *model, "--format", "csv", "--timeline")
+        rows = list(csv.reader(io.StringIO(out)))
+        assert all(r[rows[0].index("confidence")] == "" for r in rows[1:])  # a silent window has none
 
 
 def test_espeak_speech_is_speech(capsys, espeak, tiny_models):

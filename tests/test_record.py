@@ -249,3 +249,58 @@ def test_engine_with_numbering_off_refuses_an_existing_file_before_opening_the_d
     with pytest.raises(RecordError, match="already exists"):
         eng.start(mic())
     assert sd.streams == [] and (tmp_path / "take.wav").read_bytes() == b"precious"
+
+
+# --- takes on a running stream (issue 20, items 1 and 2) -----------------------------------------------
+@pytest.mark.parametrize("rate", [SR, 48000], ids=["16k", "48k-resampled"])
+def test_takes_start_and_stop_on_a_running_stream_at_the_press(tmp_path: Path, rate: int):
+    """Listening goes on; Record starts a take with the samples from the press on and Stop ends it there.
+
+    A take used to open its own input stream, and a sound server delivers a new stream's first audio
+    0.3-1.9 s late: the first word was lost.  Here each take is the stream's samples from the one that
+    arrived at start_take to the one at stop_take, each to its own numbered file, while the windows
+    keep coming."""
+    from serlive.stream import EngineError
+
+    sd, eng, mic = _mic_engine(tmp_path, rate)
+    eng.record = None  # listening only; takes are started by hand
+    with pytest.raises(EngineError):  # no stream to record
+        eng.start_take(tmp_path / "take.wav")
+    eng.start(mic())
+    assert eng.stop_take() is None  # no take to stop
+    spans = []
+    try:
+        for _n in range(2):
+            time.sleep(0.43)
+            before = eng.samples_received
+            path = eng.start_take(tmp_path / "take.wav")
+            after = eng.samples_received
+            assert eng.recording
+            with pytest.raises(EngineError):  # one take at a time
+                eng.start_take(tmp_path / "other.wav")
+            time.sleep(0.71)
+            eng.stop_take()
+            t0 = time.monotonic()
+            while eng.recording and time.monotonic() - t0 < 5:
+                time.sleep(0.01)
+            assert not eng.recording and eng.record_path == path
+            spans.append((path, before, after))
+        assert eng.running and eng.stats().windows > 0  # the stream never stopped
+    finally:
+        eng.stop(2.0)
+    assert [p.name for p, _, _ in spans] == ["take.wav", "take-2.wav"]
+    for path, before, after in spans:
+        got, sr = sf.read(path, dtype="float32")
+        assert sr == SR and len(got) >= 256
+        if rate == SR:  # exactly the stream's samples from the press on
+            starts = [k for k in range(before, after + 1) if np.array_equal(got[:64], sd.signal[k : k + 64])]
+            assert starts, f"{path.name} does not start between samples {before} and {after}"
+            np.testing.assert_array_equal(got, sd.signal[starts[0] : starts[0] + len(got)])
+        else:  # the model-rate stream: it starts at the press's model-rate sample
+            import soxr
+
+            dev = sd.signal_for(rate, 1)[:, 0]  # what the 48 kHz device delivered
+            want = soxr.resample(dev[: after + 10 * rate], rate, SR).astype(np.float32)
+            lo, hi = round(before * SR / rate), round(after * SR / rate)
+            err = [np.max(np.abs(got[:256] - want[k : k + 256])) for k in range(lo - 2, hi + 3)]
+            assert min(err) < 1e-3, f"{path.name}: no start near the press ({min(err)})"

@@ -24,7 +24,7 @@ from serlive.config import LABELS, WindowConfig
 from serlive.model import EmotionModel
 from serlive.stream import Engine, EngineError, Result, StreamEnd
 from serlive.windows import window_starts
-from tests.conftest import SR, noise, speechlike, spoken
+from tests.conftest import SR, noise, speechlike, spoken, tone
 from tests.test_analysis import StubModel
 
 WIN = 3 * SR
@@ -138,7 +138,8 @@ def test_window_boundaries_match_file_windows():
     eng = Engine(StubModel())
     results, end = run_fast(eng, y)
     assert end.error is None
-    starts = window_starts(len(y), WIN, 8000)
+    starts = window_starts(len(y), WIN, 8000, to_end=160)
+    assert starts[-1] == 68800 and starts[-2] == 64000  # the last window ends at 7.3 s (issue 20, item 4)
     assert [r.start for r in results] == starts
     assert [r.end for r in results] == [s + WIN for s in starts]
     assert [r.index for r in results] == list(range(len(starts)))
@@ -462,12 +463,12 @@ def test_recording_failure_mid_stream_ends_the_stream_with_its_message(tmp_path:
     eng = Engine(StubModel(), record=tmp_path / "rec.wav")
     eng.start(FileSource(samples=speechlike(10.0), speed=4.0))
     run = eng._run
-    assert run is not None and run.recorder is not None
+    assert run is not None and run.take is not None
 
     def disk_full(samples: np.ndarray) -> None:
         raise RecordError(f"{tmp_path / 'rec.wav'}: cannot write recording (No space left on device)")
 
-    run.recorder.write = disk_full  # type: ignore[method-assign]
+    run.take.recorder.write = disk_full  # type: ignore[method-assign]
     assert eng.wait(10)
     _, end = drain(eng)
     assert end.error is not None and end.error.endswith("No space left on device)")
@@ -509,7 +510,8 @@ def test_session_adaptation_starts_after_enough_speech_from_voiced_windows_only(
     assert len(voiced) > 6 and any(r.silent for r in results)
     heard = 0.0
     for r in results:
-        heard += 0.0 if r.silent else 0.5  # each voiced window brings one hop of new speech
+        assert r.new_speech_s == 0.0 if r.silent else 0.0 <= r.new_speech_s <= 0.5  # at most its new hop
+        heard += r.new_speech_s  # the speech in the samples each window brought
         assert r.speech_heard_s == pytest.approx(heard)
         # plain head until 2 s of speech are in the statistics, the adapted head from then on
         assert r.adapted == (heard >= 2.0), r
@@ -531,7 +533,7 @@ def test_session_statistics_start_afresh_and_adaptation_can_be_off():
     eng.adapt = True  # the GUI's toggle: the next stream uses it
     second, _ = run_fast(eng, spoken(6.0))
     # a new stream is a new session: its statistics start from nothing
-    assert second[0].speech_heard_s == 0.5 and not second[0].adapted
+    assert 0.5 < second[0].speech_heard_s <= 3.0 and not second[0].adapted  # the first window's speech
     assert second[-1].adapted
     # a model without adaptation: nothing heard, nothing adapted, even when asked
     plain = Engine(StubModel(), adapt=True)
@@ -549,3 +551,63 @@ def test_a_blended_model_shows_both_heads_once_adapted():
     assert len(adapted) > 3
     for r, p in adapted:
         np.testing.assert_allclose(r.probabilities, 0.75 * calm + 0.25 * p.probabilities, atol=1e-6)
+
+
+def test_adaptation_counts_the_speech_heard_not_a_hop_per_voiced_window():
+    """Issue 20, item 5: five 1 s bursts of speech among 4 s pauses counted as far more than 5 s of speech,
+    because every voiced window (any window holding a little of a burst) added a whole hop.  Now a
+    window adds the speech in the samples it brought, so the total is at most the speech played, and the
+    file path (``predict --session``) counts the same as the live engine."""
+    from serlive.analysis import adapt_to_session
+
+    y = np.concatenate([np.concatenate([spoken(1.0, start_s=1.2 * k), silence(4.0)]) for k in range(5)])
+    model = AdaptingModel(min_speech_s=1000.0)
+    results, _ = run_fast(Engine(model), y)
+    voiced = [r for r in results if not r.silent]
+    heard = results[-1].speech_heard_s
+    assert len(voiced) * 0.5 > 5.5, "the old count (a hop per voiced window) would exceed the speech"
+    assert 1.0 < heard <= 5.0 + 0.05, heard
+    assert heard == pytest.approx(sum(r.new_speech_s for r in results))
+    a = analyse_signal(y, model, keep_embeddings=True)  # type: ignore[arg-type]
+    assert adapt_to_session([a], model) == pytest.approx(heard, abs=1e-6)  # type: ignore[arg-type]
+
+
+class _Backlogged(ThreadedSource):
+    """A device that hands over ``stale_s`` of old audio (a tone) at once on opening, then speech in real
+    time: the shape of the 298 windows after 7 s seen once after a long idle on a fresh sound server."""
+
+    name = "backlogged mic"
+
+    def __init__(self, rate: int, stale_s: float = 10.0) -> None:
+        super().__init__()
+        self.sample_rate = rate
+        self.stale = tone(1000.0, stale_s, sr=rate)
+        self.fresh = spoken(4.0) if rate == SR else soxr.resample(spoken(4.0), SR, rate).astype(np.float32)
+
+    def produce(self, ring, stop: threading.Event) -> None:
+        ring.write(self.stale)
+        block = self.sample_rate // 50
+        for i in range(0, len(self.fresh), block):
+            if stop.wait(0.02):
+                return
+            ring.write(self.fresh[i : i + block])
+        self._finished = True
+
+
+@pytest.mark.parametrize("rate", [SR, 48000], ids=["16k", "48k-resampled"])
+def test_stale_audio_delivered_at_start_is_not_analysed(rate, tmp_path):
+    """Issue 20, item 6: a stream's results are about audio after Start.  10 s of old audio handed over at
+    once when the device opens is skipped (and counted), no window holds any of it, and neither does the
+    recording of the take started with the stream."""
+    src = _Backlogged(rate)
+    eng = Engine(StubModel(), record=tmp_path / "take.wav")
+    eng.start(src)
+    assert eng.wait(30)
+    results, end = drain(eng)
+    assert end.error is None and results
+    rec, _ = sf.read(tmp_path / "take.wav", dtype="float32")
+    assert len(rec) <= len(src.fresh) * SR / rate + 0.5 * SR + 64  # the take: after Start, not the backlog
+    if rate == SR:  # no window holds any of the stale audio
+        assert results[0].start >= len(src.stale), results[0].start
+    skipped = end.stats.stale_samples
+    assert skipped >= 9.0 * rate, skipped  # nearly all the stale 10 s (the first moments may be after Start)

@@ -384,6 +384,9 @@ class MicrophoneSource(AudioSource):
     ) -> None:
         super().__init__()
         self._sd = backend or load_backend()
+        #: how much faster than real time the backend delivers: 1 for sounddevice; a test double may
+        #: declare more, and the engine's check for stale audio at Start allows for it
+        self.speed = float(getattr(self._sd, "speed", 1.0))
         self.device = resolve_input_device(device, self._sd)
         self.name = self.device.name
         self.requested_rate = int(sample_rate)

@@ -95,8 +95,8 @@ def start(files: Sequence[str] = (), model_path: str | None = None) -> MainWindo
     def begin() -> None:
         win.repaint()  # the first frame is on screen before the threads below compete for the GIL
         model.start(loaded.done.emit)
-        for f in files[:1]:  # the viewer's worker loads it and waits for the model
-            win.open_file(f)
+        if files:  # the first now (the viewer's worker waits for the model), the others in turn
+            win.open_files(files)  # (File ▸ Open next file)
 
     # two turns of the event loop: the first paints the window (and lets SERLIVE_TRACE say so), the
     # second starts the work that needs the model

@@ -10,9 +10,7 @@ re-rendered at full detail on a worker thread and laid over it.
 
 from __future__ import annotations
 
-import csv
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from numpy.typing import NDArray
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -30,87 +29,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from serlive.analysis import Analysis
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
+from serlive.gui.export import write_timeline_csv
+from serlive.gui.file_model import (
+    FEW_POINTS,
+    LONG_TIMELINE_POINTS,
+    MIN_SPAN_S,
+    PHASES,
+    AnalysisCancelled,
+    DetailRequest,
+    Loaded,
+    load_file,
+    no_speech_reason,
+    render_detail,
+    status_line,
+    wave_with_detail,
+)
+from serlive.gui.file_playback import PlaybackMixin
 from serlive.gui.plots import (
     STRIP_AXIS_WIDTH,
     EmotionBars,
     EmotionLegend,
     EmotionStrip,
     TimeAxis,
-    downsample_columns,
     emotion_pen,
-    envelope,
     plain_menu,
     plural,
     set_mel_axis,
     spectrogram_item,
     whole_edge_ticks,
 )
-
-WAVE_BINS = 4000
-MAX_SPEC_COLS = 4000
-MIN_SPAN_S = 0.01  #: the deepest zoom: 160 samples across the plot
-LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
-
-
-def analyse_in_segments(
-    y: NDArray[np.float32],
-    model: Any,
-    segment_windows: int = 240,
-    progress: Any = None,
-) -> Analysis:
-    """Analyse ``y`` for the viewer: small batches so the worker releases the GIL often.
-
-    :func:`serlive.analysis.analyse_signal` already works in segments of
-    ``segment_windows`` windows (bounded memory, progress and cancel from the
-    start); this picks the viewer's batch size and spreads a long file's batches
-    over every core (:mod:`serlive.parallel`, same result as one core).
-    """
-    from serlive.parallel import analyse_signal_parallel, default_jobs
-
-    return analyse_signal_parallel(
-        y, model, default_jobs(), batch=8, progress=progress, segment_windows=segment_windows
-    )
-
-
-def mel_frames(ext: Any, y: NDArray[np.float32], frame0: int, frame1: int) -> NDArray[np.float32]:
-    """The model's log-mel frames ``frame0 .. frame1 - 1`` of ``y``, as ``(frames, bands)``."""
-    cfg = ext.cfg
-    seg = y[frame0 * cfg.hop_length : (frame1 - 1) * cfg.hop_length + cfg.n_fft]
-    return ext.raw_frames(seg)[:, : cfg.n_mels]
-
-
-def _wave_with_detail(req: _DetailRequest) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
-    """The overview envelope with the requested stretch replaced by its own, finer one (worker thread)."""
-    assert req.wave is not None
-    s0, s1 = req.wave
-    x, v = envelope(req.samples[s0:s1], max(1, req.wave_bins))
-    t = (x + s0) / req.sample_rate
-    ot, ov = req.overview
-    before, after = ot < s0 / req.sample_rate, ot >= s1 / req.sample_rate
-    return np.concatenate([ot[before], t, ot[after]]), np.concatenate([ov[before], v, ov[after]])
-
-
-class AnalysisCancelled(Exception):
-    """The user pressed Cancel (or opened another file)."""
-
-
-@dataclass
-class Loaded:
-    """What the worker hands to the GUI thread."""
-
-    path: Path
-    samples: NDArray[np.float32]
-    sample_rate: int
-    spectrogram: NDArray[np.float32]  #: (bands, columns), already downsampled for display
-    analysis: Analysis
-    #: display data prepared on the worker (an hour's min/max is ~50 ms of numpy: not on the GUI thread)
-    wave_t: NDArray[np.float64]
-    wave_v: NDArray[np.float32]
-    times: NDArray[np.float64]  #: window centres
-    probs: NDArray[np.float64]  #: (windows, labels), NaN for silent windows (gaps in the curves)
 
 
 class _Signals(QObject):
@@ -121,21 +70,7 @@ class _Signals(QObject):
     wave_detail = Signal(int, object, object)  # generation, times, values of the whole waveform curve
 
 
-@dataclass(frozen=True)
-class _DetailRequest:
-    generation: int
-    samples: NDArray[np.float32]
-    #: spectrogram frames to render (None: the overview is fine enough there)
-    frames: tuple[int, int] | None
-    max_cols: int
-    #: samples whose min/max envelope replaces the overview's points there (None: not needed)
-    wave: tuple[int, int] | None
-    wave_bins: int
-    sample_rate: int
-    overview: tuple[NDArray[np.float64], NDArray[np.float32]]  #: the whole file's envelope (seconds, values)
-
-
-class FileView(QWidget):
+class FileView(PlaybackMixin, QWidget):
     """The file tab.  ``model`` is an EmotionModel used only by this view's worker thread."""
 
     analysis_done = Signal(object)  #: the :class:`Analysis` of the file just shown
@@ -164,7 +99,7 @@ class FileView(QWidget):
         self._play_pos = 0
         # zoomed-in spectrogram detail: one worker thread, only the newest request is rendered
         self._detail_cv = threading.Condition()
-        self._detail_req: _DetailRequest | None = None
+        self._detail_req: DetailRequest | None = None
         self._detail_thread: threading.Thread | None = None
         self._detail_stop = False
         self._build()
@@ -187,6 +122,10 @@ class FileView(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(260)
+        # never narrower than its longest text: "spectrogram 10%" wrapped onto two lines in a bar
+        # squeezed by a long title (issue 20, item 14)
+        widest = max(self.progress.fontMetrics().horizontalAdvance(f"{p} 100%") for p in PHASES)
+        self.progress.setMinimumWidth(min(260, widest + 32))
         self.progress.hide()
         top.addWidget(self.progress)
         self.cancel_button = QPushButton("Cancel")
@@ -195,11 +134,18 @@ class FileView(QWidget):
         top.addWidget(self.cancel_button)
         self.play_button = QPushButton("Play")
         self.play_button.setEnabled(False)
-        self.play_button.setShortcut("Space")  # the Live tab's Start has it too; only one is visible
         self.play_button.setToolTip("Play from the cursor (Space); click a plot to move the cursor")
         self.play_button.clicked.connect(self.toggle_playback)
         top.addWidget(self.play_button)
         root.addLayout(top)
+        # Space on an action, not on the button: setText("Stop") replaced the button's shortcut with the
+        # new text's mnemonic, so Space played once and then did nothing (issue 20, item 7).  The Live
+        # tab's Start/Stop has Space too; an action of a hidden tab does not fire, so only one does.
+        self.play_action = QAction("Play/Stop", self)
+        self.play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.play_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.play_action.triggered.connect(lambda: self.play_button.isEnabled() and self.toggle_playback())
+        self.addAction(self.play_action)
 
         body = QSplitter(Qt.Orientation.Horizontal)
         plots = QWidget()
@@ -304,7 +250,8 @@ class FileView(QWidget):
         self._generation += 1
         self.clear()
         self._cancel = threading.Event()
-        gen, cancel, p = self._generation, self._cancel, Path(path)
+        # absolute: the status bar showed the command line's relative path (issue 20, item 10)
+        gen, cancel, p = self._generation, self._cancel, Path(path).absolute()
         self._pending = True
         self._opening = p
         self.title.setText(f"Analysing {p.name}…")
@@ -355,34 +302,12 @@ class FileView(QWidget):
 
     def _work(self, gen: int, path: Path, cancel: threading.Event) -> None:
         """Worker thread: load, spectrogram, analysis.  Touches no widget, only emits signals."""
-        from serlive.audio.io import AudioLoadError, load_audio
+        from serlive.audio.io import AudioLoadError
 
         sig = self._signals
         try:
-            sr = int(self.model.meta.features.sample_rate)
-            sig.progress.emit(gen, 0.0, "loading")
-            y = load_audio(path, sr)
-            if cancel.is_set():
-                raise AnalysisCancelled
-            sig.progress.emit(gen, 0.1, "spectrogram")
-            spec = self._display_spectrogram(y, cancel)
-            sig.progress.emit(gen, 0.3, "analysing")
-
-            def progress(frac: float) -> bool:
-                sig.progress.emit(gen, 0.3 + 0.7 * frac, "analysing")
-                return cancel.is_set()
-
-            analysis = analyse_in_segments(y, self.model, progress=progress)
-            if cancel.is_set():
-                raise AnalysisCancelled
-            x, v = envelope(y, WAVE_BINS)
-            t = np.array([0.5 * (w.start_s + w.end_s) for w in analysis.windows])
-            if analysis.windows:
-                probs = np.array([w.probabilities for w in analysis.windows], np.float64)
-                probs[np.array([w.silent for w in analysis.windows])] = np.nan
-            else:
-                probs = np.zeros((0, len(self.labels)))
-            sig.finished.emit(gen, Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs))
+            report = lambda frac, phase: sig.progress.emit(gen, frac, phase)  # noqa: E731
+            sig.finished.emit(gen, load_file(path, self.model, report, cancel))
         except AnalysisCancelled:
             sig.failed.emit(gen, "")
         except AudioLoadError as exc:
@@ -391,23 +316,6 @@ class FileView(QWidget):
             sig.failed.emit(gen, f"{path}: too large to analyse in memory")
         except Exception as exc:  # a bug must not take the window down: say it and carry on
             sig.failed.emit(gen, f"{path}: analysis failed ({type(exc).__name__}: {exc})")
-
-    def _display_spectrogram(self, y: NDArray[np.float32], cancel: threading.Event) -> NDArray[np.float32]:
-        """The model's log-mel frames, computed in pieces and averaged to ≤ MAX_SPEC_COLS columns."""
-        ext = self.model.extractor
-        cfg = ext.cfg
-        n_frames = ext.n_frames(len(y))
-        if n_frames <= 0:
-            return np.full((cfg.n_mels, 1), -120.0, np.float32)
-        per = max(1, int(np.ceil(n_frames / MAX_SPEC_COLS)))
-        step = per * 512  # frames per piece (a whole number of display columns): short GIL holds
-        cols = []
-        for f0 in range(0, n_frames, step):
-            if cancel.is_set():
-                raise AnalysisCancelled
-            mel = mel_frames(ext, y, f0, min(n_frames, f0 + step))
-            cols.append(downsample_columns(mel, max(1, len(mel) // per)))
-        return np.concatenate(cols).T.copy()
 
     def _on_progress(self, gen: int, frac: float, phase: str) -> None:
         if gen == self._generation:
@@ -437,22 +345,12 @@ class FileView(QWidget):
         def done() -> None:
             self._pending = False
             self.loaded = loaded
-            self.status_changed.emit(self._status_line(loaded))
+            self.status_changed.emit(status_line(loaded, self.model))
             self.play_button.setEnabled(True)
             self.analysis_done.emit(loaded.analysis)
 
         # drawn a plot at a time so no single frame carries all of the first paint
         self._run_steps(gen, self._draw_steps(loaded), done)
-
-    def _status_line(self, d: Loaded) -> str:
-        """The status bar's line for the file on screen: where it is, its length, its windows."""
-        a = d.analysis
-        w = self.model.meta.windows.for_files()
-        speech = sum(not x.silent for x in a.windows)
-        return (
-            f"{d.path}  |  {len(d.samples) / d.sample_rate:.1f} s  |  {plural(len(a.windows), 'window')} of "
-            f"{w.window_s:g} s every {w.hop_s:g} s, {speech} with speech"
-        )
 
     # --- drawing -----------------------------------------------------------------------
     def _draw_steps(self, d: Loaded) -> list[Any]:
@@ -481,9 +379,20 @@ class FileView(QWidget):
             # 1-pixel (cosmetic) pens for long files: Qt's raster engine draws them ~6x faster than
             # 2-pixel ones (an hour's 8 x 7195 points: ~4 ms a paint instead of ~27 ms)
             width = 2 if len(d.times) <= LONG_TIMELINE_POINTS else 1
+            # a short file has one or a few windows: one point draws no line, so the plot looked empty
+            # (issue 20, item 11); markers show them
+            few = len(d.times) <= FEW_POINTS and bool(np.isfinite(d.probs).any())  # (no markers for NaN)
             for i, c in enumerate(self.time_curves):
                 c.setPen(emotion_pen(self.labels[i], width=width))
-                c.setData(d.times, d.probs[:, i])
+                color = emotion_color(self.labels[i])
+                c.setData(
+                    d.times,
+                    d.probs[:, i],
+                    symbol="o" if few else None,
+                    symbolSize=7,
+                    symbolBrush=color,
+                    symbolPen=color,
+                )
             # one column per window, centred on the window like the curves' points, a hop wide
             step = float(self.model.meta.windows.for_files().hop_s)
             silent = np.array([w.silent for w in a.windows], bool)
@@ -498,7 +407,7 @@ class FileView(QWidget):
             self.summary_detail.setText(
                 f"confidence {100 * a.confidence:.0f} %  ·  {windows}  ·  {dur:.1f} s"
                 if a.speech
-                else f"no window is above the speech gate  ·  {dur:.1f} s"
+                else f"{no_speech_reason(a)}  ·  {dur:.1f} s"
             )
             if a.speech:
                 self.bars.set_values(a.probabilities)
@@ -570,7 +479,7 @@ class FileView(QWidget):
         if frames is None and wave is None:
             return
         with self._detail_cv:
-            self._detail_req = _DetailRequest(
+            self._detail_req = DetailRequest(
                 self._generation,
                 d.samples,
                 frames,
@@ -599,14 +508,9 @@ class FileView(QWidget):
                 req, self._detail_req = self._detail_req, None
             try:
                 if req.wave is not None:
-                    self._signals.wave_detail.emit(req.generation, *_wave_with_detail(req))
+                    self._signals.wave_detail.emit(req.generation, *wave_with_detail(req))
                 if req.frames is not None:
-                    frame0, frame1 = req.frames
-                    mel = mel_frames(ext, req.samples, frame0, frame1)
-                    img = downsample_columns(mel, req.max_cols).T.copy()
-                    # frames the columns cover (averaging drops a remainder of < one column's frames)
-                    per = 1 if img.shape[1] == len(mel) else int(np.ceil(len(mel) / req.max_cols))
-                    self._signals.detail.emit(req.generation, frame0, frame0 + img.shape[1] * per, img)
+                    self._signals.detail.emit(req.generation, *render_detail(req, ext))
             except Exception:  # a display nicety: the overview stays
                 continue
 
@@ -660,92 +564,12 @@ class FileView(QWidget):
         self._play_pos = int(seconds * self.loaded.sample_rate)
         self.set_cursor(seconds)
 
-    # --- playback ----------------------------------------------------------------------
-    def toggle_playback(self) -> None:
-        """Play from the cursor, or stop."""
-        if self._player is not None:
-            self.stop_playback()
-        else:
-            self.start_playback()
-
-    def start_playback(self) -> bool:
-        """Open the default output device; a clear message where there is none."""
-        if self.loaded is None:
-            return False
-        from serlive.audio.sources import PORTAUDIO_LOCK, AudioDeviceError, load_backend
-
-        try:
-            sd = load_backend()
-            with PORTAUDIO_LOCK:  # not beside the live tab's Refresh re-initialising PortAudio
-                sd.query_devices(kind="output")
-        except AudioDeviceError as exc:
-            messages.show_error(self, "No audio output", f"Cannot play: {exc}")
-            return False
-        except Exception:
-            messages.show_error(self, "No audio output", "Cannot play: no audio output device found.")
-            return False
-        y = self.loaded.samples
-        if self._play_pos >= len(y):
-            self._play_pos = 0
-
-        def callback(out: NDArray[np.float32], frames: int, _t: Any, _s: Any) -> None:
-            chunk = y[self._play_pos : self._play_pos + frames]
-            out[: len(chunk), 0] = chunk
-            out[len(chunk) :, 0] = 0
-            self._play_pos += len(chunk)
-            if len(chunk) < frames:
-                raise sd.CallbackStop
-
-        try:
-            with PORTAUDIO_LOCK:
-                self._player = sd.OutputStream(
-                    samplerate=self.loaded.sample_rate, channels=1, dtype="float32", callback=callback
-                )
-                self._player.start()
-        except Exception as exc:
-            self._player = None
-            messages.show_error(self, "Cannot play", f"The audio output could not be opened ({exc}).")
-            return False
-        self.play_button.setText("Stop")
-        self.play_timer.start()
-        return True
-
-    def stop_playback(self) -> None:
-        """Stop and close the output stream."""
-        p, self._player = self._player, None
-        if p is not None:
-            try:
-                p.stop()
-                p.close()
-            except Exception:
-                pass
-        self.play_timer.stop()
-        self.play_button.setText("Play")
-
-    def _follow_playback(self) -> None:
-        if self.loaded is None:
-            return
-        # samples handed to the device minus its output latency: what is audible now
-        latency = float(getattr(self._player, "latency", 0.0) or 0.0) if self._player is not None else 0.0
-        self.set_cursor(max(0.0, self._play_pos / self.loaded.sample_rate - latency))
-        if self._player is not None and not self._player.active:
-            self.stop_playback()
-
     # --- export ------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> None:
         """One row per window: start, end, silent, top label, then each emotion's probability."""
         if self.loaded is None:
             raise ValueError("no file analysed yet")
-        a = self.loaded.analysis
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["start_s", "end_s", "silent", "label", *a.labels])
-            for win in a.windows:
-                top = "no speech" if win.silent else a.labels[int(np.argmax(win.probabilities))]
-                w.writerow(
-                    [f"{win.start_s:.3f}", f"{win.end_s:.3f}", int(win.silent), top]
-                    + [f"{float(p):.4f}" for p in win.probabilities]
-                )
+        write_timeline_csv(self.loaded.analysis, path)
 
     def grab_view(self) -> Any:
         """The tab as on screen, without its buttons and progress bar (a QPixmap for File ▸ Export view).

@@ -9,12 +9,9 @@ a few small FFTs and a redraw.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -36,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from serlive.audio.server import ServerInfo, device_label, list_server_sources
+from serlive.audio.server import ServerInfo, list_server_sources
 from serlive.audio.sources import (
     AudioDeviceError,
     AudioSource,
@@ -48,6 +44,9 @@ from serlive.audio.sources import (
 from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
+from serlive.gui.live_devices import DeviceListMixin, pulse_source
+from serlive.gui.live_record import RecordMixin
+from serlive.gui.live_state import HISTORY_S, LiveState, no_speech_text
 from serlive.gui.plots import (
     STRIP_AXIS_WIDTH,
     EmotionBars,
@@ -68,12 +67,11 @@ from serlive.stream import Engine, Result
 FPS = 30
 SPEC_S = 10.0  #: seconds of scrolling spectrogram
 WAVE_S = SPEC_S  #: seconds of waveform shown: the same span, so the two read as one timeline
-HISTORY_S = 60.0  #: seconds of rolling probabilities
 CLIP_LEVEL = 0.99
 CLIP_HOLD_S = 1.0
 
 
-class LiveView(QWidget):
+class LiveView(DeviceListMixin, RecordMixin, QWidget):
     """The live tab.  ``model_path`` None: the shipped model; each start builds a fresh Engine."""
 
     #: one line for the main window's status bar
@@ -112,13 +110,12 @@ class LiveView(QWidget):
         self.engine: Engine | None = None
         self.devices: list[InputDevice] = []
         self.record_path: str | None = None
-        self.results_seen = 0
+        #: the run's decisions, curves and status line (no widgets: tests drive it directly)
+        self.state = LiveState(len(labels), HISTORY_S)
         self.frame_times: deque[float] = deque(maxlen=600)  #: seconds per tick, for the bench
-        self._history: deque[tuple[float, NDArray[np.float32] | None]] = deque()
         self._spec_next_frame = 0
         self._level_pos = 0
         self._clip_until = 0.0
-        self._last_latency: float | None = None
         self._ticks = 0
         self._extractor: Any = None
         self._build()
@@ -158,7 +155,9 @@ class LiveView(QWidget):
         self.hop_spin.setDecimals(2)
         self.hop_spin.setSuffix(" s")
         self.hop_spin.setValue(0.5)
-        self.hop_spin.setToolTip("Seconds between decisions (rounded to the 20 ms frame hop)")
+        #: the model's frame hop: the hop is a multiple of it (set by the main window from the model)
+        self.frame_hop_s = DEFAULT_FEATURES.hop_length / DEFAULT_FEATURES.sample_rate
+        self.set_frame_hop(self.frame_hop_s)
         controls.addWidget(self.hop_spin)
         controls.addWidget(QLabel("Smoothing:"))
         self.smooth_spin = QDoubleSpinBox()
@@ -169,8 +168,9 @@ class LiveView(QWidget):
         controls.addWidget(self.smooth_spin)
         self.record_check = QCheckBox("Record")
         self.record_check.setToolTip(
-            "Also write the captured audio to a WAV file (Ctrl+R); an existing file is never "
-            "overwritten (the next take goes to name-2.wav, name-3.wav, ...)"
+            "Write the captured audio to a WAV file (Ctrl+R): while listening, from this moment until "
+            "it is unticked; when stopped, from the next Start.  An existing file is never overwritten "
+            "(the next take goes to name-2.wav, name-3.wav, ...)"
         )
         self.record_check.toggled.connect(self._record_toggled)
         controls.addWidget(self.record_check)
@@ -180,7 +180,6 @@ class LiveView(QWidget):
         self.record_file_button.clicked.connect(self.choose_record_file)
         controls.addWidget(self.record_file_button)
         self.start_button = QPushButton("Start")
-        self.start_button.setShortcut("Space")
         # as wide as its longer text, so the row never moves when it reads "Stop" instead of "Start"
         fm = self.start_button.fontMetrics()
         self.start_button.setFixedWidth(max(80, 32 + max(fm.horizontalAdvance(t) for t in ("Start", "Stop"))))
@@ -195,6 +194,14 @@ class LiveView(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         for w in (self.refresh_button, self.record_check, self.record_file_button):
             w.installEventFilter(self)
+        # Space on an action, not on the button: QAbstractButton.setText("Stop") replaces the button's
+        # shortcut with the new text's mnemonic, so a button's Space worked once (issue 20, item 7)
+        self.start_stop_action = QAction("Start/Stop", self)
+        self.start_stop_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        # the window's shortcut while this tab is shown (the File tab's Space is Play)
+        self.start_stop_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.start_stop_action.triggered.connect(self._space)
+        self.addAction(self.start_stop_action)
         # ... so the keyboard needs another way to tick Record: Ctrl+R, anywhere on this tab
         self.record_action = QAction("Record", self)
         self.record_action.setShortcut(QKeySequence("Ctrl+R"))
@@ -208,8 +215,6 @@ class LiveView(QWidget):
         self.adapt_action.setCheckable(True)
         self.adapt_action.setChecked(True)
         self.adapt_action.toggled.connect(self._adapt_toggled)
-        self._heard_s = 0.0
-        self._adapted = False
 
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
@@ -290,6 +295,12 @@ class LiveView(QWidget):
         grid.setColumnStretch(0, 3)
         grid.setColumnStretch(1, 1)
 
+    def set_frame_hop(self, seconds: float) -> None:
+        """The model's frame hop: the hop is rounded to a multiple of it (0.01 s shipped, 0.02 s the CNN)."""
+        self.frame_hop_s = float(seconds)
+        ms = 1000 * self.frame_hop_s
+        self.hop_spin.setToolTip(f"Seconds between decisions (a multiple of the model's {ms:g} ms frame hop)")
+
     def _fit_spectrogram(self, cfg: FeatureConfig) -> None:
         """Size the scrolling image for the model's bands and frame rate, label it in Hz."""
         self.spec_frames = round(SPEC_S * cfg.sample_rate / cfg.hop_length)
@@ -299,142 +310,6 @@ class LiveView(QWidget):
         self.spec_item.setRect(-SPEC_S, 0, SPEC_S, cfg.n_mels)
         self.spec_plot.setYRange(0, cfg.n_mels, padding=0)
         set_mel_axis(self.spec_plot, cfg)
-
-    # --- devices -----------------------------------------------------------------------
-    def refresh_devices(self, rescan: bool = False) -> None:
-        """List the input devices; ``rescan`` (the Refresh button) first re-initialises PortAudio.
-
-        Why re-initialise: PortAudio scans devices only when it is initialised, so without it a
-        microphone plugged in or a sound server started after launch never appears, and a
-        device whose server has gone stays listed.  Not while listening (Refresh is disabled).
-        The re-initialisation takes 60-210 ms (ALSA probes every PCM), so it runs on a helper
-        thread and the list is filled in when it is done (:attr:`scanning` meanwhile).
-        """
-        if rescan and self._rescan is not None and not (self.engine is not None and self.engine.running):
-            if self.scanning:
-                return
-            if self.before_rescan is not None:
-                self.before_rescan()
-            self.scanning = True
-            for w in (self.refresh_button, self.start_button):
-                w.setEnabled(False)
-            threading.Thread(target=self._scan, name="serlive-device-scan", daemon=True).start()
-            return
-        try:
-            devices, error = list(self._list_devices()), None
-        except AudioDeviceError as exc:
-            devices, error = [], str(exc)
-        self._show_devices(devices, error)
-
-    def _scan(self) -> None:
-        """Helper thread: re-initialise PortAudio and list; the result goes to the GUI thread by signal."""
-        assert self._rescan is not None
-        try:
-            self._rescan()
-            devices, error = list(self._list_devices()), None
-        except AudioDeviceError as exc:
-            devices, error = [], str(exc)
-        except Exception as exc:  # a broken PortAudio must not leave the tab "scanning" for ever
-            devices, error = [], f"looking for devices failed: {type(exc).__name__}: {exc}"
-        info = self._server_sources() if self._server_sources is not None else None
-        with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
-            self._server_listed.emit(info)
-            self._devices_scanned.emit(devices, error)
-
-    def _ask_server(self) -> None:
-        """Ask the sound server for its source names on a helper thread (pactl is a subprocess)."""
-        if self._server_sources is None:
-            return
-        ask = self._server_sources
-
-        def run() -> None:
-            try:
-                info = ask()
-            except Exception:  # no descriptions: the PortAudio names stay
-                info = None
-            with contextlib.suppress(RuntimeError):  # the window was closed meanwhile
-                self._server_listed.emit(info)
-
-        threading.Thread(target=run, name="serlive-sound-server", daemon=True).start()
-
-    def _on_server_listed(self, info: ServerInfo | None) -> None:
-        self.server = info
-        for i, d in enumerate(self.devices):
-            self.device_combo.setItemText(i, self._device_item(d))
-        self._add_server_sources()
-        self.device_combo.setToolTip(self.device_combo.currentText())
-
-    def device_label(self, d: InputDevice) -> str:
-        """The device as a user knows it: the sound server's description for "pulse"/"default"."""
-        return device_label(d.name, d.hostapi, self.server)
-
-    def _server_device(self) -> InputDevice | None:
-        """The PortAudio device through which any of the server's sources can be recorded ("pulse")."""
-        return next((d for d in self.devices if d.name == "pulse" and "ALSA" in d.hostapi), None)
-
-    def _add_server_sources(self, keep: object = None) -> None:
-        """List the server's other sources after the devices (item data: the source's name, a str).
-
-        "pulse" and "default" record the server's default source only; the others are recorded through
-        "pulse" with PULSE_SOURCE naming them while the stream opens (:meth:`start`).
-        """
-        combo = self.device_combo
-        keep = combo.currentData() if keep is None else keep
-        while combo.count() > len(self.devices) and self.devices:
-            combo.removeItem(combo.count() - 1)
-        via = self._server_device()
-        if self.server is None or via is None:
-            return
-        for src in self.server.sources:
-            if src.name != self.server.default_source:
-                rate = f" — {src.rate:g} Hz" if src.rate else ""
-                combo.addItem(f"{src.description} via {via.name}{rate}", src.name)
-        if isinstance(keep, str):
-            idx = combo.findData(keep)
-            if idx >= 0:
-                combo.setCurrentIndex(idx)
-        combo.setToolTip(combo.currentText())
-
-    def _device_item(self, d: InputDevice) -> str:
-        mark = " (default)" if d.is_default else ""
-        return f"{self.device_label(d)}{mark} — {d.default_rate:g} Hz"
-
-    def _on_scanned(self, devices: list[InputDevice], error: str | None) -> None:
-        self.scanning = False
-        self.refresh_button.setEnabled(not (self.engine is not None and self.engine.running))
-        self._show_devices(devices, error)
-
-    def _show_devices(self, devices: list[InputDevice], error: str | None) -> None:
-        self.devices = devices
-        keep = self.device_combo.currentData()
-        self.device_combo.clear()
-        for d in self.devices:
-            self.device_combo.addItem(self._device_item(d), d.index)
-        default = next((i for i, d in enumerate(self.devices) if d.is_default), 0)
-        idx = self.device_combo.findData(keep) if keep is not None else -1
-        self.device_combo.setCurrentIndex(idx if idx >= 0 else default)
-        if not self.devices:
-            self.device_combo.addItem("no input device")
-            self.device_combo.setEnabled(False)
-            self.start_button.setEnabled(self.engine is not None and self.engine.running)
-            why = f" ({error})" if error else ""
-            self.show_notice(
-                "No audio input device found" + why + ". Connect a microphone or start a sound server, "
-                "then press Refresh. The file viewer (File ▸ Open) works without one."
-            )
-        else:
-            self.device_combo.setEnabled(True)
-            self.start_button.setEnabled(True)
-            self.hide_notice()
-            self._add_server_sources(keep)  # a server source chosen before Refresh stays chosen
-
-    def select_device(self, index_or_name: int | str) -> bool:
-        """Select a device by PortAudio index or (part of) its name; True when found."""
-        for i, d in enumerate(self.devices):
-            if index_or_name == d.index or (isinstance(index_or_name, str) and index_or_name in d.name):
-                self.device_combo.setCurrentIndex(i)
-                return True
-        return False
 
     def show_notice(self, text: str) -> None:
         """A plain sentence above the plots (no device, stream ended with an error)."""
@@ -458,49 +333,12 @@ class LiveView(QWidget):
             return True
         return super().eventFilter(watched, event)
 
-    def choose_record_file(self) -> bool:
-        """Ask where to record; True when a file was chosen (Record is then ticked).
-
-        The dialog does not ask to replace an existing file because nothing is replaced: a take
-        whose file exists goes to the next free numbered name.
-        """
-        start = self.record_path or str(Path.home() / "recording.wav")
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Record to (an existing file is never overwritten)",
-            start,
-            "WAV audio (*.wav)",
-            options=QFileDialog.Option.DontConfirmOverwrite,
-        )
-        if not path:
-            return False
-        if Path(path).suffix.lower() != ".wav":
-            path += ".wav"
-        self.set_record_file(path)
-        return True
-
-    def set_record_file(self, path: str | Path) -> None:
-        """Record to ``path`` from the next Start on (Record ticked); takes after the first are numbered."""
-        self.record_path = str(path)
-        self.record_file_button.setText(self._elided(Path(path).name))
-        self.record_file_button.setToolTip(f"Recording to {path} (click to choose another file)")
-        self.record_check.setChecked(True)
-
-    def _elided(self, text: str) -> str:
-        width = self.record_file_button.width() - 16
-        return self.record_file_button.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
-
-    def _toggle_record(self) -> None:
-        """Ctrl+R: tick or untick Record (not while listening: the take has its settings)."""
-        if self.record_check.isEnabled():
-            self.record_check.setChecked(not self.record_check.isChecked())
-
-    def _record_toggled(self, on: bool) -> None:
-        # unticking keeps the chosen file: ticking again records there without asking again
-        if on and self.record_path is None and not self.choose_record_file():
-            self.record_check.setChecked(False)
-
     # --- start / stop ------------------------------------------------------------------
+    def _space(self) -> None:
+        """Space: Start/Stop when the button could be clicked (not while devices are being listed)."""
+        if self.start_button.isEnabled():
+            self.toggle()
+
     def toggle(self) -> None:
         """Start when stopped, stop when running."""
         if self.engine is not None and self.engine.running:
@@ -526,7 +364,7 @@ class LiveView(QWidget):
                 messages.show_error(self, "No input device", gone)
                 return
             label = self.device_combo.currentText().rsplit(" — ", 1)[0]
-        with _pulse_source(chosen if isinstance(chosen, str) else None):
+        with pulse_source(chosen if isinstance(chosen, str) else None):
             try:
                 source = MicrophoneSource(via.index if via is not None else chosen)
             except AudioDeviceError as exc:
@@ -546,7 +384,10 @@ class LiveView(QWidget):
         from serlive.model import ModelError
         from serlive.stream import EngineError
 
-        hop = round(self.hop_spin.value() / 0.02) * 0.02
+        # one rule, the engine's: a multiple of the model's frame hop (it said 20 ms here, 0.02 s in
+        # listen --help and 0.01 s in listen's error; issue 20, item 13)
+        fh = self.frame_hop_s
+        hop = round(round(self.hop_spin.value() / fh) * fh, 6)
         try:
             # an existing file is never overwritten: the engine numbers the take (take-2.wav, ...)
             record = self.record_path if self.record_check.isChecked() else None
@@ -595,14 +436,8 @@ class LiveView(QWidget):
             self.rate_label.setText("")
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setEnabled(running or bool(self.devices))
-        for w in (
-            self.hop_spin,
-            self.smooth_spin,
-            self.record_check,
-            self.record_file_button,
-            self.device_combo,
-            self.refresh_button,
-        ):
+        # Record and its file stay enabled: a take starts and ends on the running stream
+        for w in (self.hop_spin, self.smooth_spin, self.device_combo, self.refresh_button):
             w.setEnabled(not running and (w is not self.device_combo or bool(self.devices)))
         if not running:
             self.confidence_label.setText("stopped")
@@ -613,13 +448,9 @@ class LiveView(QWidget):
     def _reset_display(self) -> None:
         """A new run starts from nothing: the previous run's curves, latency, level and clip light would
         otherwise be shown as this run's (beside "windows 0") until its first decision."""
-        self._history.clear()
-        self.results_seen = 0
+        self.state.reset()
         self._spec_next_frame = 0
         self._level_pos = 0
-        self._last_latency = None
-        self._heard_s = 0.0
-        self._adapted = False
         self._clip_until = 0.0
         self._set_clip(False)
         self.level_bar.setValue(self.level_bar.minimum())
@@ -641,11 +472,9 @@ class LiveView(QWidget):
         if eng is None:
             return
         results, ended = eng.drain()
-        for item in results:
-            self._history.append((item.end_s, None if item.silent else item.shown))
-        self.results_seen += len(results)
-        if results:
-            self._show_result(results[-1])
+        last = self.state.add(results)
+        if last is not None:
+            self._show_result(last)
         ring = eng.ring
         if ring is not None:
             self._draw_audio(ring, eng.sample_rate)
@@ -674,41 +503,22 @@ class LiveView(QWidget):
             self.engine.adapt = on  # read by the worker at its next window
             self._update_status(self.engine)
 
-    def _adaptation_text(self, eng: Engine) -> str:
-        """How far session adaptation has got, for the status line ("" when off or impossible)."""
-        cfg = eng.adaptation
-        if cfg is None or not eng.adapt:
-            return ""
-        if self._adapted:
-            return f"  |  adapted to this voice ({self._heard_s:.0f} s of speech)"
-        need = cfg.min_speech_s
-        return f"  |  adapting to the voice: {min(self._heard_s, need):.0f} of {need:.0f} s of speech"
-
     def _show_result(self, r: Result) -> None:
-        self._heard_s = r.speech_heard_s
-        self._adapted = r.adapted
-        if r.latency_s is not None:
-            self._last_latency = r.latency_s
         if r.silent:
             self.emotion_label.setText("no speech")
             self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
-            self.confidence_label.setText("too quiet to judge (below the speech gate)")
+            self.confidence_label.setText(no_speech_text(r))  # why: a -6 dBFS tone is not "too quiet"
             self.bars.set_values(None)
         else:
             self.emotion_label.setText(r.label)
             self.emotion_label.setStyleSheet(f"color: {emotion_color(r.label)}")
             self.confidence_label.setText(f"confidence {100 * r.confidence:.0f} %")
             self.bars.set_values(r.shown)
-        now = r.end_s
-        while self._history and self._history[0][0] < now - HISTORY_S - 1:
-            self._history.popleft()
-        t = np.array([h[0] - now for h in self._history])
-        probs = np.array([np.full(len(self.labels), np.nan) if h[1] is None else h[1] for h in self._history])
+        t, probs, silent = self.state.curves()
         for i, curve in enumerate(self.prob_curves):
             curve.setData(t, probs[:, i])
         # a column per window, from a hop before its end to its end (where its curve point is)
         step = float(self.engine.hop_s) if self.engine is not None else 0.5
-        silent = np.array([h[1] is None for h in self._history], bool)
         self.strip.set_windows(float(t[0]) - step, step, probs, silent)
 
     def _draw_audio(self, ring: Any, sr: int) -> None:
@@ -763,48 +573,21 @@ class LiveView(QWidget):
         color = CLIP_COLOR if on else "#555555"
         self.clip_label.setStyleSheet(f"QLabel {{ color: white; background: {color}; padding: 2px 6px; }}")
 
-    def _device_text(self) -> str:
-        """The open device as the status bar names it: "Monitor of Virtual_mic via pulse @ 16000 Hz".
-
-        Named at each status update, not once at Start: the server's descriptions may arrive after it.
-        """
-        source = self._source
-        if source is None:
-            return ""
-        dev = getattr(source, "device", None)
-        if self._source_label:
-            name = self._source_label
-        elif isinstance(dev, InputDevice):
-            name = self.device_label(dev)
-        else:
-            name = str(getattr(source, "name", "input"))
-        return f"{name} @ {getattr(source, 'sample_rate', 0)} Hz"
-
     def _update_status(self, eng: Engine, final: bool = False) -> None:
-        st = eng.stats()
-        lat = "n/a" if self._last_latency is None else f"{1000 * self._last_latency:.1f} ms"
-        # losses the user should know of appear only when they happen, so the line stays short
-        losses = "".join(
-            f"  |  {name} {n}"
-            for name, n in (("device overflows", st.device_overflows), ("late windows", st.dropped_windows))
-            if n
-        )
-        line = (
-            f"{self._device_text()}  |  decision latency {lat}  |  "
-            f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
-            f"{self._adaptation_text(eng)}"
-        )
-        if not final and eng.samples_received == 0:
-            # a sound server can take a second or two to deliver its first block; say so, or the
-            # user counts that time as recorded
-            line = f"waiting for the first audio from the device…  |  {line}"
-        path = eng.record_path
-        if path is not None:  # where the take goes, and how much of it is on disk (samples, not wall time)
-            length = _clock(eng.recorded_samples / eng.sample_rate)
-            line = (
-                f"saved {length} to {path}  |  {line}" if final else f"● REC {path.name} {length}  |  {line}"
-            )
-        self.status_changed.emit(line)
+        self.status_changed.emit(self.state.status_line(eng, self._device_text(), final))
+
+    @property
+    def results_seen(self) -> int:
+        """Decisions of this run shown so far."""
+        return self.state.results_seen
+
+    @property
+    def _history(self) -> deque[tuple[float, NDArray[np.float32] | None]]:
+        return self.state.history
+
+    @property
+    def _adapted(self) -> bool:
+        return self.state.adapted
 
     @property
     def last_recording(self) -> Path | None:
@@ -814,33 +597,3 @@ class LiveView(QWidget):
     def shutdown(self) -> None:
         """Stop everything (window closing)."""
         self.stop()
-
-
-@contextlib.contextmanager
-def _pulse_source(name: str | None) -> Iterator[None]:
-    """While the stream opens, make ``name`` the sound server's source for this process (PULSE_SOURCE).
-
-    libpulse reads PULSE_SOURCE when ALSA's pulse plugin connects, i.e. when PortAudio opens the
-    stream; an open stream keeps its source, so the variable is put back at once.  ``None``: no change.
-    """
-    if name is None:
-        yield
-        return
-    old = os.environ.get("PULSE_SOURCE")
-    os.environ["PULSE_SOURCE"] = name
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("PULSE_SOURCE", None)
-        else:
-            os.environ["PULSE_SOURCE"] = old
-
-
-def _clock(seconds: float) -> str:
-    """``m:ss.s`` (``h:mm:ss`` past an hour) for the recording length in the status bar."""
-    if seconds >= 3600:
-        h, rest = divmod(int(seconds), 3600)
-        return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
-    m, sec = divmod(round(seconds, 1), 60)
-    return f"{int(m)}:{sec:04.1f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from serlive import __version__
+from serlive.config import CORPUS_LICENCES
 from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
+from serlive.gui.plots import plural
 from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
 from serlive.model import model_date, shipped_model_path
 
@@ -25,10 +28,6 @@ LABEL_CHOICES = (
 )
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
 MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
-CORPORA_LICENCES = (
-    "RAVDESS: Creative Commons BY-NC-SA 4.0 (attribution, non-commercial, share-alike)",
-    "TESS: Creative Commons BY-NC-ND 4.0 (attribution, non-commercial, no derivatives)",
-)
 
 
 class MainWindow(QMainWindow):
@@ -42,6 +41,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.tabs = QTabWidget()
         self.live = LiveView(model_path, tuple(model.labels))
+        feats = model.meta.features
+        self.live.set_frame_hop(feats.hop_length / feats.sample_rate)
         self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
         self.live_utterances = LiveUtterancesPanel(self.live)  # the last few utterances, under the view
         self.live.layout().addWidget(self.live_utterances)
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         # Refresh re-initialises PortAudio, which closes every open stream: stop playback cleanly first
         self.live.before_rescan = lambda: self.file.stop_playback()
         self.file.analysis_done.connect(lambda _a: self._update_actions())
+        self.file.analysis_done.connect(self._opened)
         self.file.cleared.connect(self._update_actions)
         self._build_menus()
         self._restore()
@@ -95,6 +97,11 @@ class MainWindow(QMainWindow):
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
         quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         fm.addAction(self.open_action)
+        # several files on the command line or dropped (a desktop entry's %F): opened one after another
+        self._queue: list[Path] = []
+        self.next_action = self._action("Open &next file", self.open_next, "Ctrl+]")
+        self.next_action.setEnabled(False)
+        fm.addAction(self.next_action)
         self.recent_menu = fm.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
@@ -111,6 +118,10 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = self._action(
             "Zoom &out", lambda: self._file_zoom(2.0), QKeySequence.StandardKey.ZoomOut
         )
+        # Ctrl+= (the key without Shift) zooms in too, as in most apps (issue 20, item 15)
+        self.zoom_in_action.setShortcuts(
+            [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
+        )
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             vm.addAction(a)
         # the utterance tables' emotions (--labels of the command line); remembered
@@ -124,8 +135,8 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             em.addAction(act)
             self.label_actions[spec] = act
-        # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space is the Start
-        # button's, Ctrl+R the tab's Record action, neither active on the File tab, where Space is Play);
+        # Listen: the Live tab's Start/Stop and Record.  Their keys are the tab's own (Space its Start/Stop
+        # action's, Ctrl+R its Record action's, neither active on the File tab, where Space is Play);
         # the menu only names them after a tab, since a second QAction with the same key would make it
         # ambiguous and Qt would then fire neither.
         lm = mb.addMenu("&Listen")
@@ -235,6 +246,38 @@ class MainWindow(QMainWindow):
             return
         self.open_file(path)
 
+    def _opened(self, _analysis: object) -> None:
+        """The file view shows a file: it goes to the top of Open Recent (and the queue is named)."""
+        if self.file.loaded is not None:
+            self._add_recent(self.file.loaded.path)
+            if self._queue:
+                more = plural(len(self._queue), "more file")
+                line = self._status.get(self.file, "")
+                self._set_status(self.file, f"{line}  |  {more}: File ▸ Open next file (Ctrl+])")
+
+    def open_files(self, paths: Sequence[str | Path]) -> None:
+        """Open the first of ``paths``; the others wait for File ▸ Open next file (Ctrl+]).
+
+        ``serlive a.wav b.wav`` (what a desktop entry's ``%F`` gives) opened only the first and said
+        nothing of the others (issue 20, item 10).
+        """
+        self._queue = [Path(p) for p in paths[1:]]
+        self._sync_next()
+        if paths:
+            self.open_file(paths[0])
+
+    def open_next(self) -> None:
+        """File ▸ Open next file: the next of the files given together."""
+        if self._queue:
+            p = self._queue.pop(0)
+            self._sync_next()
+            self.open_file(p)
+
+    def _sync_next(self) -> None:
+        q = self._queue
+        self.next_action.setEnabled(bool(q))
+        self.next_action.setText(f"Open &next file: {q[0].name} ({len(q)} left)" if q else "Open &next file")
+
     def open_file(self, path: str | Path) -> None:
         """Show the File tab and analyse ``path``; a path that is not a file gets a message box."""
         p = Path(path)
@@ -242,7 +285,8 @@ class MainWindow(QMainWindow):
             messages.show_error(self, "Cannot open file", f"{p}: no such file")
             return
         self.settings.setValue("last_dir", str(p.resolve().parent))
-        self._add_recent(p)
+        # Open Recent gets the file once it has opened (analysis_done): a corrupt or non-audio file
+        # that gave an error box used to be added and push good ones out (issue 20, item 9)
         self.tabs.setCurrentWidget(self.file)
         self.file.open_file(p)
 
@@ -293,11 +337,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Open the first dropped file."""
+        """Open the dropped files (the first now, the others with File ▸ Open next file)."""
         files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if files:
             event.acceptProposedAction()
-            self.open_file(files[0])
+            self.open_files(files)
 
     # --- about -------------------------------------------------------------------------
     def about_text(self) -> str:
@@ -333,7 +377,11 @@ class MainWindow(QMainWindow):
         if extra.get("licence"):
             lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
         lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
-        lines.append("<br>".join(html.escape(x) for x in CORPORA_LICENCES))
+        # every corpus of the model in use, from its metadata (the box listed RAVDESS and TESS only,
+        # under a licence line naming seven: issue 20, item 12)
+        names = [str(c) for c in corpora] if corpora else []
+        licences = [CORPUS_LICENCES.get(c, f"{c} (licence not recorded)") for c in names]
+        lines.append("<br>".join(html.escape(x) for x in licences) or "not recorded in the model file")
         lines.append("</p><p>Code: MIT licence.</p>")
         return "".join(lines)
 

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
+from serlive.gui.arrays import downsample_columns, envelope, plural  # noqa: F401 (re-exported)
 from serlive.gui.colors import COLORMAP, NO_SPEECH_COLOR, SPECTROGRAM_LEVELS, emotion_color
 
 pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
@@ -18,33 +19,6 @@ STRIP_ROWS = 3  #: image rows of the emotion strip (no speech: the middle one on
 STRIP_AXIS_WIDTH = 56
 #: pixels above a plot's data area: half a tick label, so "1.0" at the top of a range is not cut
 EDGE_MARGIN = 7
-
-
-def envelope(y: NDArray[np.float32], n_bins: int) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
-    """Min/max envelope of ``y`` in ``n_bins`` bins as ``(x_index, values)`` of 2 points per bin.
-
-    Why: drawing every sample of an hour (57 M points) or even of 5 s live
-    (80 k points at 30 fps) costs far more than a frame; a min/max pair per
-    pixel column looks identical and keeps clipping peaks visible.
-
-    Bins are ``ceil(n / n_bins)`` samples long and the last one takes what is left, so every
-    sample is in a bin (whole bins of ``n // n_bins`` left out up to ``n_bins - 1`` samples:
-    a 3.65 s clip's waveform ended at 3.5 s); at most ``n_bins`` bins.
-    """
-    n = len(y)
-    if n <= 2 * n_bins:
-        return np.arange(n, dtype=np.float64), np.asarray(y, np.float32)
-    per = -(-n // n_bins)
-    bins = -(-n // per)
-    m = (bins - 1) * per  # the samples of the whole bins; the last bin has n - m of them
-    vals = np.empty(2 * bins, np.float32)
-    blocks = y[:m].reshape(bins - 1, per)
-    vals[0:-2:2] = blocks.min(axis=1)
-    vals[1:-2:2] = blocks.max(axis=1)
-    vals[-2], vals[-1] = y[m:].min(), y[m:].max()
-    centres = np.arange(bins, dtype=np.float64) * per + per / 2
-    centres[-1] = (m + n) / 2
-    return np.repeat(centres, 2), vals
 
 
 def format_time(seconds: float, spacing: float, clock: str = "s") -> str:
@@ -64,6 +38,11 @@ def format_time(seconds: float, spacing: float, clock: str = "s") -> str:
         return f"{sign}{int(m)}:{s:0{width}.{decimals}f}"
     h, m = divmod(int(m), 60)
     return f"{sign}{h}:{m:02d}:{s:0{width}.{decimals}f}"
+
+
+#: tick steps of a clock (m:ss, h:mm:ss) axis, in seconds
+CLOCK_STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
+               10800, 21600, 43200, 86400)  # fmt: skip
 
 
 class TimeAxis(pg.AxisItem):
@@ -89,19 +68,22 @@ class TimeAxis(pg.AxisItem):
         self.picture = None  # redraw the ticks in the new format
         self.update()
 
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        """Round clock steps (30 s, 1 min, 2 min, 5 min, ...) in m:ss and h:mm:ss (pyqtgraph's hook).
+
+        pyqtgraph picks decimal steps, which in m:ss put ticks every 100 s: 1:40, 3:20, 5:00.
+        """
+        span = abs(maxVal - minVal)
+        if self.clock == "s" or span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        most = max(2.0, size / 80.0)  # a label every 80 pixels or more
+        major = next((s for s in CLOCK_STEPS if span / s <= most), CLOCK_STEPS[-1])
+        minor = next((s for s in reversed(CLOCK_STEPS) if s < major and (major / s) % 1 == 0), major)
+        return [(major, 0.0), (minor, 0.0)]
+
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         """Tick labels in :attr:`clock`'s format (pyqtgraph's hook)."""
         return [format_time(-v if self.ago else v, spacing, self.clock) for v in values]
-
-
-def downsample_columns(spec: NDArray[np.float32], max_cols: int) -> NDArray[np.float32]:
-    """Average groups of frames so an image has at most ``max_cols`` time columns (long files)."""
-    n = spec.shape[0]
-    if n <= max_cols:
-        return spec
-    per = int(np.ceil(n / max_cols))
-    m = (n // per) * per
-    return spec[:m].reshape(n // per, per, spec.shape[1]).mean(axis=1).astype(np.float32)
 
 
 def spectrogram_levels(cfg: object = None) -> tuple[float, float]:
@@ -204,11 +186,6 @@ class EmotionLegend(QWidget):
         button.setIcon(QIcon(pix))
         button.setStyleSheet("" if on else "color: gray;")
         curve.setVisible(on)
-
-
-def plural(n: int, word: str) -> str:
-    """``1 window``, ``2 windows``, ``0 windows``."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:

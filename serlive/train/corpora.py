@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from serlive.config import LABELS
+from serlive.config import CORPUS_LICENCES, LABELS
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 DATA_ENV = "SERLIVE_DATA"
@@ -336,22 +336,6 @@ ALIASES = {"ravdess": "ravdess", "tess": "tess", "savee": "savee", "cremad": "cr
            "emotiontts": "emotiontts", "korean": "emotiontts"}  # fmt: skip
 #: Corpora under a data root that carry no categorical labels (see :func:`load_arousal`).
 AROUSAL_ONLY = frozenset({"baved"})
-
-
-#: Each corpus's licence, as a trained model's metadata and About box name it.
-CORPUS_LICENCES = {
-    "ravdess": "RAVDESS (CC BY-NC-SA 4.0)",
-    "tess": "TESS (CC BY-NC-ND 4.0)",
-    "turevdb": "TurEV-DB (CC BY-NC-ND 4.0)",
-    "savee": "SAVEE (research use)",
-    "cremad": "CREMA-D (ODbL)",
-    "emodb": "EmoDB (research use)",
-    "nemo": "nEMO (CC BY-NC-SA 4.0)",
-    "ased": "ASED (no licence stated; Retta et al. 2022)",
-    "esd": "ESD speaker 0020 (research use)",
-    "emospeech": "EmoSpeech Command (CC BY-NC-SA 4.0)",
-    "emotiontts": "emotiontts open DB (CC BY-NC-SA 4.0, research use)",
-}
 
 
 def licence_note(corpora: list[str]) -> str:

@@ -119,7 +119,7 @@ def label_set_rows(
         view = parse_labels(own, LABELS)
         probs = clip_probabilities(ap.pool, idx, pooled(model, ap, idx))
         full = score(ap.pool.utts, {c: int(np.argmax(p)) for c, p in probs.items()})
-        kept = [LABELS.index(k) for k in view.labels]
+        kept = [LABELS.index(k) for k in view.names]
         restricted = {c: kept[int(np.argmax(view.apply(p[None])[0]))] for c, p in probs.items()}
         mine = score(ap.pool.utts, restricted)
         rows.append(

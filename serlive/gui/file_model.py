@@ -1,0 +1,189 @@
+"""The file viewer's data, without widgets: loading, analysis, display arrays and zoomed-in detail.
+
+Split from ``file_view.py`` (issue 20, the house) so the work the viewer's threads do can be run and
+tested without pixels: :func:`load_file` is what the loading thread runs (it reports progress through
+a plain callback), :func:`render_detail` what the zoom thread runs, :func:`status_line` and
+:func:`no_speech_reason` the texts the view shows.  Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from serlive.analysis import Analysis
+from serlive.gui.arrays import downsample_columns, envelope, plural
+
+WAVE_BINS = 4000
+MAX_SPEC_COLS = 4000
+MIN_SPAN_S = 0.01  #: the deepest zoom: 160 samples across the plot
+LONG_TIMELINE_POINTS = 1500  #: 12.5 min at the 0.5 s hop: beyond it the timeline uses 1-pixel pens
+PHASES = ("loading", "spectrogram", "analysing")  #: the progress bar's texts
+FEW_POINTS = 12  #: a timeline of this many windows or fewer (a file under about 25 s) gets markers
+
+
+def analyse_in_segments(
+    y: NDArray[np.float32],
+    model: Any,
+    segment_windows: int = 240,
+    progress: Any = None,
+) -> Analysis:
+    """Analyse ``y`` for the viewer: small batches so the worker releases the GIL often.
+
+    :func:`serlive.analysis.analyse_signal` already works in segments of
+    ``segment_windows`` windows (bounded memory, progress and cancel from the
+    start); this picks the viewer's batch size and spreads a long file's batches
+    over every core (:mod:`serlive.parallel`, same result as one core).
+    """
+    from serlive.parallel import analyse_signal_parallel, default_jobs
+
+    return analyse_signal_parallel(
+        y, model, default_jobs(), batch=8, progress=progress, segment_windows=segment_windows
+    )
+
+
+def no_speech_reason(a: Any) -> str:
+    """Why a file has no speech window: every window too quiet, or loud ones without a voice.
+
+    It said "no window is above the speech gate" for a -6 dBFS tone too, which is loud: the voice
+    detector, not the level gate, turned it down (issue 20, item 8).
+    """
+    if a.windows and all(w.quiet for w in a.windows):
+        return "every window is too quiet to judge (below the level gate)"
+    return "no voice heard in any window (tone, music or noise?)"
+
+
+def mel_frames(ext: Any, y: NDArray[np.float32], frame0: int, frame1: int) -> NDArray[np.float32]:
+    """The model's log-mel frames ``frame0 .. frame1 - 1`` of ``y``, as ``(frames, bands)``."""
+    cfg = ext.cfg
+    seg = y[frame0 * cfg.hop_length : (frame1 - 1) * cfg.hop_length + cfg.n_fft]
+    return ext.raw_frames(seg)[:, : cfg.n_mels]
+
+
+class AnalysisCancelled(Exception):
+    """The user pressed Cancel (or opened another file)."""
+
+
+@dataclass
+class Loaded:
+    """What the worker hands to the GUI thread."""
+
+    path: Path
+    samples: NDArray[np.float32]
+    sample_rate: int
+    spectrogram: NDArray[np.float32]  #: (bands, columns), already downsampled for display
+    analysis: Analysis
+    #: display data prepared on the worker (an hour's min/max is ~50 ms of numpy: not on the GUI thread)
+    wave_t: NDArray[np.float64]
+    wave_v: NDArray[np.float32]
+    times: NDArray[np.float64]  #: window centres
+    probs: NDArray[np.float64]  #: (windows, labels), NaN for silent windows (gaps in the curves)
+
+
+@dataclass(frozen=True)
+class DetailRequest:
+    """A zoomed-in stretch to render at full detail (the newest one wins)."""
+
+    generation: int
+    samples: NDArray[np.float32]
+    #: spectrogram frames to render (None: the overview is fine enough there)
+    frames: tuple[int, int] | None
+    max_cols: int
+    #: samples whose min/max envelope replaces the overview's points there (None: not needed)
+    wave: tuple[int, int] | None
+    wave_bins: int
+    sample_rate: int
+    overview: tuple[NDArray[np.float64], NDArray[np.float32]]  #: the whole file's envelope (seconds, values)
+
+
+def wave_with_detail(req: DetailRequest) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+    """The overview envelope with the requested stretch replaced by its own, finer one (worker thread)."""
+    assert req.wave is not None
+    s0, s1 = req.wave
+    x, v = envelope(req.samples[s0:s1], max(1, req.wave_bins))
+    t = (x + s0) / req.sample_rate
+    ot, ov = req.overview
+    before, after = ot < s0 / req.sample_rate, ot >= s1 / req.sample_rate
+    return np.concatenate([ot[before], t, ot[after]]), np.concatenate([ov[before], v, ov[after]])
+
+
+def render_detail(req: DetailRequest, ext: Any) -> tuple[int, int, NDArray[np.float32]]:
+    """The requested frames' spectrogram image ``(bands, columns)`` and the frames its columns cover."""
+    assert req.frames is not None
+    frame0, frame1 = req.frames
+    mel = mel_frames(ext, req.samples, frame0, frame1)
+    img = downsample_columns(mel, req.max_cols).T.copy()
+    # frames the columns cover (averaging drops a remainder of < one column's frames)
+    per = 1 if img.shape[1] == len(mel) else int(np.ceil(len(mel) / req.max_cols))
+    return frame0, frame0 + img.shape[1] * per, img
+
+
+def display_spectrogram(model: Any, y: NDArray[np.float32], cancel: threading.Event) -> NDArray[np.float32]:
+    """The model's log-mel frames, computed in pieces and averaged to ≤ MAX_SPEC_COLS columns."""
+    ext = model.extractor
+    cfg = ext.cfg
+    n_frames = ext.n_frames(len(y))
+    if n_frames <= 0:
+        return np.full((cfg.n_mels, 1), -120.0, np.float32)
+    per = max(1, int(np.ceil(n_frames / MAX_SPEC_COLS)))
+    step = per * 512  # frames per piece (a whole number of display columns): short GIL holds
+    cols = []
+    for f0 in range(0, n_frames, step):
+        if cancel.is_set():
+            raise AnalysisCancelled
+        mel = mel_frames(ext, y, f0, min(n_frames, f0 + step))
+        cols.append(downsample_columns(mel, max(1, len(mel) // per)))
+    return np.concatenate(cols).T.copy()
+
+
+def load_file(
+    path: Path, model: Any, progress: Callable[[float, str], None], cancel: threading.Event
+) -> Loaded:
+    """Load, display spectrogram and analysis of ``path`` (the viewer's worker thread runs this).
+
+    ``progress(fraction, phase)`` is called along the way; raises AnalysisCancelled once ``cancel``
+    is set, AudioLoadError for a file that cannot be read.
+    """
+    from serlive.audio.io import load_audio
+
+    sr = int(model.meta.features.sample_rate)
+    progress(0.0, "loading")
+    y = load_audio(path, sr)
+    if cancel.is_set():
+        raise AnalysisCancelled
+    progress(0.1, "spectrogram")
+    spec = display_spectrogram(model, y, cancel)
+    progress(0.3, "analysing")
+
+    def analysed(frac: float) -> bool:
+        progress(0.3 + 0.7 * frac, "analysing")
+        return cancel.is_set()
+
+    analysis = analyse_in_segments(y, model, progress=analysed)
+    if cancel.is_set():
+        raise AnalysisCancelled
+    x, v = envelope(y, WAVE_BINS)
+    t = np.array([0.5 * (w.start_s + w.end_s) for w in analysis.windows])
+    if analysis.windows:
+        probs = np.array([w.probabilities for w in analysis.windows], np.float64)
+        probs[np.array([w.silent for w in analysis.windows])] = np.nan
+    else:
+        probs = np.zeros((0, len(model.labels)))
+    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs)
+
+
+def status_line(d: Loaded, model: Any) -> str:
+    """The status bar's line for the file on screen: where it is, its length, its windows."""
+    a = d.analysis
+    w = model.meta.windows.for_files()
+    speech = sum(not x.silent for x in a.windows)
+    return (
+        f"{d.path}  |  {len(d.samples) / d.sample_rate:.1f} s  |  {plural(len(a.windows), 'window')} of "
+        f"{w.window_s:g} s every {w.hop_s:g} s, {speech} with speech"
+    )

@@ -1,0 +1,120 @@
+"""What the Live tab shows, without widgets: the run's decisions, its curves and its status line.
+
+Split from ``live_view.py`` (issue 20, the house) so tests can drive it without pixels: feed it the
+engine's results (:meth:`LiveState.add`) and read what the view would draw (:meth:`LiveState.curves`)
+and say (:meth:`LiveState.status_line`, :func:`no_speech_text`).  Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+HISTORY_S = 60.0  #: seconds of rolling probabilities
+
+
+def no_speech_text(r: Any) -> str:
+    """Why a window is "no speech": below the level gate, or loud without a voice (a tone is not quiet)."""
+    return (
+        "too quiet to judge (below the level gate)" if r.quiet else "no voice heard (tone, music or noise?)"
+    )
+
+
+def clock(seconds: float) -> str:
+    """``m:ss.s`` (``h:mm:ss`` past an hour) for the recording length in the status bar."""
+    if seconds >= 3600:
+        h, rest = divmod(int(seconds), 3600)
+        return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+    m, sec = divmod(round(seconds, 1), 60)
+    return f"{int(m)}:{sec:04.1f}"
+
+
+class LiveState:
+    """One run's decisions: the last minute of probabilities, counts, latency and adaptation."""
+
+    def __init__(self, n_labels: int, history_s: float = HISTORY_S) -> None:
+        self.n_labels = n_labels
+        self.history_s = history_s
+        #: (end of the window in seconds, its shown probabilities or None when "no speech")
+        self.history: deque[tuple[float, NDArray[np.float32] | None]] = deque()
+        self.reset()
+
+    def reset(self) -> None:
+        """A new run starts from nothing (a restart used to show the last run's curves)."""
+        self.history.clear()
+        self.results_seen = 0
+        self.last_latency: float | None = None
+        self.heard_s = 0.0
+        self.adapted = False
+
+    def add(self, results: Iterable[Any]) -> Any:
+        """Take the engine's new results; returns the newest (None when there was none)."""
+        last = None
+        for r in results:
+            self.history.append((r.end_s, None if r.silent else r.shown))
+            self.results_seen += 1
+            last = r
+        if last is not None:
+            self.heard_s = last.speech_heard_s
+            self.adapted = last.adapted
+            if last.latency_s is not None:
+                self.last_latency = last.latency_s
+            while self.history and self.history[0][0] < last.end_s - self.history_s - 1:
+                self.history.popleft()
+        return last
+
+    def curves(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """Times (seconds before the newest window's end), probabilities (NaN: no speech) and silent flags."""
+        if not self.history:
+            return np.zeros(0), np.zeros((0, self.n_labels)), np.zeros(0, bool)
+        now = self.history[-1][0]
+        t = np.array([h[0] - now for h in self.history])
+        gap = np.full(self.n_labels, np.nan)
+        probs = np.array([gap if h[1] is None else h[1] for h in self.history], np.float64)
+        silent = np.array([h[1] is None for h in self.history], bool)
+        return t, probs, silent
+
+    def adaptation_text(self, eng: Any) -> str:
+        """How far session adaptation has got, for the status line ("" when off or impossible)."""
+        cfg = eng.adaptation
+        if cfg is None or not eng.adapt:
+            return ""
+        if self.adapted:
+            return f"  |  adapted to this voice ({self.heard_s:.0f} s of speech)"
+        need = cfg.min_speech_s
+        return f"  |  adapting to the voice: {min(self.heard_s, need):.0f} of {need:.0f} s of speech"
+
+    def status_line(self, eng: Any, device: str, final: bool = False) -> str:
+        """The status bar's line: the take, the device, latency, losses, windows, adaptation."""
+        st = eng.stats()
+        lat = "n/a" if self.last_latency is None else f"{1000 * self.last_latency:.1f} ms"
+        # losses the user should know of appear only when they happen, so the line stays short
+        losses = "".join(
+            f"  |  {name} {n}"
+            for name, n in (
+                ("device overflows", st.device_overflows),
+                ("late windows", st.dropped_windows),
+                ("stale samples skipped at Start", st.stale_samples),  # audio older than Start: not analysed
+            )
+            if n
+        )
+        line = (
+            f"{device}  |  decision latency {lat}  |  "
+            f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
+            f"{self.adaptation_text(eng)}"
+        )
+        if not final and eng.samples_received == 0:
+            # a sound server can take a second or two to deliver its first block; say so, or the
+            # user counts that time as recorded
+            line = f"waiting for the first audio from the device…  |  {line}"
+        path = eng.record_path
+        if path is not None:  # where the take goes, and how much of it is on disk (samples, not wall time)
+            length = clock(eng.recorded_samples / eng.sample_rate)
+            saved = final or not eng.recording  # the stream ended, or the take was ended while listening
+            head = f"saved {length} to {path}" if saved else f"● REC {path.name} {length}"
+            line = f"{head}  |  {line}"
+        return line

@@ -1,0 +1,75 @@
+"""The Live tab's state without widgets (``serlive.gui.live_state``): what it draws and says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from serlive.adaptation import AdaptationConfig
+from serlive.config import LABELS
+from serlive.gui.live_state import LiveState, clock, no_speech_text
+from serlive.stream import EngineStats, Result
+
+
+def _result(i: int, silent: bool = False, quiet: bool = False, heard: float = 0.0) -> Result:
+    p = np.full(len(LABELS), 0.02, np.float32)
+    p[i % len(LABELS)] = 1 - 0.02 * (len(LABELS) - 1)
+    return Result(i, i * 8000, i * 8000 + 48000, 16000, p, silent, None, 0.01 * (i + 1), LABELS,
+                  adapted=heard >= 20, speech_heard_s=heard, quiet=quiet)  # fmt: skip
+
+
+def _engine(**kw) -> SimpleNamespace:
+    base = dict(
+        adaptation=AdaptationConfig(min_speech_s=20.0), adapt=True, samples_received=1, record_path=None,
+        recorded_samples=0, sample_rate=16000, recording=False, stats=lambda: EngineStats(windows=3),
+    )  # fmt: skip
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_curves_gap_no_speech_and_keep_the_last_minute():
+    state = LiveState(len(LABELS))
+    state.add([_result(i, silent=(i == 1)) for i in range(3)])
+    t, probs, silent = state.curves()
+    assert state.results_seen == 3 and list(silent) == [False, True, False]
+    assert np.allclose(t, [-1.0, -0.5, 0.0]) and np.isnan(probs[1]).all() and np.isfinite(probs[[0, 2]]).all()
+    state.add([_result(i) for i in range(3, 200)])  # 100 s later: only the last minute (and a second) stays
+    t, _, _ = state.curves()
+    assert t[0] >= -61.0 and state.last_latency == 2.0
+    state.reset()
+    assert state.results_seen == 0 and state.curves()[0].size == 0 and state.last_latency is None
+
+
+def test_status_line_says_the_take_the_wait_and_the_adaptation():
+    state = LiveState(len(LABELS))
+    state.add([_result(0, heard=12.4)])
+    line = state.status_line(_engine(samples_received=0), "Fake mic @ 16000 Hz")
+    assert line.startswith("waiting for the first audio from the device…  |  Fake mic @ 16000 Hz")
+    assert "adapting to the voice: 12 of 20 s of speech" in line and "decision latency 10.0 ms" in line
+    take = Path("/tmp/take-2.wav")
+    rec = _engine(record_path=take, recorded_samples=51200, recording=True)
+    assert state.status_line(rec, "mic").startswith("● REC take-2.wav 0:03.2  |  mic")
+    rec.recording = False  # the take ended while listening
+    assert state.status_line(rec, "mic").startswith(f"saved 0:03.2 to {take}  |  ")
+    assert clock(3725) == "1:02:05"
+    assert no_speech_text(_result(0, silent=True, quiet=True)).startswith("too quiet")
+    assert no_speech_text(_result(0, silent=True)).startswith("no voice heard")
+
+
+def test_the_views_state_data_and_export_import_no_qt():
+    """The modules split from the views (issue 20, the house) can be used without Qt."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "import sys, serlive.gui.live_state, serlive.gui.file_model, serlive.gui.export, serlive.gui.arrays\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph'))))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-c", code]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO, env=env)
+    assert out.stdout.strip() == "[]", out.stdout
