@@ -105,18 +105,28 @@ def _ft_setup():
     from serlive.train.protocol import HeadConfig
 
     weights = _weights(np.random.default_rng(2), 3)
-    ap = _act_pool()
+    ap = _act_pool(96)  # more training windows than a rebuilt head's old 64: its standardisation must match
     ap.pool.x = pooled(block_model(weights, 149, None), ap, np.arange(len(ap.mask)))
     head = HeadConfig(hidden=16, dropout=0.0, epochs=3, seed=3)
     cfg = FinetuneConfig(head=head, epochs=2, average_last=2, lr=1e-4, batch=16)
     return weights, ap, cfg
 
 
+def fit_probe_again(ap, train, cfg):
+    """The probe as the run fitted it (same data, seed and weights)."""
+    import keras
+
+    from serlive.train.protocol import fit_head, pool_labels, window_weights
+
+    keras.utils.set_random_seed(cfg.seed)
+    return fit_head(ap.pool.x[train], pool_labels(ap.pool)[train], window_weights(ap.pool, train), cfg.head)
+
+
 def test_an_interrupted_fine_tune_resumes_where_it_stopped(tmp_path):
     from serlive.train.finetune import FinetuneConfig, finetune
 
     weights, ap, cfg = _ft_setup()
-    train = np.arange(40)
+    train = np.arange(88)
     seen: list[int] = []
 
     def evaluate(model, epoch):
@@ -142,6 +152,14 @@ def test_an_interrupted_fine_tune_resumes_where_it_stopped(tmp_path):
     assert "resumed after epoch 1" in (cut / "log.txt").read_text()
     for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the rebuilt probe is the probe the run started from (weights and standardisation)
+    from serlive.train.finetune import block_model, pooled, probe_head
+
+    first = json.loads((tmp_path / "whole" / "state.json").read_text())
+    assert first["epochs"][0]["epoch"] == 1
+    probe = block_model(weights, 149, probe_head(ap, train, cfg, cut))
+    want = block_model(weights, 149, fit_probe_again(ap, train, cfg))
+    np.testing.assert_allclose(pooled(probe, ap, train), pooled(want, ap, train), atol=1e-5)
     # fine-tuning moved block 3 (else the test would prove nothing)
     from serlive.train.finetune import block_weights
 
@@ -164,7 +182,7 @@ def test_the_export_is_the_fine_tuned_model_and_its_int8_file_matches_the_float_
     from serlive.train.whisper import build_encoder, voiced_frame_mask
 
     weights, ap, cfg = _ft_setup()
-    model, head, _ = finetune(ap, np.arange(40), weights, cfg, tmp_path / "ft")
+    model, head, _ = finetune(ap, np.arange(88), weights, cfg, tmp_path / "ft")
     w_ft = finetuned_weights(weights, model)
     ext = FeatureExtractor(WHISPER_FEATURES)
     mel = np.stack([ext(_voice(3.0, 100 + 40 * i, i)) for i in range(4)] + [ext(spoken(3.0))])

@@ -227,8 +227,8 @@ def finetune(
     keras.utils.set_random_seed(cfg.seed)
     head = fit_head(ap.pool.x[train_idx], y, w, cfg.head) if not head_path.is_file() else None
     if head is None:
-        # the probe's architecture, then its saved weights
-        head = fit_head(ap.pool.x[train_idx[:64]], y[:64], w[:64], replace_epochs(cfg.head, 1))
+        # the probe's architecture and standardisation (from the same windows), then its saved weights
+        head = fit_head(ap.pool.x[train_idx], y, w, replace_epochs(cfg.head, 1))
         head.load_weights(head_path)
     else:
         head.save_weights(head_path)
@@ -302,14 +302,18 @@ def probe_head(ap: ActPool, train_idx: NDArray[np.int64], cfg: FinetuneConfig, o
     """The linear probe a finished or running fine-tune in ``out`` started from (its saved weights)."""
     from serlive.train.protocol import fit_head, pool_labels
 
-    y = pool_labels(ap.pool)[train_idx[:64]]
-    head = fit_head(ap.pool.x[train_idx[:64]], y, np.ones(len(y), np.float32), replace_epochs(cfg.head, 1))
+    y = pool_labels(ap.pool)[train_idx]
+    head = fit_head(ap.pool.x[train_idx], y, np.ones(len(y), np.float32), replace_epochs(cfg.head, 1))
     head.load_weights(out / "probe.weights.h5")
     return head
 
 
 def replace_epochs(head: HeadConfig, epochs: int) -> HeadConfig:
-    """``head`` with another epoch count (1 on a few windows: the architecture to load saved weights into)."""
+    """``head`` with another epoch count (1: the architecture to load saved weights into).
+
+    The head's standardisation is built from the windows it is fitted on and is not among its saved
+    weights, so a rebuilt head must be fitted on the same training windows as the saved one.
+    """
     from dataclasses import replace
 
     return replace(head, epochs=epochs)
