@@ -130,6 +130,50 @@ def label_set_rows(
     return rows
 
 
+def gender_rows(ap: ActPool) -> list[dict[str, Any]]:
+    """RAVDESS women against men over the five unseen-actor folds, for three probes on frozen embeddings.
+
+    Why: the gap is a target (issue 18).  The probe trained on every other
+    corpus; the same without the Korean corpus (whose eight men are new
+    training data); and with women's and men's windows weighed equally.
+    Head-only on the cached frozen embeddings, so it costs minutes.
+    """
+    from serlive.train.protocol import (
+        RAVDESS_FOLDS,
+        clip_predictions,
+        fit_head,
+        pool_groups,
+        pool_labels,
+        score,
+        window_weights,
+    )
+
+    speaker, corpus = pool_groups(ap.pool)
+    y = pool_labels(ap.pool)
+    variants = {
+        "every other corpus": ("", False),
+        "the same without the Korean corpus": ("emotiontts", False),
+        "women and men weighed equally": ("", True),
+    }
+    rows = []
+    for name, (drop, balance) in variants.items():
+        preds: dict[int, int] = {}
+        for fold in RAVDESS_FOLDS:
+            test = np.isin(speaker, [f"ravdess:{a:02d}" for a in fold])
+            tr = np.flatnonzero(~test & ~ap.pool.silent & (corpus != drop))
+            head = fit_head(ap.pool.x[tr], y[tr], window_weights(ap.pool, tr, balance), HeadConfig())
+            te = np.flatnonzero(test)
+            preds.update(
+                clip_predictions(ap.pool, te, head.predict(ap.pool.x[te], batch_size=1024, verbose=0))
+            )
+        sc = score(ap.pool.utts, preds)
+        g = sc["per_gender"]
+        rows.append({"frozen probe trained on": name, "RAVDESS 1-20": sc["accuracy"], "women": g["female"],
+                     "men": g["male"], "gap": g["female"] - g["male"]})  # fmt: skip
+        print(f"  gender {rows[-1]}", file=sys.stderr)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.finetune_report --runs runs [--adapt]``: the card's fine-tune tables."""
     import argparse
@@ -146,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     ap_.add_argument("--adapt", action="store_true", help="also measure session adaptation (minutes)")
     ap_.add_argument(
         "--labels", action="store_true", help="also score smaller corpora on their own label set"
+    )
+    ap_.add_argument(
+        "--gender", action="store_true", help="also the RAVDESS gender gap of three probes (minutes)"
     )
     args = ap_.parse_args(argv)
     out: dict[str, Any] = {}
@@ -172,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
                       "tuned_mean": tuned["mean"]}  # fmt: skip
     print("\n".join(lines).replace("%", " %"))
     print(json.dumps(out, indent=1))
+    if args.gender:
+        weights = read_ct2(whisper_dir() / "model.bin")
+        ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
+        rows = gender_rows(ap)
+        (args.runs / "ft-gender.json").write_text(json.dumps(rows, indent=1))
+        _print_rows(rows)
     if args.labels:
         weights = read_ct2(whisper_dir() / "model.bin")
         ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
