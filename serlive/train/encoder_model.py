@@ -29,7 +29,7 @@ from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS, WHISPER_FEATURES, WindowConfig
 from serlive.features import FeatureExtractor
 from serlive.model import ModelMetadata
-from serlive.train.recipe import ADAPTATION, ENCODER_LAYERS, FILE_HOP_S, SHIPPED_HEAD
+from serlive.train.recipe import ADAPTATION, ENCODER_LAYERS, FILE_HOP_S, SHIPPED_HEAD, shipped_corpora
 
 __all__ = ["ADAPTATION", "ENCODER_LAYERS", "FILE_HOP_S", "SHIPPED_HEAD"]
 
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", type=Path, default=Path("runs/encoder"))
     ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON, over the shipped recipe's")
+    ap.add_argument("--corpora", default=None, help="comma list (default: the shipped model's seven)")
     # one speaker of each multi-speaker corpus with genders (ESD has a single speaker: all of it trains)
     ap.add_argument("--val", default="ravdess:19,ravdess:20,nemo:MP0,ased:01,ased:02")
     ap.add_argument(
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = replace(SHIPPED_HEAD, **d)
     t0 = time.monotonic()
     root = args.data or default_data_root()
-    pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug)
+    corpora_arg = args.corpora.split(",") if args.corpora else shipped_corpora(root)
+    pool = load_pool(root, (2, 3), cfg.layers, cfg.n_aug, corpora_arg)
     # read as serlive train --val reads it: ravdess:5 is ravdess:05, an unknown name is an error
     _, val_rows, _ = split_by_speaker(pool.utts, speakers_arg(args.val), [])
     val_speakers = {pool.utts[i].speaker for i in val_rows}

@@ -522,12 +522,18 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(rows).replace("%", " %")
 
 
-def load_pool(data_roots: str, layers_cached: tuple[int, ...], layers: tuple[int, ...], n_aug: int) -> Pool:
-    """Embeddings of every categorical corpus under ``data_roots`` (computed once, then cached)."""
+def load_pool(
+    data_roots: str,
+    layers_cached: tuple[int, ...],
+    layers: tuple[int, ...],
+    n_aug: int,
+    corpora: list[str] | None = None,
+) -> Pool:
+    """Embeddings of the ``corpora`` (default: every categorical one) under ``data_roots``, cached."""
     from serlive.train.corpora import load_all
     from serlive.train.embed import EmbedConfig, embed_corpus
 
-    utts = load_all(data_roots)
+    utts = load_all(data_roots, corpora)
     per: dict[str, tuple[list[Utterance], list[CorpusEmbeddings]]] = {}
     for name in dict.fromkeys(u.corpus for u in utts):
         cu = [u for u in utts if u.corpus == name]
@@ -551,9 +557,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=Path("runs/protocol.json"))
     ap.add_argument("--cached-layers", default="2,3", help="the blocks the embedding cache holds")
+    ap.add_argument("--corpora", default=None, help="comma list (default: the shipped model's seven)")
     args = ap.parse_args(argv)
+    from serlive.train.recipe import shipped_corpora
+
     cached = tuple(int(x) for x in args.cached_layers.split(","))
     root = args.data or default_data_root()
+    corpora = args.corpora.split(",") if args.corpora else shipped_corpora(root)
     recipes = {}
     for text in args.recipe or ["mlp-l3={}"]:
         name, _, js = text.partition("=")
@@ -564,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for name, cfg in recipes.items():
         print(f"recipe {name}: {cfg}", file=sys.stderr)
-        pool = load_pool(root, cached, cfg.layers, cfg.n_aug)
+        pool = load_pool(root, cached, cfg.layers, cfg.n_aug, corpora)
         results[name] = protocol(pool, cfg)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))

@@ -26,3 +26,17 @@ ADAPTATION = AdaptationConfig(statistics="mean", min_speech_s=20.0, blend=0.5)
 #: The file path's hop for an encoder model: 3 s windows every 2 s keep file analysis above
 #: 100x real time on one thread (bench/bench_pipeline.py); the live view keeps its 0.5 s.
 FILE_HOP_S = 2.0
+
+#: The corpora the shipped encoder model was trained on and its protocol table measured with: the
+#: default of ``encoder_model``, ``protocol`` and ``teacher``, so their commands reproduce those files and
+#: figures on a data root that also holds a newer corpus (the Korean emotiontts sample, added
+#: 2026-12-02 and used by the fine-tune, enters them only through ``--corpora``).
+SHIPPED_CORPORA = ("ravdess", "tess", "turevdb", "nemo", "ased", "esd", "emospeech")
+
+
+def shipped_corpora(data_roots: str) -> list[str]:
+    """Those of :data:`SHIPPED_CORPORA` found under ``data_roots`` (a test tree may hold only some)."""
+    from serlive.train.corpora import discover
+
+    found = discover(data_roots)
+    return [c for c in SHIPPED_CORPORA if c in found]

@@ -34,7 +34,7 @@ from serlive.train.protocol import (
     pool_labels,
     window_weights,
 )
-from serlive.train.recipe import SHIPPED_HEAD
+from serlive.train.recipe import SHIPPED_HEAD, shipped_corpora
 from serlive.train.speakers import speakers_arg, split_by_speaker
 
 
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heads", type=int, default=1, help="heads averaged per fold (the shipped model has 3)")
     args = ap.parse_args(argv)
     cfg = replace(SHIPPED_HEAD, n_heads=args.heads)
-    pool = load_pool(args.data or default_data_root(), (2, 3), cfg.layers, 0)
+    root = args.data or default_data_root()
+    pool = load_pool(root, (2, 3), cfg.layers, 0, shipped_corpora(root))
     probs = out_of_fold(pool, cfg, set(speakers_arg(args.exclude)))
     soft = {str(Path(pool.utts[c].path).resolve()): [round(float(v), 5) for v in p] for c, p in probs.items()}
     hits = [int(np.argmax(p)) == LABELS.index(pool.utts[c].emotion) for c, p in probs.items()]
