@@ -371,6 +371,14 @@ def test_sets(ap: ActPool, split: dict[str, tuple]) -> dict[str, NDArray[np.int6
     return sets
 
 
+def training_windows(ap: ActPool, sets: dict[str, NDArray[np.int64]]) -> NDArray[np.int64]:
+    """The voiced windows of every clip outside the test ``sets``: what a split trains on."""
+    held = np.zeros(len(ap.mask), bool)
+    for idx in sets.values():
+        held[idx] = True
+    return np.flatnonzero(~held & ~ap.pool.silent)
+
+
 def scorer(ap: ActPool, sets: dict[str, NDArray[np.int64]], full: bool = False) -> Any:
     """``evaluate(model, epoch)`` for :func:`finetune`: each set's clip accuracy as the app labels files."""
     from serlive.train.protocol import clip_predictions, score
@@ -424,10 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         sets = {"validation": np.flatnonzero(np.isin(speaker, val_names))}
     else:
         sets = test_sets(ap, SPLITS[args.split])
-    held = np.zeros(len(ap.mask), bool)
-    for idx in sets.values():
-        held[idx] = True
-    train_idx = np.flatnonzero(~held & ~ap.pool.silent)
+    train_idx = training_windows(ap, sets)
     print(f"fine-tune {args.split}: {len(train_idx)} training windows, test sets "
           f"{ {k: len(v) for k, v in sets.items()} }", file=sys.stderr)  # fmt: skip
     model, head, _ = finetune(ap, train_idx, weights, cfg, args.out, scorer(ap, sets))

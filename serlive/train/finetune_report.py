@@ -180,7 +180,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from serlive.train.activations import ActivationConfig
     from serlive.train.corpora import default_data_root
-    from serlive.train.finetune import block_model, finetune, load_act_pool, pooled, probe_head
+    from serlive.train.finetune import (
+        block_model,
+        finetune,
+        load_act_pool,
+        pooled,
+        probe_head,
+        training_windows,
+    )
     from serlive.train.finetune_export import finetuned_weights
     from serlive.train.whisper import read_ct2, whisper_dir
 
@@ -219,50 +226,39 @@ def main(argv: list[str] | None = None) -> int:
                       "tuned_mean": tuned["mean"]}  # fmt: skip
     print("\n".join(lines).replace("%", " %"))
     print(json.dumps(out, indent=1))
+    if not (args.gender or args.labels or args.adapt):
+        return 0
+    weights = read_ct2(whisper_dir() / "model.bin")
+    ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
+    frozen_x = ap.pool.x
     if args.gender:
-        weights = read_ct2(whisper_dir() / "model.bin")
-        ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
         rows = gender_rows(ap)
         (args.runs / "ft-gender.json").write_text(json.dumps(rows, indent=1))
         _print_rows(rows)
-    if args.labels:
-        weights = read_ct2(whisper_dir() / "model.bin")
-        ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
-        rows = []
-        for split, st in states.items():
-            sets = test_sets(ap, SPLITS[split])
-            held = np.zeros(len(ap.mask), bool)
-            for idx in sets.values():
-                held[idx] = True
-            train_idx = np.flatnonzero(~held & ~ap.pool.silent)
-            cfg = FinetuneConfig(**_config(st["config"]))
-            run = args.runs / f"ft-{split}"
+    labels: list[dict[str, Any]] = []
+    adapt: list[dict[str, Any]] = []
+    for split, st in states.items():
+        sets = test_sets(ap, SPLITS[split])
+        train_idx = training_windows(ap, sets)
+        cfg = FinetuneConfig(**_config(st["config"]))
+        run = args.runs / f"ft-{split}"
+        ap.pool.x = frozen_x
+        if args.labels:
             probe = block_model(weights, int(ap.mask.shape[1]), probe_head(ap, train_idx, cfg, run))
-            rows += label_set_rows(ap, sets, probe, "frozen probe")
-            model, _, _ = finetune(ap, train_idx, weights, cfg, run)
-            rows += label_set_rows(ap, sets, model, "LP-FT")
-        (args.runs / "ft-labelsets.json").write_text(json.dumps(rows, indent=1))
-        _print_rows(rows)
-    if args.adapt:
-        weights = read_ct2(whisper_dir() / "model.bin")
-        ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)
-        frozen_x = ap.pool.x
-        rows = []
-        for split, st in states.items():
-            sets = test_sets(ap, SPLITS[split])
-            held = np.zeros(len(ap.mask), bool)
-            for idx in sets.values():
-                held[idx] = True
-            train_idx = np.flatnonzero(~held & ~ap.pool.silent)
-            cfg = FinetuneConfig(**_config(st["config"]))
-            ap.pool.x = frozen_x
-            rows += adaptation_rows(ap, sets, "frozen")
-            model, _, _ = finetune(ap, train_idx, weights, cfg, args.runs / f"ft-{split}")
+            labels += label_set_rows(ap, sets, probe, "frozen probe")
+        if args.adapt:
+            adapt += adaptation_rows(ap, sets, "frozen")
+        model, _, _ = finetune(ap, train_idx, weights, cfg, run)  # the finished run's averaged weights
+        if args.labels:
+            labels += label_set_rows(ap, sets, model, "LP-FT")
+        if args.adapt:
             w_ft = finetuned_weights(weights, model)
             ap.pool.x = pooled(block_model(w_ft, int(ap.mask.shape[1]), None), ap, np.arange(len(ap.mask)))
-            rows += adaptation_rows(ap, sets, "LP-FT")
-        (args.runs / "ft-adaptation.json").write_text(json.dumps(rows, indent=1))
-        _print_rows(rows)
+            adapt += adaptation_rows(ap, sets, "LP-FT")
+    for name, rows in (("labelsets", labels), ("adaptation", adapt)):
+        if rows:
+            (args.runs / f"ft-{name}.json").write_text(json.dumps(rows, indent=1))
+            _print_rows(rows)
     return 0
 
 
