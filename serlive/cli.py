@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import os
 import queue
@@ -22,7 +21,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from serlive import __version__
+from serlive.cli_args import build_parser
+from serlive.cli_output import format_result_line, format_utterance_line, write_prediction
 
 # one BLAS thread: OpenBLAS threads cause 8 ms spikes when the other core is busy
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -74,36 +74,6 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, Path]]:
                     yield str(f), f
         else:
             yield given, p
-
-
-def _round(xs: Any, nd: int = 4) -> list[float]:
-    return [round(float(x), nd) for x in xs]
-
-
-def analysis_record(given: str, a: Any, timeline: bool) -> dict[str, Any]:
-    """The JSON object ``predict --format json`` prints for one file."""
-    # nothing was speech: no confidence and no distribution (the mean of non-speech windows is
-    # not an answer; the GUI shows none either)
-    rec: dict[str, Any] = {
-        "path": given,
-        "label": a.label if a.speech else "no speech",
-        "confidence": round(a.confidence, 4) if a.speech else None,
-        "probabilities": dict(zip(a.labels, _round(a.probabilities), strict=True)) if a.speech else None,
-        "duration_s": round(a.duration_s, 3),
-        "speech": a.speech,
-        "adapted": a.adapted,
-    }
-    if timeline:
-        rec["timeline"] = [
-            {
-                "start": round(w.start_s, 3),
-                "end": round(w.end_s, 3),
-                "silent": w.silent,
-                "probabilities": dict(zip(a.labels, _round(w.probabilities), strict=True)),
-            }
-            for w in a.windows
-        ]
-    return rec
 
 
 def _segment_config(args: argparse.Namespace) -> Any:
@@ -204,7 +174,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         failed += isinstance(a, str)
         done.append((given, a, segs))
         if not args.session:  # one file at a time; a session waits for all its files
-            _write_prediction(args, model, writer, *done.pop())
+            write_prediction(args, model, writer, *done.pop())
         progress.step(given)
     progress.close()
     if args.session and adaptation is not None:
@@ -218,96 +188,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         for given, a, segs in done:
-            _write_prediction(args, model, writer, given, a, segs)
+            write_prediction(args, model, writer, given, a, segs)
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def _labelled_segments(
-    model: Any, a: Any, found: tuple[list[Any], dict[Any, Any]], labelset: Any
-) -> list[Any]:
-    """The utterances of one analysed file, over the chosen labels."""
-    from serlive.labelsets import view
-    from serlive.segments import label_segments
-
-    segs, centred = found
-    short = None if a.adapted else (lambda ss: [centred[s] for s in ss])
-    utts = label_segments(segs, a, model.meta.windows.window_s, short)
-    return [view(u, labelset, "probabilities") for u in utts]
-
-
-def _write_prediction(
-    args: argparse.Namespace, model: Any, writer: Any, given: str, a: Any, segs: Any = None
-) -> None:
-    """One file's result (or, for a string, the reason it could not be read) in ``args.format``."""
-    from serlive.labelsets import view_analysis
-
-    out = sys.stdout
-    labelset = args.labelset
-    if isinstance(a, str):
-        if args.format == "json":
-            out.write(json.dumps({"path": given, "error": a}) + "\n")
-        elif writer is not None:
-            span = 4 if args.timeline or args.segments else 2
-            writer.writerow([given, *([""] * (len(labelset.names) + span)), "", a])
-        else:
-            print(f"serlive: {given}: {a}", file=sys.stderr)
-        out.flush()
-        return
-    utts = _labelled_segments(model, a, segs, labelset) if segs is not None else None
-    rec = analysis_record(given, view_analysis(a, labelset), args.timeline)
-    if utts is not None:
-        rec["segments"] = [u.to_dict() for u in utts]
-    if args.format == "json":
-        out.write(json.dumps(rec) + "\n")
-    elif writer is not None:
-        if utts is not None:
-            for u in rec["segments"]:
-                probs = list(u["probabilities"].values())
-                row = [given, u["start"], u["end"], u["label"], u["confidence"], *probs]
-                writer.writerow([*row, rec["duration_s"], ""])
-        elif args.timeline:
-            for w in rec["timeline"]:
-                label = "no speech" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
-                probs = list(w["probabilities"].values())
-                confidence = "" if w["silent"] else max(probs)  # a no-speech window has no confidence
-                row = [given, w["start"], w["end"], label, confidence, *probs, rec["duration_s"], ""]
-                writer.writerow(row)
-        else:
-            dist = rec["probabilities"]
-            probs = [""] * len(model.labels) if dist is None else list(dist.values())
-            confidence = "" if rec["confidence"] is None else rec["confidence"]
-            writer.writerow([given, rec["label"], confidence, *probs, rec["duration_s"], ""])
-    else:
-        out.write(format_text(rec))
-    out.flush()
-
-
-def format_text(rec: dict[str, Any]) -> str:
-    """Human-readable block for one file."""
-    buf = io.StringIO()
-    buf.write(f"{rec['path']}  ({rec['duration_s']:.1f} s)\n")
-    if not rec["speech"]:
-        buf.write("  no speech detected (no window holds speech: silence, or only tones, music, noise)\n")
-    else:
-        adapted = "  (adapted to the session's speaker)" if rec.get("adapted") else ""
-        buf.write(f"  {rec['label']}  {100 * rec['confidence']:.0f}%{adapted}\n")
-        for label, p in sorted(rec["probabilities"].items(), key=lambda kv: -kv[1]):
-            buf.write(f"    {label:<10} {'█' * round(p * 30):<30} {100 * p:5.1f}%\n")
-    for w in rec.get("timeline", []):
-        top = "—" if w["silent"] else max(w["probabilities"], key=w["probabilities"].get)
-        buf.write(f"    {w['start']:7.2f}-{w['end']:7.2f} s  {top}\n")
-    if "segments" in rec:
-        from serlive.segments import clock
-
-        segs = rec["segments"]
-        buf.write(
-            f"  {len(segs)} utterance{'' if len(segs) == 1 else 's'}\n" if segs else "  no utterances\n"
-        )
-        for u in segs:
-            buf.write(
-                f"    {clock(u['start'])}-{clock(u['end'])}  {u['label']:<10} {100 * u['confidence']:3.0f}%\n"
-            )
-    return buf.getvalue()
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
@@ -414,25 +296,6 @@ def cmd_devices(args: argparse.Namespace) -> int:
         print(f"{mark} {d.index:>5}  {d.name:<{width}}  {d.channels:>8}  {rate}  {d.hostapi}")
     print("* = default input")
     return EXIT_OK
-
-
-def format_result_line(r: Any) -> str:
-    """One terminal line for a live window: times, label, confidence, runners-up, latency."""
-    head = f"{r.start_s:8.2f}-{r.end_s:8.2f} s  "
-    lat = "" if r.latency_s is None else f"  {1000 * r.latency_s:6.1f} ms"
-    if r.silent:
-        return f"{head}{'no speech':<10}{'':>5}{'':<34}{lat}"
-    p = r.shown
-    order = sorted(range(len(p)), key=lambda i: -p[i])
-    others = ", ".join(f"{r.labels[i]} {100 * p[i]:.0f}%" for i in order[1:3])
-    return f"{head}{r.label:<10}{100 * r.confidence:4.0f}%  ({others}){lat}"
-
-
-def format_utterance_line(u: Any) -> str:
-    """One terminal line for a live utterance (``listen --segments``): its span, label, confidence."""
-    from serlive.segments import clock
-
-    return f"utterance {clock(u.start_s)}-{clock(u.end_s)}  {u.label:<10}{100 * u.confidence:4.0f}%"
 
 
 def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
@@ -588,25 +451,6 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def version_text() -> str:
-    """``serlive --version``: the app's version, then the model file in use and its training date.
-
-    The model line says which model an installed app runs ($SERLIVE_MODEL or the shipped default), so
-    a bug report or a comparison of two installs can name it.
-    """
-    from serlive.model import default_model_path, describe_model
-
-    return f"serlive {__version__}\nmodel: {describe_model(default_model_path())}"
-
-
-class _VersionAction(argparse.Action):
-    """``--version``, computed only when asked for (it reads the model's metadata)."""
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        print(version_text())
-        parser.exit()
-
-
 def cmd_desktop_entry(install: bool) -> int:
     """Write (or remove) the menu entry and icon in the user's XDG data folders."""
     from serlive import desktop
@@ -624,167 +468,6 @@ def cmd_desktop_entry(install: bool) -> int:
     else:
         print("serlive: no desktop entry to remove")
     return EXIT_OK
-
-
-MODEL_HELP = "a .tflite exported by serlive train, or a shipped model: whisper (the default) or cnn"
-LABELS_HELP = (
-    "show only these emotions: a comma list (e.g. neutral,happy,sad,angry) or a preset: basic "
-    "(= neutral,happy,sad,angry) or all (the default). Probabilities are renormalised over the chosen "
-    "labels; calm counts as neutral when calm is not chosen"
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """All subcommands and options."""
-    p = argparse.ArgumentParser(prog="serlive", description="Real-time speech emotion recognition.")
-    p.add_argument(
-        "--version", action=_VersionAction, nargs=0, help="show the version and the model in use, and exit"
-    )
-    desk = p.add_mutually_exclusive_group()
-    desk.add_argument(
-        "--install-desktop-entry",
-        action="store_true",
-        help="add serlive to the desktop's menu and to 'Open with' for audio files (this user), and exit",
-    )
-    desk.add_argument(
-        "--uninstall-desktop-entry", action="store_true", help="remove that menu entry and icon, and exit"
-    )
-    sub = p.add_subparsers(dest="command")
-
-    pr = sub.add_parser("predict", help="emotion of audio files (or folders of them)")
-    pr.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
-    pr.add_argument("--format", choices=("text", "json", "csv"), default="text")
-    pr.add_argument("--timeline", action="store_true", help="include every 3 s window")
-    pr.add_argument(
-        "--segments",
-        action="store_true",
-        help="one label per utterance: the speech between pauses, with start, end, label, confidence and "
-        "probabilities (each the overlap-weighted mean of the voiced windows over it)",
-    )
-    pr.add_argument(
-        "--min-pause",
-        type=_seconds,
-        metavar="SECONDS",
-        help="with --segments: a pause at least this long ends an utterance (default 0.3)",
-    )
-    pr.add_argument(
-        "--max-segment",
-        type=_seconds,
-        metavar="SECONDS",
-        help="with --segments: a longer stretch of speech is cut at its quietest point (default 12)",
-    )
-    pr.add_argument("--labels", metavar="LIST", help=LABELS_HELP)
-    pr.add_argument(
-        "--session",
-        action="store_true",
-        help="the files are one speaker: judge them against that speaker's own voice (session "
-        "adaptation; needs 20 s of speech in all)",
-    )
-    pr.add_argument(
-        "--jobs",
-        type=_jobs_count,
-        metavar="N",
-        help="files (and parts of a long file) analysed at once; default: every core this process may use "
-        "(fewer if free memory is short: each worker holds its own copy of the model). The output is the "
-        "same for any N; 1 uses one core",
-    )
-    pr.add_argument("--model", help=MODEL_HELP)
-
-    tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
-    tr.add_argument(
-        "--data",
-        action="append",
-        help="folder holding corpus folders; repeat for several (default: $SERLIVE_DATA, "
-        "several joined by ':', or ../shared/data)",
-    )
-    tr.add_argument(
-        "--corpora",
-        default="ravdess,tess",
-        help="comma list of ravdess, tess, turevdb, nemo, ased, esd, emospeech (savee, cremad and emodb "
-        "load too, for evaluating on them: the shipped models never trained on them)",
-    )
-    tr.add_argument("--val", default="ravdess:15-16", help="validation speakers, e.g. ravdess:15-16")
-    tr.add_argument("--test", default="ravdess:17-20", help="test speakers (may be empty)")
-    tr.add_argument("--arch", choices=("cnn2d", "cnn1d"), default="cnn2d")
-    tr.add_argument("--width", type=int, default=16)
-    tr.add_argument("--epochs", type=int, default=120, help="cosine schedule length")
-    tr.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without gain")
-    tr.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    tr.add_argument("--n-aug", type=int, default=6, help="augmented variants per training clip")
-    tr.add_argument("--trim-db", type=float, default=40.0, help="silence trimming threshold (0 = off)")
-    tr.add_argument("--corpus-weight", default="tess=3", help="e.g. tess=3,turevdb=1")
-    tr.add_argument("--mixup", type=float, default=0.2, help="mixup alpha (0 = off)")
-    tr.add_argument("--ensemble", type=int, default=1, help="members averaged into one model")
-    tr.add_argument("--seed", type=int, default=1234)
-    tr.add_argument(
-        "--teacher",
-        default="",
-        help="soft labels to distil from (JSON from python -m serlive.train.teacher); default: labels only",
-    )
-    tr.add_argument(
-        "--distill", type=float, default=0.5, help="weight of the teacher in each target (default 0.5)"
-    )
-    tr.add_argument("--workers", type=int, default=2)
-    tr.add_argument("--out", default="runs/latest", help="output folder")
-
-    ev = sub.add_parser("evaluate", help="score a model on labelled corpora")
-    ev.add_argument("--model", help="model to score (default: the shipped model)")
-    ev.add_argument("--data", action="append", help="folder holding corpus folders; repeat for several")
-    ev.add_argument("--corpora", help="comma list (default: all found)")
-    ev.add_argument("--speakers", help="only these speakers, e.g. ravdess:17-20")
-    ev.add_argument("--out", default="runs/evaluate", help="report folder")
-    ev.add_argument(
-        "--session", action="store_true", help="each speaker's files are one session (predict --session)"
-    )
-
-    sub.add_parser("devices", help="list audio input devices (the default marked)")
-
-    li = sub.add_parser("listen", help="live emotion from a microphone, one line per 3 s window")
-    li.add_argument("--device", help="input device index or (part of its) name (default: the system default)")
-    li.add_argument(
-        "--hop",
-        type=_seconds,
-        help="seconds between windows, a multiple of the model's frame hop (0.01 s for the shipped model, "
-        "0.02 s for serlive-cnn) (default: 0.5)",
-    )
-    li.add_argument(
-        "--smoothing",
-        type=float,
-        default=0.5,
-        help="exponential smoothing: weight of the past in [0, 1) (default 0.5); 0 = off",
-    )
-    li.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
-    li.add_argument(
-        "--duration",
-        type=_seconds,
-        help="stop after this many seconds of audio (from the first block)",
-    )
-    li.add_argument(
-        "--record",
-        metavar="FILE",
-        help="also write the captured audio to FILE (.wav, float32); an existing FILE is refused",
-    )
-    li.add_argument(
-        "--adapt",
-        action="store_true",
-        help="adapt to the speaker: once 20 s of speech are heard, judge it against the session's own "
-        "voice (session adaptation)",
-    )
-    li.add_argument(
-        "--segments",
-        action="store_true",
-        help="also one line per utterance (the speech between pauses of 0.3 s or more), labelled as "
-        'predict --segments labels it, about 3 s after it ends (JSON: an object with an "utterance" key)',
-    )
-    li.add_argument("--labels", metavar="LIST", help=LABELS_HELP)
-    li.add_argument("--model", help=MODEL_HELP)
-
-    gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")
-    gu.add_argument(
-        "paths", nargs="*", help="audio files to open in the viewer (the first now, the others in turn)"
-    )
-    gu.add_argument("--model", help=MODEL_HELP)
-    return p
 
 
 SUBCOMMANDS = ("predict", "train", "evaluate", "devices", "listen", "gui")
@@ -816,28 +499,6 @@ def cmd_gui(args: argparse.Namespace) -> int:
         print(f"serlive: the desktop app needs PySide6 and pyqtgraph ({exc})", file=sys.stderr)
         return EXIT_USAGE
     return run(args.paths, args.model)
-
-
-def _jobs_count(text: str) -> int:
-    """``--jobs``: a whole number of workers, at least 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number of workers, not {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
-
-
-def _seconds(text: str) -> float:
-    """A positive number of seconds; argparse said "invalid _positive_float value: 'abc'" for a word."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30 or 2.5)") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds (e.g. 30 or 2.5)")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
