@@ -18,7 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.analysis import Analysis
+from serlive.config import SegmentConfig
 from serlive.gui.arrays import downsample_columns, envelope, plural
+from serlive.segments import Segment, Segmenter, complete
+from serlive.vad import SAMPLE_RATE
 
 WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
@@ -33,6 +36,7 @@ def analyse_in_segments(
     model: Any,
     segment_windows: int = 240,
     progress: Any = None,
+    segmenter: Segmenter | None = None,
 ) -> Analysis:
     """Analyse ``y`` for the viewer: small batches so the worker releases the GIL often.
 
@@ -40,12 +44,36 @@ def analyse_in_segments(
     ``segment_windows`` windows (bounded memory, progress and cancel from the
     start); this picks the viewer's batch size and spreads a long file's batches
     over every core (:mod:`serlive.parallel`, same result as one core).
+    ``segmenter`` is fed as the batches finish, in order, with the speech detector's
+    chunk probabilities the analysis computed anyway, as ``predict --segments`` feeds
+    it: segmenting on its own after the analysis ran the detector over the file again
+    (13-29 % of the analysis time).
     """
     from serlive.parallel import analyse_signal_parallel, default_jobs
 
     return analyse_signal_parallel(
-        y, model, default_jobs(), batch=8, progress=progress, segment_windows=segment_windows
+        y,
+        model,
+        default_jobs(),
+        batch=8,
+        progress=progress,
+        segment_windows=segment_windows,
+        segmenter=segmenter,
     )
+
+
+def file_segments(y: NDArray[np.float32], model: Any, segmenter: Segmenter | None) -> list[Segment] | str:
+    """The file's segments from the segmenter its analysis fed, or why there are none (a sentence).
+
+    A model at another rate than the speech detector's cannot be segmented; the file is still shown.
+    Labelling them (:func:`serlive.segments.utterances` with ``segments=``) is left to the
+    utterances panel's thread: a short segment runs a centred window through the model (a third
+    of the encoder model's analysis time on speech with many short pauses), and the plots need
+    not wait for that.
+    """
+    if segmenter is None:
+        return f"segmentation needs a {SAMPLE_RATE} Hz model, not {model.meta.features.sample_rate} Hz"
+    return complete(segmenter, y)
 
 
 def no_speech_reason(a: Any) -> str:
@@ -84,6 +112,8 @@ class Loaded:
     wave_v: NDArray[np.float32]
     times: NDArray[np.float64]  #: window centres
     probs: NDArray[np.float64]  #: (windows, labels), NaN for silent windows (gaps in the curves)
+    #: the file's utterances (unlabelled), or why there are none; None: not asked for
+    segments: list[Segment] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,12 +173,17 @@ def display_spectrogram(model: Any, y: NDArray[np.float32], cancel: threading.Ev
 
 
 def load_file(
-    path: Path, model: Any, progress: Callable[[float, str], None], cancel: threading.Event
+    path: Path,
+    model: Any,
+    progress: Callable[[float, str], None],
+    cancel: threading.Event,
+    segments: SegmentConfig | None = None,
 ) -> Loaded:
     """Load, display spectrogram and analysis of ``path`` (the viewer's worker thread runs this).
 
     ``progress(fraction, phase)`` is called along the way; raises AnalysisCancelled once ``cancel``
-    is set, AudioLoadError for a file that cannot be read.
+    is set, AudioLoadError for a file that cannot be read.  ``segments``: also split the file into
+    utterances by that rule, fed by the analysis (:func:`analyse_in_segments`).
     """
     from serlive.audio.io import load_audio
 
@@ -165,9 +200,13 @@ def load_file(
         progress(0.3 + 0.7 * frac, "analysing")
         return cancel.is_set()
 
-    analysis = analyse_in_segments(y, model, progress=analysed)
+    segmenter = None
+    if segments is not None and sr == SAMPLE_RATE:
+        segmenter = Segmenter(segments)
+    analysis = analyse_in_segments(y, model, progress=analysed, segmenter=segmenter)
     if cancel.is_set():
         raise AnalysisCancelled
+    segs = None if segments is None else file_segments(y, model, segmenter)
     x, v = envelope(y, WAVE_BINS)
     t = np.array([0.5 * (w.start_s + w.end_s) for w in analysis.windows])
     if analysis.windows:
@@ -175,7 +214,7 @@ def load_file(
         probs[np.array([w.silent for w in analysis.windows])] = np.nan
     else:
         probs = np.zeros((0, len(model.labels)))
-    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs)
+    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs, segs)
 
 
 def status_line(d: Loaded, model: Any) -> str:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from serlive.config import SegmentConfig
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
 from serlive.gui.export import write_timeline_csv
@@ -83,6 +84,8 @@ class FileView(PlaybackMixin, QWidget):
         self.model = model
         self.labels: tuple[str, ...] = tuple(model.labels)
         self.loaded: Loaded | None = None
+        #: split each file into utterances by this rule, fed by its analysis (set by the utterances panel)
+        self.segment_config: SegmentConfig | None = None
         self._opening = Path()  #: the file being opened (named in the title when it fails)
         self._pending = False
         self._generation = 0
@@ -260,7 +263,10 @@ class FileView(PlaybackMixin, QWidget):
         self.progress.show()
         self.cancel_button.show()
         self._thread = threading.Thread(
-            target=self._work, args=(gen, p, cancel), name="serlive-file-analysis", daemon=True
+            target=self._work,
+            args=(gen, p, cancel, self.segment_config),
+            name="serlive-file-analysis",
+            daemon=True,
         )
         self._thread.start()
 
@@ -300,14 +306,14 @@ class FileView(PlaybackMixin, QWidget):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _work(self, gen: int, path: Path, cancel: threading.Event) -> None:
+    def _work(self, gen: int, path: Path, cancel: threading.Event, segments: SegmentConfig | None) -> None:
         """Worker thread: load, spectrogram, analysis.  Touches no widget, only emits signals."""
         from serlive.audio.io import AudioLoadError
 
         sig = self._signals
         try:
             report = lambda frac, phase: sig.progress.emit(gen, frac, phase)  # noqa: E731
-            sig.finished.emit(gen, load_file(path, self.model, report, cancel))
+            sig.finished.emit(gen, load_file(path, self.model, report, cancel, segments))
         except AnalysisCancelled:
             sig.failed.emit(gen, "")
         except AudioLoadError as exc:
