@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from serlive.analysis import Analysis
 from serlive.config import SegmentConfig
 from serlive.gui.arrays import downsample_columns, envelope, plural
+from serlive.labelsets import LabelSet
 from serlive.segments import Segment, Segmenter, complete
 from serlive.vad import SAMPLE_RATE
 
@@ -132,6 +133,38 @@ class DetailRequest:
     overview: tuple[NDArray[np.float64], NDArray[np.float32]]  #: the whole file's envelope (seconds, values)
 
 
+def plan_detail(
+    d: Loaded, x0: float, x1: float, width_px: int, ext: Any, generation: int
+) -> DetailRequest | None:
+    """What to render at full detail for the view ``x0 .. x1`` seconds, ``width_px`` wide (GUI thread).
+
+    Spectrogram frames where the overview has fewer columns than the stretch has frames or the
+    plot pixels (at most two columns a pixel), and a waveform envelope (the visible stretch and
+    half a screen either side, so a short pan stays sharp) where the overview has fewer points
+    than samples or two a pixel; either is None where the overview suffices.  None: nothing in view.
+    """
+    cfg = ext.cfg
+    n_frames = ext.n_frames(len(d.samples))
+    dur = len(d.samples) / d.sample_rate
+    x0, x1 = max(0.0, x0), min(dur, x1)
+    if x1 <= x0:
+        return None
+    frame_s = cfg.hop_length / d.sample_rate
+    f0, f1 = int(x0 / frame_s), min(n_frames, int(np.ceil(x1 / frame_s)) + 1)
+    overview_cols = d.spectrogram.shape[1] * (x1 - x0) / max(dur, 1e-9)
+    frames = None if f1 - f0 < 2 or overview_cols >= min(f1 - f0, width_px) else (f0, f1)
+    span, n = x1 - x0, len(d.samples)
+    s0 = max(0, int((x0 - span / 2) * d.sample_rate))
+    s1 = min(n, int(np.ceil((x1 + span / 2) * d.sample_rate)))
+    visible = (x1 - x0) * d.sample_rate
+    overview_points = len(d.wave_v) * (x1 - x0) / max(dur, 1e-9)
+    wave = None if overview_points >= min(visible, 2 * width_px) else (s0, s1)
+    wave_bins = round(width_px * (s1 - s0) / max(1.0, visible))
+    return DetailRequest(
+        generation, d.samples, frames, 2 * width_px, wave, wave_bins, d.sample_rate, (d.wave_t, d.wave_v)
+    )
+
+
 def wave_with_detail(req: DetailRequest) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
     """The overview envelope with the requested stretch replaced by its own, finer one (worker thread)."""
     assert req.wave is not None
@@ -215,6 +248,35 @@ def load_file(
     else:
         probs = np.zeros((0, len(model.labels)))
     return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs, segs)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the viewer draws of a file over the labels shown (View ▸ Emotions shown)."""
+
+    labels: tuple[str, ...]
+    probs: NDArray[np.float64]  #: (windows, labels shown), NaN for silent windows
+    #: the file's summary over those labels (its ``windows`` are the model's, left as they are)
+    summary: Analysis
+
+
+def shown(d: Loaded, labelset: LabelSet | None) -> Shown:
+    """``d``'s timeline and summary over ``labelset`` (None: the model's labels).
+
+    A view of the stored probabilities (:meth:`serlive.labelsets.LabelSet.apply`, calm counted as
+    neutral when calm is not kept), so switching sets needs no new analysis.  The windows'
+    results are not copied (an hour's 7200 would cost the GUI thread more than a frame): the
+    curves take the mapped array, the summary the mapped mean, the CSV export its own copy
+    (:func:`serlive.gui.export.write_timeline_csv`).
+    """
+    a = d.analysis
+    if labelset is None or labelset.is_all:
+        return Shown(a.labels, d.probs, a)
+    speech = np.isfinite(d.probs).all(axis=1)
+    probs = np.full((len(d.probs), len(labelset.names)), np.nan)
+    probs[speech] = labelset.apply(d.probs[speech])
+    mean = labelset.apply(a.probabilities) if len(a.probabilities) else a.probabilities
+    return Shown(labelset.names, probs, replace(a, labels=labelset.names, probabilities=mean))
 
 
 def status_line(d: Loaded, model: Any) -> str:
