@@ -96,6 +96,8 @@ class FileView(PlaybackMixin, QWidget):
         self._pending = False
         self._generation = 0
         self._cancel = threading.Event()
+        #: held while a thread runs ``model``'s interpreter: this view's worker, the utterances panel's
+        self.model_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._signals = _Signals()
         self._signals.progress.connect(self._on_progress)
@@ -319,7 +321,9 @@ class FileView(PlaybackMixin, QWidget):
         sig = self._signals
         try:
             report = lambda frac, phase: sig.progress.emit(gen, frac, phase)  # noqa: E731
-            sig.finished.emit(gen, load_file(path, self.model, report, cancel, segments))
+            with self.model_lock:
+                loaded = load_file(path, self.model, report, cancel, segments)
+            sig.finished.emit(gen, loaded)
         except AnalysisCancelled:
             sig.failed.emit(gen, "")
         except AudioLoadError as exc:

@@ -66,8 +66,6 @@ class SegmentsPanel(QWidget):
         # the view's worker segments each file as it analyses it (fed by the analysis)
         view.segment_config = SegmentConfig()
         self._generation = 0
-        self._model: Any = None  # this panel's own copy: the view's model belongs to the view's worker
-        self._model_lock = threading.Lock()
         self._signals = _Signals()
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
@@ -121,14 +119,19 @@ class SegmentsPanel(QWidget):
         ).start()
 
     def _work(self, gen: int, y: Any, analysis: Any, segments: list[Segment]) -> None:
-        """Worker thread: label the segments the analysis found (a short one runs a centred window)."""
-        try:
-            with self._model_lock:
-                if self._model is None:
-                    from serlive.model import EmotionModel
+        """Worker thread: label the segments the analysis found (a short one runs a centred window).
 
-                    self._model = EmotionModel(self.view.model.path, num_threads=1)
-                utts = utterances(y, analysis, self._model, segments=segments)
+        With the view's model, under the view's ``model_lock`` (its worker and this thread never
+        run the interpreter at once): the panel's own copy, loaded when the first file was shown,
+        held the GIL while LiteRT built it and stalled the GUI thread for 0.4-1.1 s with the
+        shipped model (``test_gui_thread_not_blocked_during_analysis``).  A file opened meanwhile
+        makes this labelling stale: it is skipped.
+        """
+        try:
+            with self.view.model_lock:
+                if gen != self._generation:
+                    return
+                utts = utterances(y, analysis, self.view.model, segments=segments)
             self._signals.finished.emit(gen, utts)
         except Exception as exc:  # a bug must not take the window down: say it in the panel
             self._signals.failed.emit(gen, f"{type(exc).__name__}: {exc}")
