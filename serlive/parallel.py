@@ -41,6 +41,7 @@ from serlive.analysis import (
     SegmentWindows,
     SignalPlan,
     WindowResult,
+    _sink_for,
     analyse_batch,
     analyse_file,
     finish_analysis,
@@ -49,6 +50,7 @@ from serlive.analysis import (
 from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
 from serlive.config import WindowConfig
 from serlive.model import EmotionModel
+from serlive.segments import Segmenter
 from serlive.vad import SpeechDetector, default_detector, vad_enabled
 
 #: files loaded ahead of the earliest unfinished one, per worker (bounds the audio held in memory)
@@ -139,6 +141,9 @@ class _Job:
     plan: SignalPlan | None = None
     segments: list[_Segment] = field(default_factory=list)
     batches: list[list[WindowResult] | None] = field(default_factory=list)
+    #: per batch, the window rule's chunk probabilities as ``(segment's first sample, starts, p)``
+    #: (None: not done yet); kept only for a signal whose utterances are segmented as it goes
+    offers: list[list[tuple[int, list[int], NDArray[np.float64]]] | None] | None = None
     left: int = 0
     result: Analysis | str | None = None  # the analysis, or why the file could not be read
 
@@ -186,13 +191,14 @@ class _Pool:
             heapq.heappush(self.tasks, (index, -1, 0))
             self.cond.notify()
 
-    def add_signal(self, index: int, y: NDArray[np.float32]) -> None:
-        """Queue samples already at the model's rate."""
-        job = _Job(index)
+    def add_signal(self, index: int, y: NDArray[np.float32], offers: bool = False) -> _Job:
+        """Queue samples already at the model's rate; ``offers``: keep each batch's chunk probabilities."""
+        job = _Job(index, offers=[] if offers else None)
         with self.cond:
             self.jobs[index] = job
             self._plan(job, y)
             self.cond.notify_all()
+        return job
 
     def wait(self, index: int, tick: Callable[[], bool] | None = None) -> Analysis | str:
         """Job ``index``'s result once it is complete; ``tick()`` is called now and then, True cancels.
@@ -261,6 +267,8 @@ class _Pool:
                 heapq.heappush(self.tasks, (job.index, s, k))
                 k += 1
         job.batches = [None] * k
+        if job.offers is not None:
+            job.offers = [None] * k
         job.left = k
 
     def _work(self) -> None:
@@ -311,9 +319,13 @@ class _Pool:
             windows = segment.windows
         first = sum(len(g) for g in plan.segments[:seg])
         chunk = plan.segments[seg][k - first]
-        out = analyse_batch(windows, chunk, self.models.get(), plan, self.detector, self.keep)
+        calls: list[tuple[int, list[int], NDArray[np.float64]]] = []
+        sink = None if job.offers is None else (lambda starts, p: calls.append((windows.first, starts, p)))
+        out = analyse_batch(windows, chunk, self.models.get(), plan, self.detector, self.keep, sink)
         with self.cond:
             job.batches[k] = out
+            if job.offers is not None:
+                job.offers[k] = calls
             self.done_windows += len(out)
             segment.left -= 1
             if segment.left == 0:
@@ -372,6 +384,44 @@ def analyse_files(
         pool.close()
 
 
+class _SegmenterFeed:
+    """Feeds a :class:`~serlive.segments.Segmenter` from the pool's finished batches, in batch order.
+
+    A segmenter must see the signal in order, and the serial loop hands it each batch's chunk
+    probabilities (``offer``) and then the samples up to the next batch's first window (``feed``).
+    The workers finish batches in any order; this replays each one's recorded offers and feeds
+    its samples once every batch before it has been replayed, in the caller's thread, so the
+    segmenter receives exactly the serial loop's calls (the same segments) while the workers go on.
+    """
+
+    def __init__(self, pool: _Pool, job: _Job, y: NDArray[np.float32], segmenter: Segmenter) -> None:
+        assert job.plan is not None
+        self.pool, self.job, self.y, self.segmenter = pool, job, y, segmenter
+        self.sizes = [len(chunk) for group in job.plan.segments for chunk in group]
+        self.starts = job.plan.starts
+        self.next = 0  # the next batch to replay
+        self.done = 0  # windows replayed
+
+    def __call__(self) -> None:
+        """Replay every finished batch not yet replayed that has no unfinished batch before it."""
+        offers = self.job.offers
+        assert offers is not None
+        while self.next < len(self.sizes):
+            with self.pool.cond:
+                calls = offers[self.next]
+                if calls is None:
+                    return
+                offers[self.next] = []  # replayed: its arrays may go
+            for first, starts, p in calls:
+                sink = _sink_for(self.segmenter, first)
+                assert sink is not None
+                sink(starts, p)
+            self.done += self.sizes[self.next]
+            self.next += 1
+            seg, done = self.segmenter, self.done
+            seg.feed(self.y[seg.fed_samples : self.starts[done] if done < len(self.starts) else len(self.y)])
+
+
 def analyse_signal_parallel(
     y: NDArray[np.float32],
     model: EmotionModel,
@@ -383,6 +433,7 @@ def analyse_signal_parallel(
     segment_windows: int = 240,
     detector: SpeechDetector | None = None,
     keep_embeddings: bool = False,
+    segmenter: Segmenter | None = None,
 ) -> Analysis:
     """:func:`serlive.analysis.analyse_signal` with its batches spread over ``jobs`` worker threads.
 
@@ -390,6 +441,12 @@ def analyse_signal_parallel(
     is called in the caller's thread (a few times a second and at the end);
     returning True cancels, and the windows done before the first unfinished
     batch are returned, as the serial path returns those done before it stopped.
+
+    ``segmenter`` is fed as :func:`~serlive.analysis.analyse_signal` feeds it (the window
+    rule's chunk probabilities, then the samples, batch by batch in order): the caller's
+    thread does it as the batches finish (:class:`_SegmenterFeed`), so utterance
+    segmentation runs beside the analysis and gives the serial path's segments.  On cancel
+    it is left part-fed, as the serial path leaves it.
     """
     if jobs <= 1:
         from serlive.analysis import analyse_signal
@@ -403,21 +460,27 @@ def analyse_signal_parallel(
             segment_windows=segment_windows,
             detector=detector,
             keep_embeddings=keep_embeddings,
+            segmenter=segmenter,
         )
     pool = _Pool(model, jobs, windows, batch, segment_windows, keep_embeddings, detector)
     try:
-        pool.add_signal(0, np.asarray(y, dtype=np.float32))
-        total = max(1, pool.jobs[0].plan.n_windows if pool.jobs[0].plan else 1)
-        tick = None
-        if progress is not None:
+        y = np.asarray(y, dtype=np.float32)
+        job = pool.add_signal(0, y, offers=segmenter is not None)
+        total = max(1, job.plan.n_windows if job.plan else 1)
+        feed = None if segmenter is None or job.plan is None else _SegmenterFeed(pool, job, y, segmenter)
 
-            def tick() -> bool:
-                return bool(progress(min(1.0, pool.done_windows / total)))
+        def tick() -> bool:
+            if feed is not None:
+                feed()
+            return progress is not None and bool(progress(min(1.0, pool.done_windows / total)))
 
-        result = pool.wait(0, tick)
+        result = pool.wait(0, tick if progress is not None or feed is not None else None)
         assert isinstance(result, Analysis)
-        if progress is not None and not pool.stopping:
-            progress(1.0)
+        if not pool.stopping:
+            if feed is not None:
+                feed()  # the batches that finished after the last tick
+            if progress is not None:
+                progress(1.0)
         return result
     finally:
         pool.close()

@@ -428,11 +428,14 @@ def utterances(
     config: SegmentConfig | None = None,
     detector: SpeechDetector | None = None,
     segmenter: Segmenter | None = None,
+    segments: Sequence[Segment] | None = None,
 ) -> list[Utterance]:
     """Segment ``y`` and label its segments from ``analysis`` of the same signal (the file path).
 
     ``segmenter``: the one ``analyse_signal(segmenter=...)`` fed (cheaper: the window rule's chunk
     encodings are reused); without it the signal is segmented here (``config``, ``detector``).
+    ``segments``: those already found (the file viewer's worker completes its segmenter with the
+    analysis and labels later, on another thread): only labelled here.
     A session-adapted analysis labels short segments from its windows too: a fresh centred
     window would come from the plain head and not compare with the rest.
     """
@@ -440,7 +443,9 @@ def utterances(
         raise ValueError(f"segmentation runs at {SAMPLE_RATE} Hz, not {model.meta.features.sample_rate}")
     if round(analysis.duration_s * SAMPLE_RATE) != len(y):
         raise ValueError("the analysis is not of this signal")
-    if segmenter is not None:
+    if segments is not None:
+        segs = list(segments)
+    elif segmenter is not None:
         segs = complete(segmenter, y)
     else:
         segs = segment_signal(y, config, detector, model.meta.features.sample_rate)

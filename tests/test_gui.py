@@ -1177,7 +1177,7 @@ def test_emotion_strip_above_the_file_timeline_and_in_the_live_view(
     assert isinstance(live.strip, EmotionStrip)
     assert live.start_source(FileSource(samples=y, realtime=False))
     qtbot.waitUntil(lambda: live.start_button.text() == "Start", timeout=30_000)
-    hist = list(live._history)
+    hist = list(live.state.history)
     assert len(hist) == live.results_seen >= 10
     silent = np.array([h[1] is None for h in hist])
     assert silent.any() and not silent.all()
@@ -1514,7 +1514,7 @@ def test_live_view_adapts_to_the_voice_after_enough_speech(qtbot, window, tiny_m
     qtbot.waitUntil(lambda: not live.engine.running, timeout=60_000)
     qtbot.wait(50)
     live.tick()
-    assert live._adapted and "adapted to this voice" in window.status_label.text()
+    assert live.state.adapted and "adapted to this voice" in window.status_label.text()
     # switched off: the next run is the plain head's, while the statistics still fill
     live.adapt_action.setChecked(False)
     assert live.start_source(FileSource(samples=y, realtime=False))
@@ -1522,7 +1522,7 @@ def test_live_view_adapts_to_the_voice_after_enough_speech(qtbot, window, tiny_m
     qtbot.waitUntil(lambda: not live.engine.running, timeout=60_000)
     qtbot.wait(50)
     live.tick()
-    assert not live._adapted and "adapt" not in window.status_label.text()
+    assert not live.state.adapted and "adapt" not in window.status_label.text()
     # the choice is kept with the other live settings
     window.save_settings()
     from serlive.gui.main_window import MainWindow
@@ -1605,7 +1605,7 @@ def test_record_starts_and_stops_takes_while_listening(qtbot, window, fake_mic, 
         qtbot.waitUntil(lambda path=path: statuses[-1].startswith("saved 0:") and str(path) in statuses[-1])
         assert live.engine.running and live.results_seen > seen  # listening went on
         spans.append((path, before, after))
-    assert len(live._history) >= live.results_seen - 1  # the curves were never cleared
+    assert len(live.state.history) >= live.results_seen - 1  # the curves were never cleared
     live.stop()
     for path, before, after in spans:
         got, sr = sf.read(path, dtype="float32")

@@ -79,6 +79,25 @@ def test_panel_lists_the_utterances_draws_spans_and_plays_a_clicked_one(qtbot, v
     assert sum(float(x) for x in table[1][4:]) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_the_viewers_utterances_come_from_its_analysis_and_equal_the_standalone_ones(qtbot, viewer, tmp_path):
+    """The view's worker segments while it analyses; the result is what segmenting afterwards gave."""
+    from serlive.segments import segment_signal, utterances
+
+    view, panel, _ = viewer
+    assert view.segment_config is not None  # the panel asked for them
+    path, _ = two_utterances(tmp_path)
+    with qtbot.waitSignal(panel.ready, timeout=60_000):
+        view.open_file(path)
+    d = view.loaded
+    assert isinstance(d.segments, list) and len(d.segments) == 2
+    flat = lambda segs: [t for s in segs for t in (s.start_s, s.end_s)]  # noqa: E731
+    assert flat(d.segments) == pytest.approx(flat(segment_signal(d.samples)), abs=1e-9)
+    alone = utterances(d.samples, d.analysis, EmotionModel(view.model.path, num_threads=1))
+    assert [(u.start_s, u.end_s) for u in panel.utterances] == [(u.start_s, u.end_s) for u in alone]
+    for u, v in zip(panel.utterances, alone, strict=True):
+        np.testing.assert_allclose(u.probabilities, v.probabilities, atol=1e-6)
+
+
 def test_panel_clears_for_the_next_file_and_says_when_there_is_no_speech(qtbot, viewer, tmp_path):
     view, panel, _ = viewer
     path, _ = two_utterances(tmp_path)

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS
@@ -73,3 +74,30 @@ def test_the_views_state_data_and_export_import_no_qt():
     cmd = [sys.executable, "-c", code]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO, env=env)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_label_set_maps_the_kept_history_and_the_newest_result_and_switches_back():
+    """``basic``: four columns, (neutral + calm, happy, sad, angry) renormalised; no speech stays a gap."""
+    from serlive.labelsets import parse_labels
+
+    rng = np.random.default_rng(3)
+    state = LiveState(len(LABELS))
+    results = [_result(i, silent=(i == 2)) for i in range(6)]
+    for r in results:
+        r.probabilities[:] = rng.dirichlet(np.ones(len(LABELS)))
+    state.add(results)
+    t8, p8, s8 = state.curves()
+    basic = parse_labels("basic", LABELS)
+    state.set_labelset(basic)
+    t4, p4, s4 = state.curves()
+    assert p4.shape == (6, 4) and np.array_equal(t4, t8) and np.array_equal(s4, s8)
+    col = {lb: p8[:, LABELS.index(lb)] for lb in LABELS}
+    q = np.stack([col["neutral"] + col["calm"], col["happy"], col["sad"], col["angry"]], 1)
+    np.testing.assert_allclose(p4[~s4], (q / q.sum(1, keepdims=True))[~s4], atol=1e-6)
+    assert np.isnan(p4[s4]).all()
+    newest = state.shown(state.last)
+    assert newest.labels == basic.names and newest.label == basic.names[int(np.argmax(p4[-1]))]
+    assert newest.confidence == pytest.approx(float(p4[-1].max()), abs=1e-6)
+    state.set_labelset(parse_labels("all", LABELS))  # all: the model's eight, as before
+    assert state.labelset is None and state.shown(state.last) is state.last
+    np.testing.assert_array_equal(state.curves()[1], p8)

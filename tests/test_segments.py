@@ -324,6 +324,45 @@ def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_
     np.testing.assert_array_equal(plain.probabilities, a.probabilities)
 
 
+def test_the_parallel_analysis_feeds_the_segmenter_the_serial_calls(conversation, tiny_models):
+    """Fed from batches finished in any order on three workers, the segmenter gives the same segments.
+
+    The viewer analyses on every core; its segmenter is fed in batch order from the caller's
+    thread, so it must end where the standalone rule and the serial feed end.
+    """
+    from serlive.analysis import analyse_signal
+    from serlive.model import EmotionModel
+    from serlive.parallel import analyse_signal_parallel
+    from serlive.segments import complete
+
+    y, _ = conversation
+    model = EmotionModel(tiny_models.int8)
+    det = CountingDetector()
+    seg = Segmenter(detector=det)  # type: ignore[arg-type]
+    fractions: list[float] = []
+    a = analyse_signal_parallel(
+        y,
+        model,
+        3,
+        batch=4,
+        segment_windows=12,
+        segmenter=seg,
+        progress=lambda f: fractions.append(f) and False,
+    )
+    got = complete(seg, y)
+    whole = segment_signal(y)
+    flat = lambda segs: [t for s in segs for t in (s.start_s, s.end_s)]  # noqa: E731
+    assert len(got) == len(whole) > 3
+    assert flat(got) == pytest.approx(flat(whole), abs=1e-9)
+    n_chunks = (len(y) - 512) // 500 + 1
+    assert det.encoded < 0.1 * n_chunks, (det.encoded, n_chunks)  # the analysis's probabilities were used
+    assert fractions[-1] == 1.0
+    serial = Segmenter()
+    plain = analyse_signal(y, model, batch=4, segment_windows=12, segmenter=serial)
+    assert flat(complete(serial, y)) == flat(got)  # the very same calls: the very same numbers
+    np.testing.assert_array_equal(plain.probabilities, a.probabilities)
+
+
 # --- live --------------------------------------------------------------------------------
 def test_live_engine_gives_the_file_paths_utterances(conversation, tiny_models):
     """Replayed through the live engine, a stream gets the file path's utterances and labels.

@@ -8,13 +8,17 @@ from pathlib import Path
 import numpy as np
 
 from serlive.analysis import Analysis
+from serlive.labelsets import LabelSet, view_analysis
 
 
-def write_timeline_csv(a: Analysis, path: str | Path) -> None:
+def write_timeline_csv(a: Analysis, path: str | Path, labelset: LabelSet | None = None) -> None:
     """One row per window: start, end, silent, top label ("no speech" when silent), each probability.
 
-    The same windows and numbers as ``serlive predict --timeline``.
+    The same windows and numbers as ``serlive predict --timeline`` (``--labels``: ``labelset``, the
+    labels View ▸ Emotions shows; None: the model's).
     """
+    if labelset is not None:
+        a = view_analysis(a, labelset)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["start_s", "end_s", "silent", "label", *a.labels])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.analysis import Analysis
+from serlive.config import SegmentConfig
 from serlive.gui.arrays import downsample_columns, envelope, plural
+from serlive.labelsets import LabelSet
+from serlive.segments import Segment, Segmenter, complete
+from serlive.vad import SAMPLE_RATE
 
 WAVE_BINS = 4000
 MAX_SPEC_COLS = 4000
@@ -33,6 +37,7 @@ def analyse_in_segments(
     model: Any,
     segment_windows: int = 240,
     progress: Any = None,
+    segmenter: Segmenter | None = None,
 ) -> Analysis:
     """Analyse ``y`` for the viewer: small batches so the worker releases the GIL often.
 
@@ -40,12 +45,36 @@ def analyse_in_segments(
     ``segment_windows`` windows (bounded memory, progress and cancel from the
     start); this picks the viewer's batch size and spreads a long file's batches
     over every core (:mod:`serlive.parallel`, same result as one core).
+    ``segmenter`` is fed as the batches finish, in order, with the speech detector's
+    chunk probabilities the analysis computed anyway, as ``predict --segments`` feeds
+    it: segmenting on its own after the analysis ran the detector over the file again
+    (13-29 % of the analysis time).
     """
     from serlive.parallel import analyse_signal_parallel, default_jobs
 
     return analyse_signal_parallel(
-        y, model, default_jobs(), batch=8, progress=progress, segment_windows=segment_windows
+        y,
+        model,
+        default_jobs(),
+        batch=8,
+        progress=progress,
+        segment_windows=segment_windows,
+        segmenter=segmenter,
     )
+
+
+def file_segments(y: NDArray[np.float32], model: Any, segmenter: Segmenter | None) -> list[Segment] | str:
+    """The file's segments from the segmenter its analysis fed, or why there are none (a sentence).
+
+    A model at another rate than the speech detector's cannot be segmented; the file is still shown.
+    Labelling them (:func:`serlive.segments.utterances` with ``segments=``) is left to the
+    utterances panel's thread: a short segment runs a centred window through the model (a third
+    of the encoder model's analysis time on speech with many short pauses), and the plots need
+    not wait for that.
+    """
+    if segmenter is None:
+        return f"segmentation needs a {SAMPLE_RATE} Hz model, not {model.meta.features.sample_rate} Hz"
+    return complete(segmenter, y)
 
 
 def no_speech_reason(a: Any) -> str:
@@ -84,6 +113,8 @@ class Loaded:
     wave_v: NDArray[np.float32]
     times: NDArray[np.float64]  #: window centres
     probs: NDArray[np.float64]  #: (windows, labels), NaN for silent windows (gaps in the curves)
+    #: the file's utterances (unlabelled), or why there are none; None: not asked for
+    segments: list[Segment] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +131,38 @@ class DetailRequest:
     wave_bins: int
     sample_rate: int
     overview: tuple[NDArray[np.float64], NDArray[np.float32]]  #: the whole file's envelope (seconds, values)
+
+
+def plan_detail(
+    d: Loaded, x0: float, x1: float, width_px: int, ext: Any, generation: int
+) -> DetailRequest | None:
+    """What to render at full detail for the view ``x0 .. x1`` seconds, ``width_px`` wide (GUI thread).
+
+    Spectrogram frames where the overview has fewer columns than the stretch has frames or the
+    plot pixels (at most two columns a pixel), and a waveform envelope (the visible stretch and
+    half a screen either side, so a short pan stays sharp) where the overview has fewer points
+    than samples or two a pixel; either is None where the overview suffices.  None: nothing in view.
+    """
+    cfg = ext.cfg
+    n_frames = ext.n_frames(len(d.samples))
+    dur = len(d.samples) / d.sample_rate
+    x0, x1 = max(0.0, x0), min(dur, x1)
+    if x1 <= x0:
+        return None
+    frame_s = cfg.hop_length / d.sample_rate
+    f0, f1 = int(x0 / frame_s), min(n_frames, int(np.ceil(x1 / frame_s)) + 1)
+    overview_cols = d.spectrogram.shape[1] * (x1 - x0) / max(dur, 1e-9)
+    frames = None if f1 - f0 < 2 or overview_cols >= min(f1 - f0, width_px) else (f0, f1)
+    span, n = x1 - x0, len(d.samples)
+    s0 = max(0, int((x0 - span / 2) * d.sample_rate))
+    s1 = min(n, int(np.ceil((x1 + span / 2) * d.sample_rate)))
+    visible = (x1 - x0) * d.sample_rate
+    overview_points = len(d.wave_v) * (x1 - x0) / max(dur, 1e-9)
+    wave = None if overview_points >= min(visible, 2 * width_px) else (s0, s1)
+    wave_bins = round(width_px * (s1 - s0) / max(1.0, visible))
+    return DetailRequest(
+        generation, d.samples, frames, 2 * width_px, wave, wave_bins, d.sample_rate, (d.wave_t, d.wave_v)
+    )
 
 
 def wave_with_detail(req: DetailRequest) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
@@ -143,12 +206,17 @@ def display_spectrogram(model: Any, y: NDArray[np.float32], cancel: threading.Ev
 
 
 def load_file(
-    path: Path, model: Any, progress: Callable[[float, str], None], cancel: threading.Event
+    path: Path,
+    model: Any,
+    progress: Callable[[float, str], None],
+    cancel: threading.Event,
+    segments: SegmentConfig | None = None,
 ) -> Loaded:
     """Load, display spectrogram and analysis of ``path`` (the viewer's worker thread runs this).
 
     ``progress(fraction, phase)`` is called along the way; raises AnalysisCancelled once ``cancel``
-    is set, AudioLoadError for a file that cannot be read.
+    is set, AudioLoadError for a file that cannot be read.  ``segments``: also split the file into
+    utterances by that rule, fed by the analysis (:func:`analyse_in_segments`).
     """
     from serlive.audio.io import load_audio
 
@@ -165,9 +233,13 @@ def load_file(
         progress(0.3 + 0.7 * frac, "analysing")
         return cancel.is_set()
 
-    analysis = analyse_in_segments(y, model, progress=analysed)
+    segmenter = None
+    if segments is not None and sr == SAMPLE_RATE:
+        segmenter = Segmenter(segments)
+    analysis = analyse_in_segments(y, model, progress=analysed, segmenter=segmenter)
     if cancel.is_set():
         raise AnalysisCancelled
+    segs = None if segments is None else file_segments(y, model, segmenter)
     x, v = envelope(y, WAVE_BINS)
     t = np.array([0.5 * (w.start_s + w.end_s) for w in analysis.windows])
     if analysis.windows:
@@ -175,7 +247,36 @@ def load_file(
         probs[np.array([w.silent for w in analysis.windows])] = np.nan
     else:
         probs = np.zeros((0, len(model.labels)))
-    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs)
+    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs, segs)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the viewer draws of a file over the labels shown (View ▸ Emotions shown)."""
+
+    labels: tuple[str, ...]
+    probs: NDArray[np.float64]  #: (windows, labels shown), NaN for silent windows
+    #: the file's summary over those labels (its ``windows`` are the model's, left as they are)
+    summary: Analysis
+
+
+def shown(d: Loaded, labelset: LabelSet | None) -> Shown:
+    """``d``'s timeline and summary over ``labelset`` (None: the model's labels).
+
+    A view of the stored probabilities (:meth:`serlive.labelsets.LabelSet.apply`, calm counted as
+    neutral when calm is not kept), so switching sets needs no new analysis.  The windows'
+    results are not copied (an hour's 7200 would cost the GUI thread more than a frame): the
+    curves take the mapped array, the summary the mapped mean, the CSV export its own copy
+    (:func:`serlive.gui.export.write_timeline_csv`).
+    """
+    a = d.analysis
+    if labelset is None or labelset.is_all:
+        return Shown(a.labels, d.probs, a)
+    speech = np.isfinite(d.probs).all(axis=1)
+    probs = np.full((len(d.probs), len(labelset.names)), np.nan)
+    probs[speech] = labelset.apply(d.probs[speech])
+    mean = labelset.apply(a.probabilities) if len(a.probabilities) else a.probabilities
+    return Shown(labelset.names, probs, replace(a, labels=labelset.names, probabilities=mean))
 
 
 def status_line(d: Loaded, model: Any) -> str:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from serlive.config import SegmentConfig
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
 from serlive.gui.export import write_timeline_csv
@@ -42,7 +43,9 @@ from serlive.gui.file_model import (
     Loaded,
     load_file,
     no_speech_reason,
+    plan_detail,
     render_detail,
+    shown,
     status_line,
     wave_with_detail,
 )
@@ -54,12 +57,14 @@ from serlive.gui.plots import (
     EmotionStrip,
     TimeAxis,
     emotion_pen,
+    follow_labels,
     plain_menu,
     plural,
     set_mel_axis,
     spectrogram_item,
     whole_edge_ticks,
 )
+from serlive.labelsets import LabelSet
 
 
 class _Signals(QObject):
@@ -83,10 +88,16 @@ class FileView(PlaybackMixin, QWidget):
         self.model = model
         self.labels: tuple[str, ...] = tuple(model.labels)
         self.loaded: Loaded | None = None
+        self._drawing: Loaded | None = None  #: the file whose plots are being drawn, then shown
+        self.labelset: LabelSet | None = None  #: the labels shown (View ▸ Emotions shown); None: all
+        #: split each file into utterances by this rule, fed by its analysis (set by the utterances panel)
+        self.segment_config: SegmentConfig | None = None
         self._opening = Path()  #: the file being opened (named in the title when it fails)
         self._pending = False
         self._generation = 0
         self._cancel = threading.Event()
+        #: held while a thread runs ``model``'s interpreter: this view's worker, the utterances panel's
+        self.model_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._signals = _Signals()
         self._signals.progress.connect(self._on_progress)
@@ -260,7 +271,10 @@ class FileView(PlaybackMixin, QWidget):
         self.progress.show()
         self.cancel_button.show()
         self._thread = threading.Thread(
-            target=self._work, args=(gen, p, cancel), name="serlive-file-analysis", daemon=True
+            target=self._work,
+            args=(gen, p, cancel, self.segment_config),
+            name="serlive-file-analysis",
+            daemon=True,
         )
         self._thread.start()
 
@@ -271,7 +285,7 @@ class FileView(PlaybackMixin, QWidget):
         load, cancelled) the previous file's plots, summary, Play and CSV export never stand
         under the new title, as they did.
         """
-        self.loaded = None
+        self.loaded = self._drawing = None
         self.detail_item.hide()
         self._wave_detailed = False
         self.wave_curve.setData([], [])
@@ -300,14 +314,16 @@ class FileView(PlaybackMixin, QWidget):
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _work(self, gen: int, path: Path, cancel: threading.Event) -> None:
+    def _work(self, gen: int, path: Path, cancel: threading.Event, segments: SegmentConfig | None) -> None:
         """Worker thread: load, spectrogram, analysis.  Touches no widget, only emits signals."""
         from serlive.audio.io import AudioLoadError
 
         sig = self._signals
         try:
             report = lambda frac, phase: sig.progress.emit(gen, frac, phase)  # noqa: E731
-            sig.finished.emit(gen, load_file(path, self.model, report, cancel))
+            with self.model_lock:
+                loaded = load_file(path, self.model, report, cancel, segments)
+            sig.finished.emit(gen, loaded)
         except AnalysisCancelled:
             sig.failed.emit(gen, "")
         except AudioLoadError as exc:
@@ -350,12 +366,12 @@ class FileView(PlaybackMixin, QWidget):
             self.analysis_done.emit(loaded.analysis)
 
         # drawn a plot at a time so no single frame carries all of the first paint
+        self._drawing = loaded  # a label set chosen meanwhile redraws it too (set_labelset)
         self._run_steps(gen, self._draw_steps(loaded), done)
 
     # --- drawing -----------------------------------------------------------------------
     def _draw_steps(self, d: Loaded) -> list[Any]:
         """The result drawn in four steps, one plot each (each PlotWidget repaints on its own)."""
-        a = d.analysis
         dur = len(d.samples) / d.sample_rate
 
         def wave() -> None:
@@ -375,56 +391,72 @@ class FileView(PlaybackMixin, QWidget):
             self.spec_item.setImage(spec, autoLevels=False)
             self.spec_item.setRect(0, 0, dur, spec.shape[0])
 
-        def timeline() -> None:
-            # 1-pixel (cosmetic) pens for long files: Qt's raster engine draws them ~6x faster than
-            # 2-pixel ones (an hour's 8 x 7195 points: ~4 ms a paint instead of ~27 ms)
-            width = 2 if len(d.times) <= LONG_TIMELINE_POINTS else 1
-            # a short file has one or a few windows: one point draws no line, so the plot looked empty
-            # (issue 20, item 11); markers show them
-            few = len(d.times) <= FEW_POINTS and bool(np.isfinite(d.probs).any())  # (no markers for NaN)
-            for i, c in enumerate(self.time_curves):
-                c.setPen(emotion_pen(self.labels[i], width=width))
-                color = emotion_color(self.labels[i])
-                c.setData(
-                    d.times,
-                    d.probs[:, i],
-                    symbol="o" if few else None,
-                    symbolSize=7,
-                    symbolBrush=color,
-                    symbolPen=color,
-                )
-            # one column per window, centred on the window like the curves' points, a hop wide
-            step = float(self.model.meta.windows.for_files().hop_s)
-            silent = np.array([w.silent for w in a.windows], bool)
-            x0 = float(d.times[0]) - step / 2 if len(d.times) else 0.0
-            self.strip.set_windows(x0, step, d.probs, silent)
+        return [wave, spectrogram, lambda: self._draw_timeline(d), lambda: self._draw_summary(d)]
 
-        def summary() -> None:
-            label = a.label if a.speech else "no speech"
-            self.summary_label.setText(label)
-            self.summary_label.setStyleSheet(f"color: {emotion_color(label) if a.speech else '#707070'}")
-            windows = plural(len(a.windows), "window")
-            self.summary_detail.setText(
-                f"confidence {100 * a.confidence:.0f} %  ·  {windows}  ·  {dur:.1f} s"
-                if a.speech
-                else f"{no_speech_reason(a)}  ·  {dur:.1f} s"
+    def set_labelset(self, labelset: LabelSet | None) -> None:
+        """Show ``labelset``'s emotions (View ▸ Emotions shown): curves, strip, summary and CSV, now.
+
+        A view of the stored probabilities (:func:`file_model.shown`): the file is not analysed again.
+        """
+        self.labelset = None if labelset is None or labelset.is_all else labelset
+        names = self.labels if self.labelset is None else self.labelset.names
+        follow_labels(names, self.legend, self.bars, self.strip)
+        if self._drawing is not None:  # the file on screen, or the one being drawn
+            self._draw_timeline(self._drawing)
+            self._draw_summary(self._drawing)
+
+    def _draw_timeline(self, d: Loaded) -> None:
+        """The curves and the strip of the labels shown (a label not shown: an empty curve)."""
+        v = shown(d, self.labelset)
+        # 1-pixel (cosmetic) pens for long files: Qt's raster engine draws them ~6x faster than
+        # 2-pixel ones (an hour's 8 x 7195 points: ~4 ms a paint instead of ~27 ms)
+        width = 2 if len(d.times) <= LONG_TIMELINE_POINTS else 1
+        # a short file has one or a few windows: one point draws no line, so the plot looked empty
+        # (issue 20, item 11); markers show them
+        few = len(d.times) <= FEW_POINTS and bool(np.isfinite(d.probs).any())  # (no markers for NaN)
+        for label, c in zip(self.labels, self.time_curves, strict=True):
+            c.setPen(emotion_pen(label, width=width))
+            if label not in v.labels:
+                c.setData([], [])
+                continue
+            color = emotion_color(label)
+            column = v.probs[:, v.labels.index(label)]
+            c.setData(
+                d.times, column, symbol="o" if few else None, symbolSize=7, symbolBrush=color, symbolPen=color
             )
-            if a.speech:
-                self.bars.set_values(a.probabilities)
-                rows = "".join(
-                    f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
-                    f"<td align='right' style='padding-left: 12px'>{100 * p:.1f} %</td></tr>"
-                    for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
-                )
-                self.prob_text.setText(f"<table>{rows}</table>")
-            else:
-                # Without a speech window the analysis still averages all windows (so the numbers
-                # exist), but showing that distribution under "no speech" contradicted the summary.
-                self.bars.set_values(None)
-                self.prob_text.setText("<i>no emotion distribution: no window has speech</i>")
-            self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
+        # one column per window, centred on the window like the curves' points, a hop wide
+        step = float(self.model.meta.windows.for_files().hop_s)
+        silent = np.array([w.silent for w in d.analysis.windows], bool)
+        x0 = float(d.times[0]) - step / 2 if len(d.times) else 0.0
+        self.strip.set_windows(x0, step, v.probs, silent)
 
-        return [wave, spectrogram, timeline, summary]
+    def _draw_summary(self, d: Loaded) -> None:
+        """The whole file's label, confidence, bars and table over the labels shown."""
+        a = shown(d, self.labelset).summary
+        dur = len(d.samples) / d.sample_rate
+        label = a.label if a.speech else "no speech"
+        self.summary_label.setText(label)
+        self.summary_label.setStyleSheet(f"color: {emotion_color(label) if a.speech else '#707070'}")
+        windows = plural(len(a.windows), "window")
+        self.summary_detail.setText(
+            f"confidence {100 * a.confidence:.0f} %  ·  {windows}  ·  {dur:.1f} s"
+            if a.speech
+            else f"{no_speech_reason(a)}  ·  {dur:.1f} s"
+        )
+        if a.speech:
+            self.bars.set_values(a.probabilities)
+            rows = "".join(
+                f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
+                f"<td align='right' style='padding-left: 12px'>{100 * p:.1f} %</td></tr>"
+                for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
+            )
+            self.prob_text.setText(f"<table>{rows}</table>")
+        else:
+            # Without a speech window the analysis still averages all windows (so the numbers
+            # exist), but showing that distribution under "no speech" contradicted the summary.
+            self.bars.set_values(None)
+            self.prob_text.setText("<i>no emotion distribution: no window has speech</i>")
+        self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
 
     def _run_steps(self, gen: int, steps: list[Any], done: Any) -> None:
         """Run one step, let Qt paint, then the next (a stale generation stops the chain)."""
@@ -440,55 +472,27 @@ class FileView(PlaybackMixin, QWidget):
     def request_detail(self) -> None:
         """Redraw the visible stretch at full detail where the overview is too coarse for it.
 
-        The overview holds at most MAX_SPEC_COLS time-averaged spectrogram columns
-        and a WAVE_BINS-bin min/max envelope: for an hour that is ~0.9 s a column
-        or bin, a blur (the waveform a zigzag, then a straight line) once zoomed
-        in.  The visible range's frames and envelope are computed on a worker
-        (never on the GUI thread): at most two columns per pixel, and a min/max
-        pair per pixel (every sample once there are fewer than that) for the
-        visible stretch and half a screen either side, so a short pan stays sharp.
+        The overview holds at most MAX_SPEC_COLS spectrogram columns and a WAVE_BINS-bin envelope
+        (for an hour ~0.9 s each: a blur once zoomed in).  What to render is
+        :func:`file_model.plan_detail`'s; a worker renders it, never the GUI thread.
         """
         d = self.loaded
         if d is None:
             return
-        cfg = self.model.extractor.cfg
-        n_frames = self.model.extractor.n_frames(len(d.samples))
-        dur = len(d.samples) / d.sample_rate
         x0, x1 = (float(v) for v in self.wave_plot.getPlotItem().vb.viewRange()[0])
-        x0, x1 = max(0.0, x0), min(dur, x1)
-        if x1 <= x0:
-            return
-        frame_s = cfg.hop_length / d.sample_rate
-        f0, f1 = int(x0 / frame_s), min(n_frames, int(np.ceil(x1 / frame_s)) + 1)
         width_px = max(100, self.spec_plot.width())
-        overview_cols = d.spectrogram.shape[1] * (x1 - x0) / max(dur, 1e-9)
-        frames = None if f1 - f0 < 2 or overview_cols >= min(f1 - f0, width_px) else (f0, f1)
-        if frames is None:
+        req = plan_detail(d, x0, x1, width_px, self.model.extractor, self._generation)
+        if req is None:
+            return
+        if req.frames is None:
             self.detail_item.hide()  # the overview already shows all there is to see here
-        span, n = x1 - x0, len(d.samples)
-        s0, s1 = (
-            max(0, int((x0 - span / 2) * d.sample_rate)),
-            min(n, int(np.ceil((x1 + span / 2) * d.sample_rate))),
-        )
-        visible = (x1 - x0) * d.sample_rate
-        overview_points = len(d.wave_v) * (x1 - x0) / max(dur, 1e-9)
-        wave = None if overview_points >= min(visible, 2 * width_px) else (s0, s1)
-        if wave is None and self._wave_detailed:
+        if req.wave is None and self._wave_detailed:
             self.wave_curve.setData(d.wave_t, d.wave_v)
             self._wave_detailed = False
-        if frames is None and wave is None:
+        if req.frames is None and req.wave is None:
             return
         with self._detail_cv:
-            self._detail_req = DetailRequest(
-                self._generation,
-                d.samples,
-                frames,
-                2 * width_px,
-                wave,
-                round(width_px * (s1 - s0) / max(1.0, visible)),
-                d.sample_rate,
-                (d.wave_t, d.wave_v),
-            )
+            self._detail_req = req
             if self._detail_thread is None:
                 self._detail_thread = threading.Thread(
                     target=self._detail_loop, name="serlive-zoom-detail", daemon=True
@@ -566,10 +570,10 @@ class FileView(PlaybackMixin, QWidget):
 
     # --- export ------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> None:
-        """One row per window: start, end, silent, top label, then each emotion's probability."""
+        """One row per window: start, end, silent, top label, then each shown emotion's probability."""
         if self.loaded is None:
             raise ValueError("no file analysed yet")
-        write_timeline_csv(self.loaded.analysis, path)
+        write_timeline_csv(self.loaded.analysis, path, self.labelset)
 
     def grab_view(self) -> Any:
         """The tab as on screen, without its buttons and progress bar (a QPixmap for File ▸ Export view).

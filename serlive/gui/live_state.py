@@ -1,8 +1,14 @@
 """What the Live tab shows, without widgets: the run's decisions, its curves and its status line.
 
 Split from ``live_view.py`` (issue 20, the house) so tests can drive it without pixels: feed it the
-engine's results (:meth:`LiveState.add`) and read what the view would draw (:meth:`LiveState.curves`)
-and say (:meth:`LiveState.status_line`, :func:`no_speech_text`).  Nothing here imports Qt.
+engine's results (:meth:`LiveState.add`) and read what the view would draw (:meth:`LiveState.curves`,
+:meth:`LiveState.shown`) and say (:meth:`LiveState.status_line`, :func:`no_speech_text`).  Nothing
+here imports Qt.
+
+The chosen label set (View ▸ Emotions shown, :mod:`serlive.labelsets`) is a view of what is kept:
+the history holds the model's probabilities over all its labels, and :meth:`LiveState.curves` and
+:meth:`LiveState.shown` map them, so switching sets redraws the last minute at once, without
+restarting the run.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from serlive.labelsets import LabelSet, view
 
 HISTORY_S = 60.0  #: seconds of rolling probabilities
 
@@ -39,13 +47,31 @@ class LiveState:
     def __init__(self, n_labels: int, history_s: float = HISTORY_S) -> None:
         self.n_labels = n_labels
         self.history_s = history_s
-        #: (end of the window in seconds, its shown probabilities or None when "no speech")
+        #: (end of the window in seconds, its shown probabilities over the model's labels or None
+        #: when "no speech")
         self.history: deque[tuple[float, NDArray[np.float32] | None]] = deque()
+        #: the labels shown (None: the model's); a view, applied when drawn
+        self.labelset: LabelSet | None = None
         self.reset()
+
+    def set_labelset(self, labelset: LabelSet | None) -> None:
+        """Show ``labelset``'s labels from now on, the history included (None or all: the model's)."""
+        self.labelset = None if labelset is None or labelset.is_all else labelset
+
+    @property
+    def n_shown(self) -> int:
+        """How many labels are shown: the columns of :meth:`curves`."""
+        return self.n_labels if self.labelset is None else len(self.labelset.names)
+
+    def shown(self, r: Any) -> Any:
+        """``r`` (an engine result) over the labels shown: its label, confidence and bars follow."""
+        return r if self.labelset is None else view(r, self.labelset, "probabilities", "smoothed")
 
     def reset(self) -> None:
         """A new run starts from nothing (a restart used to show the last run's curves)."""
         self.history.clear()
+        #: the newest result, over the model's labels (redrawn when the label set changes)
+        self.last: Any = None
         self.results_seen = 0
         self.last_latency: float | None = None
         self.heard_s = 0.0
@@ -59,6 +85,7 @@ class LiveState:
             self.results_seen += 1
             last = r
         if last is not None:
+            self.last = last
             self.heard_s = last.speech_heard_s
             self.adapted = last.adapted
             if last.latency_s is not None:
@@ -68,14 +95,21 @@ class LiveState:
         return last
 
     def curves(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-        """Times (seconds before the newest window's end), probabilities (NaN: no speech) and silent flags."""
+        """Times (seconds before the newest window's end), probabilities (NaN: no speech) and silent flags.
+
+        The probabilities are over the labels shown (:attr:`labelset`), one column each.
+        """
         if not self.history:
-            return np.zeros(0), np.zeros((0, self.n_labels)), np.zeros(0, bool)
+            return np.zeros(0), np.zeros((0, self.n_shown)), np.zeros(0, bool)
         now = self.history[-1][0]
         t = np.array([h[0] - now for h in self.history])
         gap = np.full(self.n_labels, np.nan)
         probs = np.array([gap if h[1] is None else h[1] for h in self.history], np.float64)
         silent = np.array([h[1] is None for h in self.history], bool)
+        if self.labelset is not None:
+            mapped = np.full((len(probs), self.n_shown), np.nan)
+            mapped[~silent] = self.labelset.apply(probs[~silent])
+            probs = mapped
         return t, probs, silent
 
     def adaptation_text(self, eng: Any) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from numpy.typing import NDArray
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -56,12 +55,14 @@ from serlive.gui.plots import (
     TimeAxis,
     emotion_pen,
     envelope,
+    follow_labels,
     plain_menu,
     set_mel_axis,
     spectrogram_item,
     spectrogram_levels,
     whole_edge_ticks,
 )
+from serlive.labelsets import LabelSet
 from serlive.stream import Engine, Result
 
 FPS = 30
@@ -503,7 +504,21 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
             self.engine.adapt = on  # read by the worker at its next window
             self._update_status(self.engine)
 
+    def set_labelset(self, labelset: LabelSet | None) -> None:
+        """Show ``labelset``'s emotions (View ▸ Emotions shown): label, bars, curves and strip, now.
+
+        A view of the kept probabilities (:class:`LiveState`), so a run goes on unchanged.
+        """
+        self.state.set_labelset(labelset)
+        names = self.labels if self.state.labelset is None else self.state.labelset.names
+        follow_labels(names, self.legend, self.bars, self.strip)
+        if self.state.last is not None:
+            self._show_result(self.state.last)
+            if self.engine is None or not self.engine.running:
+                self.confidence_label.setText("stopped")
+
     def _show_result(self, r: Result) -> None:
+        r = self.state.shown(r)  # over the labels shown
         if r.silent:
             self.emotion_label.setText("no speech")
             self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
@@ -515,8 +530,9 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
             self.confidence_label.setText(f"confidence {100 * r.confidence:.0f} %")
             self.bars.set_values(r.shown)
         t, probs, silent = self.state.curves()
-        for i, curve in enumerate(self.prob_curves):
-            curve.setData(t, probs[:, i])
+        for label, curve in zip(self.labels, self.prob_curves, strict=True):  # a label not shown: none
+            shown = label in r.labels
+            curve.setData(t if shown else [], probs[:, r.labels.index(label)] if shown else [])
         # a column per window, from a hop before its end to its end (where its curve point is)
         step = float(self.engine.hop_s) if self.engine is not None else 0.5
         self.strip.set_windows(float(t[0]) - step, step, probs, silent)
@@ -580,14 +596,6 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
     def results_seen(self) -> int:
         """Decisions of this run shown so far."""
         return self.state.results_seen
-
-    @property
-    def _history(self) -> deque[tuple[float, NDArray[np.float32] | None]]:
-        return self.state.history
-
-    @property
-    def _adapted(self) -> bool:
-        return self.state.adapted
 
     @property
     def last_recording(self) -> Path | None:

@@ -21,7 +21,7 @@ from serlive.gui.plots import plural
 from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
 from serlive.model import model_date, shipped_model_path
 
-#: View ▸ Emotions of the utterances: (``--labels`` spec, menu text)
+#: View ▸ Emotions shown: (``--labels`` spec, menu text); every view follows the choice
 LABEL_CHOICES = (
     ("all", "&All emotions"),
     ("basic", "&Neutral, happy, sad, angry (calm counted as neutral)"),
@@ -124,14 +124,17 @@ class MainWindow(QMainWindow):
         )
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             vm.addAction(a)
-        # the utterance tables' emotions (--labels of the command line); remembered
+        # the emotions every view shows (--labels of the command line): the live label, bars, curves and
+        # strip, the file's curves, strip, summary and CSV, the utterance tables; remembered
         vm.addSeparator()
-        em = vm.addMenu("&Emotions of the utterances")
+        em = vm.addMenu("&Emotions shown")
+        em.setToolTipsVisible(True)
         group = QActionGroup(self)
         self.label_actions: dict[str, QAction] = {}
         for spec, text in LABEL_CHOICES:
             act = self._action(text, lambda _=False, spec=spec: self.set_labels(spec))
             act.setCheckable(True)
+            act.setToolTip("In every view: labels, bars, curves, strip, summary, tables and CSV exports")
             group.addAction(act)
             em.addAction(act)
             self.label_actions[spec] = act
@@ -409,9 +412,12 @@ class MainWindow(QMainWindow):
         self.set_labels(str(s.value("labels", "all")))
 
     def set_labels(self, spec: str) -> None:
-        """Show the utterances over a label set (``all``, ``basic``, a comma list) and remember it.
+        """Show every view over a label set (``all``, ``basic``, a comma list) and remember it.
 
-        An unknown or unusable remembered choice (another model's labels) falls back to all.
+        The Live and File tabs (label, bars, curves, strip, summary, timeline CSV) and both
+        utterance tables follow at once: a view of the stored probabilities, so neither a run nor
+        an analysis starts again.  An unknown or unusable remembered choice (another model's
+        labels) falls back to all.
         """
         from serlive.labelsets import LabelSetError, parse_labels
 
@@ -420,8 +426,8 @@ class MainWindow(QMainWindow):
         except LabelSetError:
             spec, labelset = "all", parse_labels(None, tuple(self.model.labels))
         self.labels_spec = spec
-        for panel in (self.segments, self.live_utterances):
-            panel.set_labelset(None if labelset.is_all else labelset)
+        for shown in (self.live, self.file, self.segments, self.live_utterances):
+            shown.set_labelset(None if labelset.is_all else labelset)
         if spec in self.label_actions:
             self.label_actions[spec].setChecked(True)
         self.settings.setValue("labels", spec)

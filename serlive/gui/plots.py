@@ -120,22 +120,26 @@ class EmotionBars(pg.PlotWidget):
     def __init__(self, labels: tuple[str, ...], parent: object = None) -> None:
         super().__init__(parent=parent)
         self.labels = labels
-        y = np.arange(len(labels))
-        self.bars = pg.BarGraphItem(
-            x0=0, y=y, width=np.zeros(len(labels)), height=0.7, brushes=[emotion_color(lb) for lb in labels]
-        )
+        self.bars = pg.BarGraphItem(x0=0, y=np.zeros(0), width=np.zeros(0), height=0.7)
         self.addItem(self.bars)
         self.getPlotItem().invertY(True)  # the first label at the top
         self.setXRange(0, 1, padding=0)
-        self.setYRange(-0.6, len(labels) - 0.4, padding=0)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         plain_menu(self, view_all=False)
         self.hideAxis("bottom")  # the table beside it gives the numbers (its "1.0" tick was clipped)
-        ax = self.getAxis("left")
-        ax.setTicks([[(i, lb) for i, lb in enumerate(labels)]])
-        ax.setStyle(tickLength=0)
+        self.getAxis("left").setStyle(tickLength=0)
+        self.set_labels(labels)
         self.setMinimumHeight(150)
+
+    def set_labels(self, labels: tuple[str, ...]) -> None:
+        """One bar per label of ``labels`` (View ▸ Emotions shown), each in its emotion's colour; all zero."""
+        self.labels = tuple(labels)
+        n = len(self.labels)
+        brushes = [emotion_color(lb) for lb in self.labels]
+        self.bars.setOpts(y=np.arange(n), width=np.zeros(n), brushes=brushes)
+        self.setYRange(-0.6, n - 0.4, padding=0)
+        self.getAxis("left").setTicks([[(i, lb) for i, lb in enumerate(self.labels)]])
 
     @property
     def values(self) -> NDArray[np.float64]:
@@ -161,6 +165,7 @@ class EmotionLegend(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(2)
         self.buttons: list[QPushButton] = []
+        self._items = list(zip(labels, curves, strict=True))
         for label, curve in zip(labels, curves, strict=True):
             b = QPushButton(label)
             b.setCheckable(True)
@@ -174,6 +179,12 @@ class EmotionLegend(QWidget):
             self.buttons.append(b)
         row.addStretch(1)
 
+    def show_only(self, labels: tuple[str, ...]) -> None:
+        """Offer only the buttons and curves of ``labels`` (a label set's); each keeps its on/off state."""
+        for (label, curve), button in zip(self._items, self.buttons, strict=True):
+            button.setVisible(label in labels)
+            curve.setVisible(label in labels and button.isChecked())
+
     @staticmethod
     def _toggled(button: QPushButton, curve: pg.PlotDataItem, label: str, on: bool) -> None:
         pix = QPixmap(12, 12)
@@ -186,6 +197,15 @@ class EmotionLegend(QWidget):
         button.setIcon(QIcon(pix))
         button.setStyleSheet("" if on else "color: gray;")
         curve.setVisible(on)
+
+
+def follow_labels(
+    names: tuple[str, ...], legend: EmotionLegend, bars: EmotionBars, strip: EmotionStrip
+) -> None:
+    """A view's legend, bars and strip over ``names`` (View ▸ Emotions shown); colours stay the emotions'."""
+    legend.show_only(names)
+    bars.set_labels(names)
+    strip.set_labels(names)
 
 
 def set_mel_axis(plot: pg.PlotWidget, cfg: object) -> None:
@@ -262,6 +282,11 @@ class EmotionStrip(pg.PlotWidget):
         self.setFixedHeight(26)
         self.setToolTip("The top emotion of each window (darker: less confident; a grey line: no speech)")
         self.image: NDArray[np.uint8] = strip_image(np.zeros((0, len(labels))), np.zeros(0, bool), labels)
+
+    def set_labels(self, labels: tuple[str, ...]) -> None:
+        """The labels of the probabilities :meth:`set_windows` will get (a label set's); shows nothing."""
+        self.labels = tuple(labels)
+        self.clear_windows()
 
     def set_windows(
         self, x0: float, step: float, probs: NDArray[np.floating], silent: NDArray[np.bool_]

@@ -1,11 +1,14 @@
 """Utterances in the app: the file viewer's (spans, table, CSV) and the live view's last few.
 
 A panel that attaches to a :class:`serlive.gui.file_view.FileView` from outside (its signals,
-its waveform plot, its seek and playback), so the view itself needs no change: when the view has
-analysed a file, the panel segments it with :func:`serlive.segments.utterances` (the same
-definition as ``serlive predict --segments``) on a worker thread, draws each utterance as a
-coloured span with its label over the waveform and lists it in a table.  Clicking a span or a
-row selects both, and plays the utterance.
+its waveform plot, its seek and playback).  It asks the view to segment each file
+(``view.segment_config``): the view's worker does it while it analyses the file, fed by the
+analysis as ``serlive predict --segments`` is (one speech-detector pass; segmenting afterwards
+ran the detector over the file again, 13-29 % of the analysis time).  Once the file is shown,
+the panel labels the segments with :func:`serlive.segments.utterances` (the same definition as
+the CLI's; a short one runs a centred window through the model) on a worker thread of its own,
+so the plots do not wait for it, draws each utterance as a coloured span with its label over the
+waveform and lists it in a table.  Clicking a span or a row selects both, and plays the utterance.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from serlive.config import SegmentConfig
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
 from serlive.labelsets import LabelSet, view
-from serlive.segments import Utterance, clock, utterances, write_csv
+from serlive.segments import Segment, Utterance, clock, utterances, write_csv
 
 #: Spans drawn under the waveform curve, filled with the emotion's colour at this opacity (0-255).
 SPAN_ALPHA = 45
@@ -60,9 +63,9 @@ class SegmentsPanel(QWidget):
         self.labelset: LabelSet | None = None
         self._spans: list[tuple[pg.LinearRegionItem, pg.TextItem]] = []
         self._selected = -1
+        # the view's worker segments each file as it analyses it (fed by the analysis)
+        view.segment_config = SegmentConfig()
         self._generation = 0
-        self._model: Any = None  # this panel's own copy: the view's model belongs to the view's worker
-        self._model_lock = threading.Lock()
         self._signals = _Signals()
         self._signals.finished.connect(self._on_finished)
         self._signals.failed.connect(self._on_failed)
@@ -103,20 +106,32 @@ class SegmentsPanel(QWidget):
         self.clear()
         self._generation += 1
         gen = self._generation
-        self.title.setText("Utterances: finding the pauses…")
+        segs = loaded.segments
+        if isinstance(segs, str) or segs is None:
+            self.title.setText(f"Utterances: could not segment ({segs or 'not asked for'})")
+            return
+        self.title.setText("Utterances: labelling…")
         threading.Thread(
-            target=self._work, args=(gen, loaded.samples, analysis), name="serlive-segments", daemon=True
+            target=self._work,
+            args=(gen, loaded.samples, analysis, segs),
+            name="serlive-segments",
+            daemon=True,
         ).start()
 
-    def _work(self, gen: int, y: Any, analysis: Any) -> None:
-        """Worker thread: segment and label (a short utterance runs one centred window through the model)."""
-        try:
-            with self._model_lock:
-                if self._model is None:
-                    from serlive.model import EmotionModel
+    def _work(self, gen: int, y: Any, analysis: Any, segments: list[Segment]) -> None:
+        """Worker thread: label the segments the analysis found (a short one runs a centred window).
 
-                    self._model = EmotionModel(self.view.model.path, num_threads=1)
-                utts = utterances(y, analysis, self._model)
+        With the view's model, under the view's ``model_lock`` (its worker and this thread never
+        run the interpreter at once): the panel's own copy, loaded when the first file was shown,
+        held the GIL while LiteRT built it and stalled the GUI thread for 0.4-1.1 s with the
+        shipped model (``test_gui_thread_not_blocked_during_analysis``).  A file opened meanwhile
+        makes this labelling stale: it is skipped.
+        """
+        try:
+            with self.view.model_lock:
+                if gen != self._generation:
+                    return
+                utts = utterances(y, analysis, self.view.model, segments=segments)
             self._signals.finished.emit(gen, utts)
         except Exception as exc:  # a bug must not take the window down: say it in the panel
             self._signals.failed.emit(gen, f"{type(exc).__name__}: {exc}")
