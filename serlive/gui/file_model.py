@@ -32,6 +32,14 @@ PHASES = ("loading", "spectrogram", "analysing")  #: the progress bar's texts
 FEW_POINTS = 12  #: a timeline of this many windows or fewer (a file under about 25 s) gets markers
 
 
+#: Workers for the viewer's analysis.  One: a second worker makes its own interpreter, and making
+#: one holds the GIL for about 185 ms (the shipped model, measured alone), which stalls the GUI thread
+#: for six frames on every file opened (``test_gui_thread_not_blocked_during_analysis`` saw 230-1100 ms
+#: gaps on a loaded machine).  ``serlive predict`` uses every core; the viewer will once its workers'
+#: interpreters are made before a file is opened, not during its analysis.
+VIEWER_JOBS = 1
+
+
 def analyse_in_segments(
     y: NDArray[np.float32],
     model: Any,
@@ -43,19 +51,19 @@ def analyse_in_segments(
 
     :func:`serlive.analysis.analyse_signal` already works in segments of
     ``segment_windows`` windows (bounded memory, progress and cancel from the
-    start); this picks the viewer's batch size and spreads a long file's batches
-    over every core (:mod:`serlive.parallel`, same result as one core).
+    start); this picks the viewer's batch size and its workers (:data:`VIEWER_JOBS`;
+    :mod:`serlive.parallel` gives the same result on any number).
     ``segmenter`` is fed as the batches finish, in order, with the speech detector's
     chunk probabilities the analysis computed anyway, as ``predict --segments`` feeds
     it: segmenting on its own after the analysis ran the detector over the file again
     (13-29 % of the analysis time).
     """
-    from serlive.parallel import analyse_signal_parallel, default_jobs
+    from serlive.parallel import analyse_signal_parallel
 
     return analyse_signal_parallel(
         y,
         model,
-        default_jobs(),
+        VIEWER_JOBS,
         batch=8,
         progress=progress,
         segment_windows=segment_windows,
