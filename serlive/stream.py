@@ -64,7 +64,6 @@ import math
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,9 @@ from serlive.audio.sources import AudioSource
 from serlive.frame_cache import FrameCache, min_frame_batch
 from serlive.segments import LiveUtterances, Utterance
 from serlive.stream_results import EngineError, EngineStats, ModelLike, Result, StreamEnd
+from serlive.stream_run import Run, bounded_stop, skip_backlog
 from serlive.stream_takes import Take, TakesMixin
+from serlive.stream_utterances import UtterancesMixin
 from serlive.vad import SAMPLE_RATE as SEGMENT_RATE
 from serlive.vad import default_detector, new_speech_s, vad_enabled
 
@@ -95,69 +96,9 @@ FloatArray = NDArray[np.float32]
 _PIECE_S = 1.0
 #: How long the worker sleeps at most between checks when no window is due.
 _IDLE_WAKE_S = 0.25
-#: For this long after Start a realtime source is watched for audio that predates Start ...
-_BACKLOG_WATCH_S = 1.0
-#: ... i.e. for more audio than the time since Start holds, by more than this (blocks arrive unevenly)
-_BACKLOG_SLACK_S = 1.5
 
 
-def _bounded(stop: Callable[[float], bool], timeout: float) -> bool:
-    """Call a source's ``stop(timeout)`` without trusting it to honour the timeout."""
-    done = threading.Event()
-    ok: list[bool] = []
-
-    def call() -> None:
-        try:
-            ok.append(bool(stop(timeout)))
-        except Exception:
-            log.exception("stopping the audio source failed")
-            ok.append(False)
-        finally:
-            done.set()
-
-    threading.Thread(target=call, name="serlive-source-stop", daemon=True).start()
-    return done.wait(timeout + 0.1) and all(ok)
-
-
-class _Run:
-    """Everything one stream owns, so a worker that outlives ``stop()`` cannot touch the next stream."""
-
-    def __init__(
-        self, source: AudioSource, capture: RingBuffer, model_ring: RingBuffer, frames: FrameCache
-    ) -> None:
-        self.source = source
-        self.frames = frames
-        self.capture = capture
-        self.ring = model_ring
-        self.resampler: Any = None
-        #: the take being recorded (None: none); set by the caller's thread, ended by the worker
-        self.take: Take | None = None
-        #: the last take that ended (its file is closed)
-        self.last_take: Take | None = None
-        self.cursor = 0  # capture samples moved on (resampled / recorded)
-        self.next_start = 0
-        self.heard_to = 0  # end of the last analysed window: later samples are new to the session
-        self.backlog_checked = False  # past the time a stale backlog at Start is looked for
-        self.skipped = 0  # capture samples skipped as stale (delivered faster than the clock allows)
-        self.smoothed: FloatArray | None = None
-        #: this stream's speaker statistics (None: the model cannot adapt); a new stream starts afresh
-        self.session: SessionStats | None = None
-        self.gap = (0, 0)  # model-rate samples zero-filled after a capture overflow (resampling only)
-        self.stop = threading.Event()
-        self.ending = False  # the worker is past its loop (closing the source, publishing the end)
-        self.done = threading.Event()
-        self.error: str | None = None
-        self.thread: threading.Thread | None = None
-        self.t_start = time.perf_counter()
-        self.stats_lock = threading.Lock()
-        self.stats = EngineStats()
-        self.latencies: deque[float] = deque(maxlen=100_000)
-        self.callback_errors = 0
-        self.utts: LiveUtterances | None = None  # the stream's utterances (None: not asked for)
-        self.seg_fed = 0  # model-rate samples handed to ``utts``
-
-
-class Engine(TakesMixin):
+class Engine(TakesMixin, UtterancesMixin):
     """Streams a source through the model; start, read results, stop, start again.
 
     ``model`` is an :class:`~serlive.model.EmotionModel` (or anything like it)
@@ -228,7 +169,7 @@ class Engine(TakesMixin):
         self.flush_interval_s = flush_interval_s
         self.on_flush = on_flush
         self.results: queue.Queue[Result | StreamEnd] = queue.Queue(maxsize=queue_size)
-        self._run: _Run | None = None
+        self._run: Run | None = None
         #: how the model adapts to a session's speaker (None: it cannot)
         self.adaptation: AdaptationConfig | None = getattr(model, "adaptation", None)
         #: use the session-adapted head once enough speech is heard; may be switched while running
@@ -257,7 +198,7 @@ class Engine(TakesMixin):
         else:
             model_s = self.ring_s + 2 * self.window / self.sample_rate + 2
             model_ring = RingBuffer(int(model_s * self.sample_rate))
-        run = _Run(source, capture, model_ring, FrameCache(self.extractor, self.n_window_frames))
+        run = Run(source, capture, model_ring, FrameCache(self.extractor, self.n_window_frames))
         run.stats.sample_rate = self.sample_rate
         if model_ring is not capture:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
@@ -292,7 +233,7 @@ class Engine(TakesMixin):
         deadline = time.monotonic() + timeout
         run.stop.set()
         run.capture.wake()
-        ok = _bounded(run.source.stop, 0.5 * timeout)
+        ok = bounded_stop(run.source.stop, 0.5 * timeout)
         if run.thread is not None:
             run.thread.join(max(0.05, deadline - time.monotonic()))
             ok = ok and not run.thread.is_alive()
@@ -342,7 +283,7 @@ class Engine(TakesMixin):
         return snap
 
     # --- worker --------------------------------------------------------------------------
-    def _worker(self, run: _Run) -> None:
+    def _worker(self, run: Run) -> None:
         cpu0 = time.thread_time()
         drop_late = run.source.realtime if self.drop_late is None else self.drop_late
         clean = False  # the loop ended normally (stop, end of source, device error): keep its tail
@@ -352,7 +293,7 @@ class Engine(TakesMixin):
                 finished = run.source.finished  # before pumping, so its last samples are included
                 error = run.source.error
                 if run.source.realtime and not run.backlog_checked:
-                    self._skip_backlog(run)
+                    skip_backlog(run, self.hop)
                 self._pump_and_analyse(run, drop_late)
                 with run.stats_lock:
                     run.stats.worker_cpu_s = time.thread_time() - cpu0
@@ -375,7 +316,7 @@ class Engine(TakesMixin):
             run.error = f"engine failed: {type(exc).__name__}: {exc}"
         finally:
             run.ending = True
-            _bounded(run.source.stop, 1.0)
+            bounded_stop(run.source.stop, 1.0)
             if clean:
                 self._finish_tail(run, analyse=finished and not run.stop.is_set(), drop_late=drop_late)
             take = run.take
@@ -394,7 +335,7 @@ class Engine(TakesMixin):
             self._publish(run, StreamEnd(run.error, self.stats()))
             run.done.set()
 
-    def _finish_tail(self, run: _Run, analyse: bool, drop_late: bool) -> None:
+    def _finish_tail(self, run: Run, analyse: bool, drop_late: bool) -> None:
         """After the source has stopped: move on every sample it delivered, then flush the resampler.
 
         Why: the worker moves audio on once per window or :data:`_IDLE_WAKE_S`, so at
@@ -425,7 +366,7 @@ class Engine(TakesMixin):
             log.exception("engine worker failed while finishing the stream")
             run.error = run.error or f"engine failed: {type(exc).__name__}: {exc}"
 
-    def _analyse_end(self, run: _Run) -> None:
+    def _analyse_end(self, run: Run) -> None:
         """A source that ran out: one last window ending at its end, as file analysis has.
 
         The hops leave up to a hop (file: up to ``file_hop_s``) after the last window; without
@@ -445,43 +386,7 @@ class Engine(TakesMixin):
                 for u in run.utts.add(result):
                     self._publish_utterance(u)
 
-    def _skip_backlog(self, run: _Run) -> None:
-        """Skip audio that predates Start: more samples than the time since Start can hold.
-
-        Why: once, after 4 minutes idle on a fresh sound server, Start showed 298 windows after 7 s and
-        a minute of "no speech": the device handed over a backlog far faster than real time and every
-        window of it was analysed.  A stream's results must be about audio after Start, so during its
-        first second, samples beyond what the elapsed time holds (plus :data:`_BACKLOG_SLACK_S` for
-        uneven blocks) are stale: the oldest are skipped, leaving the elapsed time's worth.  Counted
-        in :attr:`EngineStats.stale_samples`.  (A file replayed faster than real time declares its
-        ``speed``; only the first second is watched, so a device clock a little fast is never cut.)
-        """
-        elapsed = time.perf_counter() - run.t_start
-        if elapsed > _BACKLOG_WATCH_S:
-            run.backlog_checked = True
-        rate = run.source.sample_rate * float(getattr(run.source, "speed", 1.0) or 1.0)
-        written = run.capture.written
-        if written - run.skipped <= (elapsed + _BACKLOG_SLACK_S) * rate:
-            return
-        keep_from = written - int(elapsed * rate)  # the newest elapsed-time's worth is after Start
-        k = keep_from - run.cursor
-        if k <= 0:
-            return
-        run.cursor = keep_from
-        run.skipped += k
-        if run.resampler is None:  # windows and the take start after the stale audio
-            hop = self.hop
-            run.next_start = max(run.next_start, -(-keep_from // hop) * hop)
-            run.heard_to = max(run.heard_to, run.next_start)
-            take = run.take
-            if take is not None and take.pos < keep_from and take.pos == take.start:
-                take.start = take.pos = keep_from
-        run.capture.release(run.cursor if run.resampler is not None else min(run.cursor, run.next_start))
-        with run.stats_lock:
-            run.stats.stale_samples = run.skipped
-        log.warning("skipped %d samples of stale audio delivered at Start", k)
-
-    def _stalled(self, run: _Run) -> str | None:
+    def _stalled(self, run: Run) -> str | None:
         now = time.perf_counter()
         last = run.capture.last_write_time
         name = run.source.name
@@ -492,7 +397,7 @@ class Engine(TakesMixin):
             return f"no audio from {name!r} for {self.stall_timeout_s:g} s (device stalled or gone?)"
         return None
 
-    def _wake_index(self, run: _Run) -> int:
+    def _wake_index(self, run: Run) -> int:
         """Capture index whose arrival completes the next window."""
         end = run.next_start + self.window
         if run.resampler is None:
@@ -504,7 +409,7 @@ class Engine(TakesMixin):
         pending = run.resampler.delay()
         return run.cursor + math.ceil((missing + pending) * ratio) + 1
 
-    def _pump_and_analyse(self, run: _Run, drop_late: bool) -> None:
+    def _pump_and_analyse(self, run: Run, drop_late: bool) -> None:
         """Move new capture samples on (resample, record) and analyse every window that is due."""
         target = run.capture.written
         piece = int(_PIECE_S * run.source.sample_rate)
@@ -515,13 +420,13 @@ class Engine(TakesMixin):
                 self._analyse(run, drop_late)
         self._analyse(run, drop_late)
 
-    def _pump(self, run: _Run, n: int) -> None:
+    def _pump(self, run: Run, n: int) -> None:
         """Move capture samples ``[cursor, cursor+n)`` on: to the resampler and/or the recorder.
 
         Samples the producer overwrote before we got to them (the worker was
         stalled for longer than the ring) become zeros, so the recording and
         the window clock stay aligned with real time; windows over such a gap
-        are dropped (the ring read fails for them, or :attr:`_Run.gap` marks
+        are dropped (the ring read fails for them, or :attr:`Run.gap` marks
         them when resampling).
         """
         cap = run.capture
@@ -548,7 +453,7 @@ class Engine(TakesMixin):
         with run.stats_lock:
             run.stats.samples = run.ring.written
 
-    def _resample(self, run: _Run, data: FloatArray, last: bool = False) -> None:
+    def _resample(self, run: Run, data: FloatArray, last: bool = False) -> None:
         """Feed the streaming resampler; its output goes to the model-rate ring and the recorder."""
         y = run.resampler.resample_chunk(data, last=last)
         if len(y):
@@ -558,7 +463,7 @@ class Engine(TakesMixin):
             self._record(run)
             run.ring.release(self._lowest_needed(run))
 
-    def _lowest_needed(self, run: _Run) -> int:
+    def _lowest_needed(self, run: Run) -> int:
         """No future read of the model-rate ring goes below this sample (for ``release``).
 
         The frame cache's lowest sample, and the next window's start: the VAD reads a
@@ -571,7 +476,7 @@ class Engine(TakesMixin):
         take = run.take
         return low if take is None else min(low, take.pos)
 
-    def _analyse(self, run: _Run, drop_late: bool) -> None:
+    def _analyse(self, run: Run, drop_late: bool) -> None:
         """Analyse every complete window (only the newest when ``drop_late``)."""
         avail = run.ring.written
         while run.next_start + self.window <= avail:
@@ -594,36 +499,7 @@ class Engine(TakesMixin):
                     self._publish_utterance(u)
         self._feed_utterances(run)
 
-    def _feed_utterances(self, run: _Run) -> None:
-        """Hand the model-rate samples that arrived since the last call to the stream's segmenter."""
-        end = run.ring.written
-        if run.utts is None:
-            return
-        piece = max(1, run.ring.capacity // 2)
-        while run.seg_fed < end:
-            n = min(end - run.seg_fed, piece)
-            y = run.ring.read(run.seg_fed, n)
-            if y is None:  # overwritten while the worker was stalled: a gap, as the recording has
-                y = np.zeros(n, np.float32)
-            run.seg_fed += n
-            for u in run.utts.feed(y):
-                self._publish_utterance(u)
-
-    def _publish_utterance(self, u: Utterance) -> None:
-        try:
-            self.utterances.put_nowait(u)
-        except queue.Full:  # nobody is reading: keep the newest
-            with contextlib.suppress(queue.Empty):
-                self.utterances.get_nowait()
-            self.utterances.put_nowait(u)
-
-    @property
-    def open_utterance_s(self) -> float | None:
-        """Start (s) of the utterance under way, None in a pause or without a stream."""
-        run = self._run
-        return None if run is None or run.utts is None else run.utts.open_since_s
-
-    def _window(self, run: _Run, start: int, index: int | None = None) -> Result | None:
+    def _window(self, run: Run, start: int, index: int | None = None) -> Result | None:
         end = start + self.window
         g0, g1 = run.gap
         if start < g1 and end > g0:
@@ -678,7 +554,7 @@ class Engine(TakesMixin):
             quiet=quiet,
         )
 
-    def _probabilities(self, run: _Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:
+    def _probabilities(self, run: Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:
         """The model's probabilities for one window; adapted to the session's speaker when asked and ready."""
         if self.adaptation is None:
             return np.asarray(self.model.predict(x[None])[0], dtype=np.float32), False
@@ -710,7 +586,7 @@ class Engine(TakesMixin):
             else:
                 out.append(item)
 
-    def _publish(self, run: _Run, item: Result | StreamEnd) -> None:
+    def _publish(self, run: Run, item: Result | StreamEnd) -> None:
         if isinstance(item, Result):
             with run.stats_lock:
                 run.stats.windows += 1
