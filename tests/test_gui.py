@@ -94,8 +94,13 @@ def test_window_opens(window):
     assert f"{window.model.path} (trained {shipped_training_date()})" in window.about_text()  # as --version
 
 
-def test_no_heavy_imports():
-    """In a fresh interpreter: other tests in this session may have imported TensorFlow already."""
+def test_no_heavy_imports(tmp_path):
+    """In a fresh interpreter: other tests in this session may have imported TensorFlow already.
+
+    The settings go to a file of the test's own: QSettings saves by writing a new file and renaming it
+    over the old one, which, pointed at ``os.devnull`` as root, replaced the device /dev/null with a
+    regular file (and broke every later ``open('/dev/null')``, the executable's build among them).
+    """
     code = (
         "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
         "from serlive.gui.app import application\n"
@@ -108,7 +113,11 @@ def test_no_heavy_imports():
         "print(sorted(m for m in ('tensorflow', 'numba', 'librosa', 'keras') if m in sys.modules))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, os.devnull], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code, str(tmp_path / "settings.ini")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -1441,7 +1450,6 @@ def test_the_servers_other_sources_are_listed_and_recorded_through_pulse(
 ):
     """A source that is not the server's default is listed too and recorded through "pulse" with
     PULSE_SOURCE naming it while the stream opens (put back afterwards); Refresh keeps it chosen."""
-    import os
 
     from serlive.audio import sources
     from serlive.audio.server import ServerInfo, ServerSource

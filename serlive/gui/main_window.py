@@ -430,7 +430,8 @@ class MainWindow(QMainWindow):
             shown.set_labelset(None if labelset.is_all else labelset)
         if spec in self.label_actions:
             self.label_actions[spec].setChecked(True)
-        self.settings.setValue("labels", spec)
+        if self.settings.value("labels", "all") != spec:  # a choice, not the start-up's reading of it
+            self.settings.setValue("labels", spec)
 
     def save_settings(self) -> None:
         """Window geometry, live settings, last device (QSettings organisation "serlive")."""
