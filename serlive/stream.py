@@ -58,7 +58,6 @@ result.  Nothing here imports Qt.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import queue
@@ -80,11 +79,11 @@ from serlive.audio.sources import AudioSource
 from serlive.frame_cache import FrameCache, min_frame_batch
 from serlive.segments import LiveUtterances, Utterance
 from serlive.stream_results import EngineError, EngineStats, ModelLike, Result, StreamEnd
-from serlive.stream_run import Run, bounded_stop, skip_backlog
+from serlive.stream_run import Run, bounded_stop, put_newest, skip_backlog
 from serlive.stream_takes import Take, TakesMixin
 from serlive.stream_utterances import UtterancesMixin
 from serlive.vad import SAMPLE_RATE as SEGMENT_RATE
-from serlive.vad import default_detector, new_speech_s, vad_enabled
+from serlive.vad import default_detector, new_speech_s, speech_chunks, vad_enabled
 
 log = logging.getLogger(__name__)
 
@@ -520,10 +519,13 @@ class Engine(TakesMixin, UtterancesMixin):
             samples = run.ring.read(start, self.window)
             if samples is None:
                 return None
-            # speech_windows' rule on the same numbers, keeping the chunks for the count above
-            voiced = self.detector.chunk_probabilities(samples[None])[0] >= self.window_config.vad_threshold
-            silent = not bool(voiced.mean() >= self.window_config.vad_min_fraction)
-            heard = 0.0 if silent else new_speech_s(voiced, lo, self.window, self.sample_rate)
+            # the window rule, keeping the chunks for the count above
+            speech, voiced = speech_chunks(samples[None], np.ones(1, bool), self.window_config, self.detector)
+            silent = not bool(speech[0])
+            chunks = voiced[0]
+            heard = (
+                0.0 if silent or chunks is None else new_speech_s(chunks, lo, self.window, self.sample_rate)
+            )
         probs: FloatArray | None
         if silent and self.skip_silent:  # neither the window's input nor the model: nothing shows them
             session = run.session
@@ -592,12 +594,7 @@ class Engine(TakesMixin, UtterancesMixin):
                 run.stats.windows += 1
                 if item.latency_s is not None:
                     run.latencies.append(item.latency_s)
-        try:
-            self.results.put_nowait(item)
-        except queue.Full:  # nobody is reading: keep the newest
-            with contextlib.suppress(queue.Empty):
-                self.results.get_nowait()
-            self.results.put_nowait(item)
+        if put_newest(self.results, item):
             with run.stats_lock:
                 run.stats.results_discarded += 1
         if self.on_result is not None and isinstance(item, Result):

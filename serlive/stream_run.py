@@ -7,7 +7,9 @@ keeps writing to its own run's rings and counters, never the next stream's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -125,3 +127,19 @@ def skip_backlog(run: Run, hop: int) -> None:
     with run.stats_lock:
         run.stats.stale_samples = run.skipped
     log.warning("skipped %d samples of stale audio delivered at Start", k)
+
+
+def put_newest(q: queue.Queue[Any], item: Any) -> bool:
+    """Put ``item`` without blocking; when ``q`` is full, drop its oldest item first (True then).
+
+    Why: the worker must never wait for a reader (the GUI's timer, ``listen``); a reader that
+    stopped reading misses old results, never the newest.  One worker puts, so the retry fits.
+    """
+    try:
+        q.put_nowait(item)
+        return False
+    except queue.Full:
+        with contextlib.suppress(queue.Empty):
+            q.get_nowait()
+        q.put_nowait(item)
+        return True

@@ -8,14 +8,13 @@ the file path would use are in, and goes to :attr:`Engine.utterances`.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 from typing import Any
 
 import numpy as np
 
 from serlive.segments import Utterance
-from serlive.stream_run import Run
+from serlive.stream_run import Run, put_newest
 
 
 class UtterancesMixin:
@@ -40,12 +39,7 @@ class UtterancesMixin:
                 self._publish_utterance(u)
 
     def _publish_utterance(self, u: Utterance) -> None:
-        try:
-            self.utterances.put_nowait(u)
-        except queue.Full:  # nobody is reading: keep the newest
-            with contextlib.suppress(queue.Empty):
-                self.utterances.get_nowait()
-            self.utterances.put_nowait(u)
+        put_newest(self.utterances, u)
 
     @property
     def open_utterance_s(self) -> float | None:

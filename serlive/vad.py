@@ -48,10 +48,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import WindowConfig
+from serlive.windows import take_window
 
 FloatArray = NDArray[np.float32]
 #: ``sink(starts, probabilities)``: the window rule's chunk probabilities handed on
-#: (:meth:`SpeechDetector.fractions_in_signal`)
+#: (:meth:`SpeechDetector.voiced_in_signal`)
 ProbabilitySink = Callable[[list[int], NDArray[np.float64]], None]
 
 #: The distribution whose wheel carries the weights, and its package folder.
@@ -271,15 +272,10 @@ class SpeechDetector:
         return (p >= threshold).mean(axis=1) if p.shape[1] else np.zeros(len(p))
 
     def fractions_in_signal(
-        self,
-        y: FloatArray,
-        starts: list[int],
-        window: int,
-        threshold: float,
-        sink: ProbabilitySink | None = None,
+        self, y: FloatArray, starts: list[int], window: int, threshold: float
     ) -> NDArray[np.float64]:
-        """:meth:`voiced_in_signal`'s share of voiced chunks per window (``sink`` as there)."""
-        return self.voiced_in_signal(y, starts, window, threshold, sink).mean(axis=1)
+        """:meth:`voiced_in_signal`'s share of voiced chunks per window."""
+        return self.voiced_in_signal(y, starts, window, threshold).mean(axis=1)
 
     def voiced_in_signal(
         self,
@@ -306,13 +302,15 @@ class SpeechDetector:
             return np.zeros((0, 0), dtype=bool)
         s0 = starts[0]
         if window < CHUNK:
-            return self.chunk_probabilities(np.stack([_window(y, s, window) for s in starts])) >= threshold
+            short = np.stack([take_window(y, s, window) for s in starts])
+            return self.chunk_probabilities(short) >= threshold
         off = [i for i, s in enumerate(starts) if (s - s0) % CHUNK_HOP]
         if off:  # e.g. a file's last window, aligned to its end: on its own, the others shared
             out = np.zeros((len(starts), (window - CHUNK) // CHUNK_HOP + 1), dtype=bool)
-            alone = np.stack([_window(y, starts[i], window) for i in off])
+            alone = np.stack([take_window(y, starts[i], window) for i in off])
             out[off] = self.chunk_probabilities(alone) >= threshold
-            on = [i for i in range(len(starts)) if i not in set(off)]
+            alone_set = set(off)
+            on = [i for i in range(len(starts)) if i not in alone_set]
             out[on] = self.voiced_in_signal(y, [starts[i] for i in on], window, threshold, sink)
             return out
         n_c = (window - CHUNK) // CHUNK_HOP + 1
@@ -330,12 +328,6 @@ class SpeechDetector:
         if sink is not None:
             sink(list(starts), p)
         return p >= threshold
-
-
-def _window(y: FloatArray, start: int, window: int) -> FloatArray:
-    """``y[start : start + window]``, zeros after the signal's end (as file windows are padded)."""
-    seg = np.asarray(y[start : start + window], dtype=np.float32)
-    return seg if len(seg) == window else np.concatenate([seg, np.zeros(window - len(seg), np.float32)])
 
 
 _default: SpeechDetector | None = None
@@ -371,34 +363,35 @@ def speech_windows(
     when at least ``cfg.vad_min_fraction`` of their chunks have a speech probability of at
     least ``cfg.vad_threshold``.
     """
+    return speech_chunks(windows, loud, cfg, detector)[0]
+
+
+def speech_chunks(
+    windows: FloatArray | None,
+    loud: NDArray[np.bool_],
+    cfg: WindowConfig,
+    detector: SpeechDetector | None = None,
+) -> tuple[NDArray[np.bool_], list[NDArray[np.bool_] | None]]:
+    """:func:`speech_windows`, and each window's voiced chunks (None where the VAD did not run).
+
+    The live engine judges one window at a time with it, and counts the speech among a window's
+    newest samples from its chunks (:func:`new_speech_s`).
+    """
     loud = np.asarray(loud, dtype=bool)
+    chunks: list[NDArray[np.bool_] | None] = [None] * len(loud)
     if not vad_enabled(cfg) or not loud.any():
-        return loud.copy()
+        return loud.copy(), chunks
     if windows is None:
         raise ValueError("loud windows need their samples")
     det = detector or default_detector()
     out = np.zeros(len(loud), dtype=bool)
     idx = np.flatnonzero(loud)
-    frac = det.speech_fraction(np.asarray(windows)[idx], cfg.vad_threshold)
+    voiced = det.chunk_probabilities(np.asarray(windows)[idx]) >= cfg.vad_threshold
+    frac = voiced.mean(axis=1) if voiced.shape[1] else np.zeros(len(voiced))  # as speech_fraction
     out[idx] = frac >= cfg.vad_min_fraction
-    return out
-
-
-def speech_in_signal(
-    y: FloatArray,
-    starts: list[int],
-    loud: NDArray[np.bool_],
-    window: int,
-    cfg: WindowConfig,
-    detector: SpeechDetector | None = None,
-    sink: ProbabilitySink | None = None,
-) -> NDArray[np.bool_]:
-    """:func:`speech_windows` for the windows ``y[s : s + window]`` of one signal (file analysis).
-
-    The same rule and the same numbers, with the chunk encodings shared between overlapping
-    windows (:meth:`SpeechDetector.fractions_in_signal`; ``sink`` as there).
-    """
-    return speech_chunks_in_signal(y, starts, loud, window, cfg, detector, sink)[0]
+    for row, i in enumerate(idx):
+        chunks[i] = voiced[row]
+    return out, chunks
 
 
 def speech_chunks_in_signal(
@@ -410,7 +403,11 @@ def speech_chunks_in_signal(
     detector: SpeechDetector | None = None,
     sink: ProbabilitySink | None = None,
 ) -> tuple[NDArray[np.bool_], list[NDArray[np.bool_] | None]]:
-    """:func:`speech_in_signal`, and each window's voiced chunks (None where the VAD did not run).
+    """:func:`speech_windows` for the windows ``y[s : s + window]`` of one signal (file analysis).
+
+    The same rule and the same numbers, with the chunk encodings shared between overlapping
+    windows (:meth:`SpeechDetector.voiced_in_signal`; ``sink`` as there), and each window's voiced
+    chunks besides (None where the VAD did not run).
 
     The chunks say how much of a window's newest samples is speech (:func:`new_speech_s`).
     """
