@@ -134,7 +134,7 @@ class SignalPlan:
     #: segment → batch → window start samples
     segments: list[list[list[int]]]
     #: every window's start, in order
-    starts: list[int] = field(default_factory=list)
+    starts: list[int]
 
     def previous_end(self, start: int) -> int:
         """Where the window before the one at ``start`` ends (0 for the first): what it already heard."""
@@ -144,7 +144,16 @@ class SignalPlan:
     @property
     def n_windows(self) -> int:
         """Windows in the whole signal."""
-        return sum(len(b) for seg in self.segments for b in seg)
+        return len(self.starts)
+
+    def feed_segmenter(self, segmenter: Segmenter, y: NDArray[np.float32], done: int) -> None:
+        """Hand ``segmenter`` the samples up to window ``done``'s start (the signal's end after the last).
+
+        Called once the first ``done`` windows' chunk probabilities have been offered, so the
+        segmenter never judges a chunk that a window still to come would have spoken for.
+        """
+        end = self.starts[done] if done < len(self.starts) else len(y)
+        segmenter.feed(y[segmenter.fed_samples : end])
 
     def empty_result(self, labels: tuple[str, ...]) -> Analysis:
         """The :class:`Analysis` the batches' windows are appended to."""
@@ -271,7 +280,6 @@ def analyse_signal(
     if vad_enabled(plan.windows) and detector is None:
         detector = default_detector()
     total, done = plan.n_windows, 0
-    starts = [s for group in plan.segments for chunk in group for s in chunk]
     for index, group in enumerate(plan.segments):
         segment = plan.segment(y, index, model.extractor)
         for chunk in group:
@@ -279,7 +287,7 @@ def analyse_signal(
             result.windows.extend(analyse_batch(segment, chunk, model, plan, detector, keep_embeddings, sink))
             done += len(chunk)
             if segmenter is not None:  # every window starting before the next one has been offered
-                segmenter.feed(y[segmenter.fed_samples : starts[done] if done < len(starts) else len(y)])
+                plan.feed_segmenter(segmenter, y, done)
             if progress is not None and progress(min(1.0, done / total)):
                 return finish_analysis(result)
     return finish_analysis(result)

@@ -397,8 +397,8 @@ class _SegmenterFeed:
     def __init__(self, pool: _Pool, job: _Job, y: NDArray[np.float32], segmenter: Segmenter) -> None:
         assert job.plan is not None
         self.pool, self.job, self.y, self.segmenter = pool, job, y, segmenter
+        self.plan = job.plan
         self.sizes = [len(chunk) for group in job.plan.segments for chunk in group]
-        self.starts = job.plan.starts
         self.next = 0  # the next batch to replay
         self.done = 0  # windows replayed
 
@@ -418,8 +418,7 @@ class _SegmenterFeed:
                 sink(starts, p)
             self.done += self.sizes[self.next]
             self.next += 1
-            seg, done = self.segmenter, self.done
-            seg.feed(self.y[seg.fed_samples : self.starts[done] if done < len(self.starts) else len(self.y)])
+            self.plan.feed_segmenter(self.segmenter, self.y, self.done)
 
 
 def analyse_signal_parallel(
