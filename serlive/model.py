@@ -337,6 +337,31 @@ def _runtime_chatter_filtered() -> Iterator[None]:
                 os.write(2, b"".join(kept))
 
 
+def read_model_file(path: str | Path | None) -> tuple[Path, bytes, ModelMetadata]:
+    """``(resolved path, file content, checked metadata)`` of a model, or a :class:`ModelError`.
+
+    The one reading of a model file: :class:`EmotionModel` builds its interpreter from the content,
+    and the desktop app (:mod:`serlive.preload`) builds its window from the metadata before that,
+    so a missing file or one the app cannot honour is refused in the same words either way.
+    """
+    p = resolve_model_path(path)
+    try:
+        content = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelError(f"{p}: model file not found") from exc
+    except OSError as exc:
+        raise ModelError(f"{p}: cannot read model ({exc.strerror})") from exc
+    try:
+        entries = read_tflite_metadata(content)
+        if METADATA_NAME not in entries:
+            raise ModelError("no serlive metadata in the model (not exported by serlive?)")
+        meta = ModelMetadata.from_json(entries[METADATA_NAME])
+        check_compatible(meta)
+    except ModelError as exc:
+        raise ModelError(f"{p}: {exc}") from exc
+    return p, content, meta
+
+
 class EmotionModel:
     """A loaded, checked model: ``predict(batch_of_inputs) -> probabilities``.
 
@@ -344,19 +369,8 @@ class EmotionModel:
     """
 
     def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
-        self.path = resolve_model_path(path)
+        self.path, content, self.meta = read_model_file(path)
         try:
-            content = self.path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ModelError(f"{self.path}: model file not found") from exc
-        except OSError as exc:
-            raise ModelError(f"{self.path}: cannot read model ({exc.strerror})") from exc
-        try:
-            entries = read_tflite_metadata(content)
-            if METADATA_NAME not in entries:
-                raise ModelError("no serlive metadata in the model (not exported by serlive?)")
-            self.meta = ModelMetadata.from_json(entries[METADATA_NAME])
-            check_compatible(self.meta)
             with _RUNTIME_START, _runtime_chatter_filtered():
                 self._interp = _make_interpreter(content, num_threads)
                 self._interp.allocate_tensors()

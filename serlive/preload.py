@@ -23,15 +23,7 @@ from typing import Any
 
 from serlive.adaptation import AdaptationConfig
 from serlive.features import FeatureExtractor
-from serlive.model import (
-    METADATA_NAME,
-    EmotionModel,
-    ModelError,
-    ModelMetadata,
-    check_compatible,
-    read_tflite_metadata,
-    resolve_model_path,
-)
+from serlive.model import EmotionModel, ModelMetadata, read_model_file
 
 
 def read_model_metadata(path: str | Path | None) -> tuple[Path, ModelMetadata]:
@@ -40,21 +32,7 @@ def read_model_metadata(path: str | Path | None) -> tuple[Path, ModelMetadata]:
     Raises :class:`ModelError` with the same messages, so a missing file or one the
     app cannot honour is still reported before any window appears.
     """
-    p = resolve_model_path(path)
-    try:
-        content = p.read_bytes()
-    except FileNotFoundError as exc:
-        raise ModelError(f"{p}: model file not found") from exc
-    except OSError as exc:
-        raise ModelError(f"{p}: cannot read model ({exc.strerror})") from exc
-    try:
-        entries = read_tflite_metadata(content)
-        if METADATA_NAME not in entries:
-            raise ModelError("no serlive metadata in the model (not exported by serlive?)")
-        meta = ModelMetadata.from_json(entries[METADATA_NAME])
-        check_compatible(meta)
-    except ModelError as exc:
-        raise ModelError(f"{p}: {exc}") from exc
+    p, _, meta = read_model_file(path)
     return p, meta
 
 
