@@ -38,6 +38,8 @@ from serlive.train.activations import ActivationConfig, CorpusActivations
 from serlive.train.corpora import Utterance
 from serlive.train.protocol import HeadConfig, Pool
 
+#: the linear probe's weights in a run's folder
+PROBE_FILE = "probe.weights.h5"
 #: the block a fine-tune trains, counted from 0 as Whisper's weight names count (2 = the third block)
 TRAINED_BLOCK = 2
 #: Keras layer names of that block as :func:`serlive.train.whisper._block` builds it
@@ -72,6 +74,17 @@ class FinetuneConfig:
         d = asdict(self)
         d["head"]["layers"] = list(self.head.layers)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FinetuneConfig:
+        """The config of :meth:`to_dict` (or ``--config``'s JSON, any fields left out at their defaults)."""
+        d = dict(d)
+        if "head" in d:
+            h = dict(d["head"])
+            if "layers" in h:
+                h["layers"] = tuple(h["layers"])
+            d["head"] = HeadConfig(**h)
+        return cls(**d)
 
 
 @dataclass
@@ -223,15 +236,12 @@ def finetune(
     w = window_weights(ap.pool, train_idx, cfg.balance_gender)
 
     # 1. the linear probe (the same every time for the same data and seed, so a resume rebuilds it)
-    head_path = out / "probe.weights.h5"
     keras.utils.set_random_seed(cfg.seed)
-    head = fit_head(ap.pool.x[train_idx], y, w, cfg.head) if not head_path.is_file() else None
-    if head is None:
-        # the probe's architecture and standardisation (from the same windows), then its saved weights
-        head = fit_head(ap.pool.x[train_idx], y, w, replace_epochs(cfg.head, 1))
-        head.load_weights(head_path)
+    if (out / PROBE_FILE).is_file():
+        head = probe_head(ap, train_idx, cfg, out)
     else:
-        head.save_weights(head_path)
+        head = fit_head(ap.pool.x[train_idx], y, w, cfg.head)
+        head.save_weights(out / PROBE_FILE)
     n_pos = int(ap.mask.shape[1])
     model = block_model(weights, n_pos, head, cfg.mixed_bf16)
     steps_per_epoch = int(np.ceil(len(train_idx) / cfg.batch))
@@ -299,12 +309,16 @@ def finetune(
 
 
 def probe_head(ap: ActPool, train_idx: NDArray[np.int64], cfg: FinetuneConfig, out: Path) -> Any:
-    """The linear probe a finished or running fine-tune in ``out`` started from (its saved weights)."""
+    """The linear probe a finished or running fine-tune in ``out`` started from (its saved weights).
+
+    Its architecture and standardisation come from a one-epoch fit on the same training windows
+    (the standardisation is not among the saved weights), then the saved weights replace the fit's.
+    """
     from serlive.train.protocol import fit_head, pool_labels
 
     y = pool_labels(ap.pool)[train_idx]
     head = fit_head(ap.pool.x[train_idx], y, np.ones(len(y), np.float32), replace_epochs(cfg.head, 1))
-    head.load_weights(out / "probe.weights.h5")
+    head.load_weights(out / PROBE_FILE)
     return head
 
 
@@ -415,13 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         "--export", action="store_true", help="final split: export the model to OUT/model.tflite"
     )
     args = ap_.parse_args(argv)
-    d = json.loads(args.config)
-    if "head" in d:
-        h = d["head"]
-        if "layers" in h:
-            h["layers"] = tuple(h["layers"])
-        d["head"] = HeadConfig(**h)
-    cfg = FinetuneConfig(**d)
+    cfg = FinetuneConfig.from_dict(json.loads(args.config))
     t0 = time.monotonic()
     weights = read_ct2(whisper_dir() / "model.bin")
     ap = load_act_pool(args.data or default_data_root(), ActivationConfig(), weights)

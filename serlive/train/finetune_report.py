@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     for split, st in states.items():
         sets = test_sets(ap, SPLITS[split])
         train_idx = training_windows(ap, sets)
-        cfg = FinetuneConfig(**_config(st["config"]))
+        cfg = FinetuneConfig.from_dict(st["config"])
         run = args.runs / f"ft-{split}"
         ap.pool.x = frozen_x
         if args.labels:
@@ -276,15 +276,6 @@ def _gender(s: dict[str, Any]) -> str:
 
 def _top(s: dict[str, Any]) -> str:
     return f"{s['top_class']} {s['top_share']:.0%}"
-
-
-def _config(d: dict[str, Any]) -> dict[str, Any]:
-    """A FinetuneConfig's fields from its JSON form."""
-    d = dict(d)
-    h = dict(d["head"])
-    h["layers"] = tuple(h["layers"])
-    d["head"] = HeadConfig(**h)
-    return d
 
 
 if __name__ == "__main__":
