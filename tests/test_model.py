@@ -540,3 +540,23 @@ def test_shipped_models_by_short_name(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="cnn"):
         EmotionModel("cnn")
     assert resolve_model_path("nosuch.tflite") == Path("nosuch.tflite")
+
+
+def test_encoder_model_runs_one_window_per_call_with_the_same_outputs():
+    """The encoder model is invoked a window at a time (cheaper per window), which must not change
+    any number: probabilities and embeddings equal those of one call over the whole batch."""
+    from serlive.model import ENCODER_INVOKE_BATCH
+
+    sliced = EmotionModel()
+    whole = EmotionModel(invoke_batch=64)
+    assert sliced.invoke_batch == ENCODER_INVOKE_BATCH and whole.invoke_batch == 64
+    rng = np.random.default_rng(3)
+    y = np.concatenate([speechlike(3.0, seed=i, f0=120 + 15 * i) for i in range(5)])
+    y = y + 0.01 * rng.standard_normal(len(y)).astype(np.float32)
+    x = np.stack([sliced.extractor(y[i * 8000 : i * 8000 + 48000]) for i in range(5)])
+    p1, e1 = sliced.encode(x)
+    p2, e2 = whole.encode(x)
+    assert p1.shape == (5, 8) and e1.shape == (5, sliced.embedding_dim)
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(e1, e2)
+    np.testing.assert_array_equal(sliced.predict(x), p2)
