@@ -49,6 +49,7 @@ from serlive.analysis import (
 )
 from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
 from serlive.config import WindowConfig
+from serlive.file_processes import analyse_files_in_processes, use_processes
 from serlive.model import EmotionModel
 from serlive.segments import Segmenter
 from serlive.vad import SpeechDetector, default_detector, vad_enabled
@@ -355,8 +356,21 @@ def analyse_files(
     Each result is yielded as soon as it and every file before it are done, so a
     caller can print while later files are still being analysed.  ``jobs=1`` is
     the serial loop over :func:`serlive.analysis.analyse_file`, unchanged; more
-    jobs give byte-identical results (see the module docstring).
+    jobs give byte-identical results (see the module docstring).  A folder's worth of
+    files (:func:`serlive.file_processes.use_processes`) goes to worker processes, a few
+    files to threads that also share out each file's batches.
     """
+    if use_processes(len(paths), jobs):
+        yield from analyse_files_in_processes(
+            paths,
+            model,
+            jobs,
+            keep_embeddings=keep_embeddings,
+            windows=windows,
+            batch=batch,
+            segment_windows=segment_windows,
+        )
+        return
     if jobs <= 1:
         for path in paths:
             try:

@@ -1,0 +1,224 @@
+"""Many files on every core: worker processes beside this one, each analysing whole files.
+
+Why processes for a folder, when a long file stays on threads (:mod:`serlive.parallel`):
+a short clip's analysis is many small steps (decoding, the level gate, the speech
+detector's numpy, a few interpreter calls, building the result), and between those
+steps the threads of one interpreter take turns at the GIL.  On 240 clips two threads
+were 1.59x faster than one, two one-job processes 1.76x (AMD EPYC, 2 cores,
+``bench/bench_jobs.py``).  A long file's windows share its frames and batches, which
+threads do without copying; for a folder each file is a task of its own, so nothing
+needs sharing but the file name going out and the result coming back.
+
+How: this process analyses files on a thread of its own from the moment it starts, while
+``jobs - 1`` worker processes start beside it (a fresh interpreter each, ``spawn``: safe
+with the threads LiteRT and OpenBLAS may hold, and the same on every OS and in the
+PyInstaller executable).  Every worker, here or there, takes the next file in input
+order as it becomes free, so a few long files among short ones do not leave a core idle.
+Each worker runs :func:`serlive.analysis.analyse_file`, the serial path, on its own
+model from the same file: the numbers are the serial ones, byte for byte, and pickling
+a result keeps every float.  Results are yielded in input order, each as soon as it and
+every file before it are done, and at most a few files per worker run ahead of the
+earliest unfinished one.
+
+A worker process that dies (killed, out of memory) hands its files back: they are
+analysed here, and the rest go on without it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from serlive.analysis import Analysis, analyse_file
+from serlive.audio.io import AudioLoadError
+from serlive.config import WindowConfig
+from serlive.model import EmotionModel
+
+#: files a worker may be given ahead of the earliest unfinished one (bounds the results held)
+AHEAD_PER_JOB = 4
+
+#: fewest files per job for which processes beat threads: a worker process takes about
+#: half a second to start (imports and its model), which a handful of clips does not repay
+MIN_FILES_PER_JOB = 4
+
+# --- in a worker process -----------------------------------------------------------------
+_worker: dict[str, Any] = {}
+
+
+def _start_worker(model_path: str, invoke_batch: int | None, options: dict[str, Any]) -> None:
+    """Load this worker's model once (the executor's initializer)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    _worker["model"] = EmotionModel(model_path, invoke_batch=invoke_batch)
+    _worker["options"] = options
+
+
+def _analyse_in_worker(path: str) -> Analysis | str:
+    """One file's analysis, or why it could not be read (as the serial loop yields it)."""
+    try:
+        return analyse_file(path, _worker["model"], **_worker["options"])
+    except AudioLoadError as exc:
+        return exc.reason
+
+
+# --- in this process -----------------------------------------------------------------------
+def use_processes(n_files: int, jobs: int) -> bool:
+    """Whether a run of ``n_files`` files on ``jobs`` workers should use worker processes."""
+    return jobs > 1 and n_files >= MIN_FILES_PER_JOB * jobs
+
+
+class _Scheduler:
+    """Hands out file indices in input order to this process's thread and the worker processes."""
+
+    def __init__(self, paths: Sequence[str | Path], model: EmotionModel, jobs: int, options: dict[str, Any]):
+        self.paths = [str(p) for p in paths]
+        self.model = model
+        self.options = options
+        self.ahead = AHEAD_PER_JOB * jobs
+        self.cond = threading.Condition()
+        self.next = 0  # the next index never handed out
+        self.retry: list[int] = []  # indices a dead worker process took and did not finish
+        self.results: dict[int, Analysis | str] = {}
+        self.yielded = 0  # results handed to the caller
+        self.error: BaseException | None = None
+        self.stopping = False
+        self.remote: dict[Future[Any], int] = {}
+        self.remote_slots = 2 * (jobs - 1)  # two files queued per worker process keeps each busy
+        self.executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=jobs - 1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(str(model.path), model.invoke_batch, options),
+        )
+        self.thread = threading.Thread(target=self._local, name="serlive-files-local", daemon=True)
+        self.thread.start()
+
+    def _take(self) -> int | None:
+        """The next index to analyse (called holding ``cond``); None: nothing may start now."""
+        if self.retry:
+            return self.retry.pop(0)
+        if self.next < len(self.paths) and self.next < self.yielded + self.ahead:
+            self.next += 1
+            return self.next - 1
+        return None
+
+    def _local(self) -> None:
+        """This process's worker: the same serial analysis, on the model already loaded."""
+        try:
+            while True:
+                with self.cond:
+                    while not self.stopping and (i := self._take()) is None:
+                        if self.next >= len(self.paths) and not self.retry and not self.remote:
+                            return
+                        self.cond.wait(0.1)
+                    if self.stopping:
+                        return
+                try:
+                    result: Analysis | str = analyse_file(self.paths[i], self.model, **self.options)
+                except AudioLoadError as exc:
+                    result = exc.reason
+                with self.cond:
+                    self.results[i] = result
+                    self.cond.notify_all()
+        except BaseException as exc:  # a bug, or memory: the caller re-raises it
+            with self.cond:
+                self.error, self.stopping = exc, True
+                self.cond.notify_all()
+
+    def _done(self, fut: Future[Any]) -> None:
+        """A worker process's file finished (called on the executor's thread): store its result."""
+        with self.cond:
+            i = self.remote.pop(fut)
+            exc = fut.exception() if not fut.cancelled() else None
+            if fut.cancelled():
+                pass
+            elif isinstance(exc, BrokenProcessPool):
+                self.retry.append(i)  # a worker died: this process analyses the file instead
+                self.retry.sort()
+                if self.executor is not None:
+                    print(
+                        "serlive: a worker process ended unexpectedly; its files are analysed here",
+                        file=sys.stderr,
+                    )
+                self.executor, self.remote_slots = None, 0
+            elif exc is not None:
+                self.error, self.stopping = exc, True
+            else:
+                self.results[i] = fut.result()
+            self.cond.notify_all()
+
+    def _top_up(self) -> None:
+        """Keep each worker process two files ahead (caller's thread, holding ``cond``)."""
+        while self.executor is not None and len(self.remote) < self.remote_slots:
+            i = self._take()
+            if i is None:
+                return
+            try:
+                fut = self.executor.submit(_analyse_in_worker, self.paths[i])
+            except (BrokenProcessPool, RuntimeError):
+                self.retry.insert(0, i)
+                self.executor, self.remote_slots = None, 0
+                return
+            self.remote[fut] = i
+            # the callback takes the lock: add it after releasing ours (a finished future calls it at once)
+            self.cond.release()
+            try:
+                fut.add_done_callback(self._done)
+            finally:
+                self.cond.acquire()
+
+    def __iter__(self) -> Iterator[Analysis | str]:
+        for i in range(len(self.paths)):
+            with self.cond:
+                while i not in self.results:
+                    if self.error is not None:
+                        raise self.error
+                    self._top_up()
+                    self.cond.wait(0.1)  # a timeout keeps Ctrl-C responsive
+                result = self.results.pop(i)
+                self.yielded = i + 1
+                self._top_up()
+                self.cond.notify_all()
+            yield result
+
+    def close(self) -> None:
+        """Stop the local thread after its file and the worker processes without waiting for them."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+            executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+def analyse_files_in_processes(
+    paths: Sequence[str | Path],
+    model: EmotionModel,
+    jobs: int,
+    *,
+    keep_embeddings: bool = False,
+    windows: WindowConfig | None = None,
+    batch: int = 32,
+    segment_windows: int = 240,
+) -> Iterator[Analysis | str]:
+    """Each file's :class:`Analysis` (or why it could not be read), in input order (module docstring)."""
+    options: dict[str, Any] = {
+        "windows": windows,
+        "batch": batch,
+        "segment_windows": segment_windows,
+        "keep_embeddings": keep_embeddings,
+    }
+    scheduler = _Scheduler(paths, model, jobs, options)
+    try:
+        yield from scheduler
+    finally:
+        scheduler.close()
