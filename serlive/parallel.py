@@ -99,16 +99,26 @@ def _return_freed_memory() -> None:
         pass
 
 
+#: interpreters made for earlier runs, by model file and slice size (see :class:`WorkerModels`)
+_SPARES: dict[tuple[Path, int | None], list[EmotionModel]] = {}
+_SPARES_LOCK = threading.Lock()
+
+
 class WorkerModels:
     """One model per worker thread, made on the thread's first call of :meth:`get`.
 
     The first thread to ask gets ``model`` itself, so one worker costs no second
-    interpreter.
+    interpreter.  With ``keep``, the others come from, and at :meth:`give_back` return
+    to, a store kept for the process: the file viewer makes its second interpreter once
+    per session, not once per file opened (making one holds the GIL for 30-185 ms,
+    depending on the machine, and costs the GUI thread that long).
     """
 
-    def __init__(self, model: EmotionModel) -> None:
+    def __init__(self, model: EmotionModel, keep: bool = False) -> None:
         self._model = model
         self._given = False
+        self._keep = keep
+        self._made: list[EmotionModel] = []
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -118,9 +128,32 @@ class WorkerModels:
         if m is None:
             with self._lock:
                 mine, self._given = not self._given, True
-            m = self._model if mine else EmotionModel(self._model.path)
+            if mine:
+                m = self._model
+            else:
+                m = self._spare() if self._keep else None
+                if m is None:
+                    m = EmotionModel(self._model.path, invoke_batch=self._model.invoke_batch)
+                with self._lock:
+                    self._made.append(m)
             self._local.model = m
         return m
+
+    def _key(self) -> tuple[Path, int | None]:
+        return (self._model.path, self._model.invoke_batch)
+
+    def _spare(self) -> EmotionModel | None:
+        with _SPARES_LOCK:
+            spares = _SPARES.get(self._key())
+            return spares.pop() if spares else None
+
+    def give_back(self) -> None:
+        """Keep the models this run made for the next one (with ``keep``; call once the workers are done)."""
+        with self._lock:
+            made, self._made = self._made, []
+        if self._keep and made:
+            with _SPARES_LOCK:
+                _SPARES.setdefault(self._key(), []).extend(made)
 
 
 @dataclass
@@ -161,9 +194,10 @@ class _Pool:
         segment_windows: int,
         keep_embeddings: bool,
         detector: SpeechDetector | None,
+        keep_models: bool = False,
     ) -> None:
         self.model = model
-        self.models = WorkerModels(model)
+        self.models = WorkerModels(model, keep_models)
         self.windows = windows
         self.batch = batch
         self.segment_windows = segment_windows
@@ -249,6 +283,7 @@ class _Pool:
         if not busy:
             for t in self.threads:
                 t.join()
+            self.models.give_back()
             if len(self.threads) > 1:
                 _return_freed_memory()
 
@@ -447,6 +482,7 @@ def analyse_signal_parallel(
     detector: SpeechDetector | None = None,
     keep_embeddings: bool = False,
     segmenter: Segmenter | None = None,
+    keep_models: bool = False,
 ) -> Analysis:
     """:func:`serlive.analysis.analyse_signal` with its batches spread over ``jobs`` worker threads.
 
@@ -460,6 +496,9 @@ def analyse_signal_parallel(
     thread does it as the batches finish (:class:`_SegmenterFeed`), so utterance
     segmentation runs beside the analysis and gives the serial path's segments.  On cancel
     it is left part-fed, as the serial path leaves it.
+
+    ``keep_models``: the workers' extra interpreters are kept for the next call (the file
+    viewer's; :class:`WorkerModels`).
     """
     if jobs <= 1:
         from serlive.analysis import analyse_signal
@@ -475,7 +514,7 @@ def analyse_signal_parallel(
             keep_embeddings=keep_embeddings,
             segmenter=segmenter,
         )
-    pool = _Pool(model, jobs, windows, batch, segment_windows, keep_embeddings, detector)
+    pool = _Pool(model, jobs, windows, batch, segment_windows, keep_embeddings, detector, keep_models)
     try:
         y = np.asarray(y, dtype=np.float32)
         job = pool.add_signal(0, y, offers=segmenter is not None)

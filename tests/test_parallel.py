@@ -203,3 +203,42 @@ def test_predict_uses_the_default_jobs(capsys, files, tiny_models, monkeypatch):
     assert predict(capsys, str(files["short"]), "--model", str(tiny_models.int8))[0] == 0
     assert predict(capsys, str(files["short"]), "--model", str(tiny_models.int8), "--jobs", "1")[0] == 0
     assert seen == [3, 1]
+
+
+def test_kept_worker_models_are_made_once_for_many_files(tiny_models, monkeypatch):
+    """The viewer keeps its second interpreter (``keep_models``): made for the first file, then reused."""
+    model = EmotionModel(tiny_models.int8)
+    made: list[EmotionModel] = []
+
+    class Counted(EmotionModel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(parallel, "EmotionModel", Counted)
+    monkeypatch.setattr(parallel, "_SPARES", {})
+    y = spoken(30.0)
+    kw = {"segment_windows": 5, "batch": 2}
+    serial = analyse_signal(y, model, **kw)
+    # the barrier makes both workers take a batch, so the second one needs an interpreter
+    barrier = threading.Barrier(2, timeout=30)
+    real = parallel.analyse_batch
+    first: set[str] = set()
+
+    def both_workers(*args, **kwargs):
+        name = threading.current_thread().name
+        if name not in first:
+            first.add(name)
+            barrier.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "analyse_batch", both_workers)
+    for _ in range(3):
+        first.clear()
+        barrier.reset()
+        assert_same_analysis(analyse_signal_parallel(y, model, jobs=2, keep_models=True, **kw), serial)
+    assert len(made) == 1
+    first.clear()
+    barrier.reset()
+    analyse_signal_parallel(y, model, jobs=2, **kw)  # without keep_models: a new one, not kept
+    assert len(made) == 2

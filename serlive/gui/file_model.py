@@ -32,12 +32,17 @@ PHASES = ("loading", "spectrogram", "analysing")  #: the progress bar's texts
 FEW_POINTS = 12  #: a timeline of this many windows or fewer (a file under about 25 s) gets markers
 
 
-#: Workers for the viewer's analysis.  One: a second worker makes its own interpreter, and making
-#: one holds the GIL for about 185 ms (the shipped model, measured alone), which stalls the GUI thread
-#: for six frames on every file opened (``test_gui_thread_not_blocked_during_analysis`` saw 230-1100 ms
-#: gaps on a loaded machine).  ``serlive predict`` uses every core; the viewer will once its workers'
-#: interpreters are made before a file is opened, not during its analysis.
-VIEWER_JOBS = 1
+def viewer_jobs() -> int:
+    """Workers for the viewer's analysis: the usable cores, as memory allows, as ``predict`` uses.
+
+    Every worker but the first needs an interpreter of its own, and making one holds the GIL
+    (29 ms on the AMD EPYC kind, 185 ms measured on the Intel kind last session), which the GUI
+    thread waits out.  The viewer keeps those interpreters (``keep_models``), so that happens
+    on the first long file of a session, not on every file opened.
+    """
+    from serlive.parallel import default_jobs
+
+    return default_jobs()
 
 
 def analyse_in_segments(
@@ -51,7 +56,7 @@ def analyse_in_segments(
 
     :func:`serlive.analysis.analyse_signal` already works in segments of
     ``segment_windows`` windows (bounded memory, progress and cancel from the
-    start); this picks the viewer's batch size and its workers (:data:`VIEWER_JOBS`;
+    start); this picks the viewer's batch size and its workers (:func:`viewer_jobs`;
     :mod:`serlive.parallel` gives the same result on any number).
     ``segmenter`` is fed as the batches finish, in order, with the speech detector's
     chunk probabilities the analysis computed anyway, as ``predict --segments`` feeds
@@ -63,11 +68,12 @@ def analyse_in_segments(
     return analyse_signal_parallel(
         y,
         model,
-        VIEWER_JOBS,
+        viewer_jobs(),
         batch=8,
         progress=progress,
         segment_windows=segment_windows,
         segmenter=segmenter,
+        keep_models=True,
     )
 
 
