@@ -33,6 +33,13 @@ the others.
     python bench/bench_exe.py                                   # dist/serlive/serlive, 5 runs
     python bench/bench_exe.py --exe dist/serlive/serlive --exe dist/onefile/serlive --exe .venv/bin/serlive
 
+With ``--file CLIP`` each start opens that clip instead (the command line a user types to view a
+file): ``shown`` is then the window painted with the clip still loading, and ``file-analysed`` the
+clip's analysis drawn.  The row ``start→frame`` is ``live-frame`` minus ``shown`` per run: the traced
+start presses Start as soon as the window is painted, so it is the first live frame's delay after Start.
+
+    python bench/bench_exe.py --exe .venv/bin/serlive --file assets/example.wav
+
 Prints a table and one ``BENCH {json}`` line.
 """
 
@@ -89,20 +96,24 @@ def start_virtual_mic(tmp: Path, feed: bool) -> tuple[dict[str, str], list[subpr
     return env, procs
 
 
-def launch(exe: str, env: dict[str, str], quit_after: float, timeout: float) -> dict[str, float | int]:
-    """One start: seconds from Popen to each traced event, and the exit code."""
+def launch(
+    exe: str, env: dict[str, str], quit_after: float, timeout: float, files: list[str]
+) -> dict[str, float | int]:
+    """One start (``files`` on its command line): seconds from Popen to each traced event; the exit code."""
     with tempfile.TemporaryDirectory() as cfg:
         run_env = {**env, "XDG_CONFIG_HOME": cfg, "SERLIVE_TRACE": "1", "SERLIVE_QUIT_AFTER": str(quit_after)}
         t0 = time.time()
         proc = subprocess.run(
-            [exe], env=run_env, cwd=cfg, capture_output=True, text=True, timeout=timeout, check=False
+            [exe, *files], env=run_env, cwd=cfg, capture_output=True, text=True, timeout=timeout, check=False
         )
     out: dict[str, float | int] = {"rc": proc.returncode}
     for line in proc.stderr.splitlines():
         if line.startswith("serlive-trace: "):
             event, t = line.split()[1:3]
             out.setdefault(event, float(t) - t0)
-    if proc.returncode != 0 or "live-frame" not in out:
+    if "live-frame" in out and "shown" in out:
+        out["start→frame"] = float(out["live-frame"]) - float(out["shown"])
+    if proc.returncode != 0 or ("file-analysed" if files else "live-frame") not in out:
         sys.stderr.write(proc.stderr[-2000:])
     return out
 
@@ -114,7 +125,9 @@ def main() -> int:
     ap.add_argument("--platform", default="offscreen", help="QT_QPA_PLATFORM (default offscreen)")
     ap.add_argument("--quit-after", type=float, default=4.0, help="SERLIVE_QUIT_AFTER, seconds")
     ap.add_argument("--idle-mic", action="store_true", help="play nothing into the virtual microphone")
+    ap.add_argument("--file", help="open this clip at each start (the viewer) instead of listening")
     args = ap.parse_args()
+    files = [str(Path(args.file).resolve())] if args.file else []
     # absolute: each run starts in a temp dir (the app must not depend on the working directory)
     exes = [str(Path(e).resolve()) for e in args.exe or [REPO / "dist" / "serlive" / "serlive"]]
 
@@ -124,9 +137,11 @@ def main() -> int:
         try:
             timeout = 60 + args.quit_after
             # the first record stream of a freshly started PulseAudio comes 0.7 s late, whoever opens it
-            warmup = launch(exes[0], env, args.quit_after, timeout)
+            warmup = launch(exes[0], env, args.quit_after, timeout, files)
             print(f"warm-up start (not counted): {warmup}")
-            results = {e: [launch(e, env, args.quit_after, timeout) for _ in range(args.runs)] for e in exes}
+            results = {
+                e: [launch(e, env, args.quit_after, timeout, files) for _ in range(args.runs)] for e in exes
+            }
         finally:
             for proc in reversed(procs):  # the feeder, then the daemon: by PID
                 proc.terminate()
@@ -136,7 +151,7 @@ def main() -> int:
     summary = {}
     for exe, runs in results.items():
         summary[exe] = {"runs": len(runs), "exit_codes": sorted({int(r["rc"]) for r in runs})}
-        for event in ("shown", "listening", "live-frame", "no-input-device"):
+        for event in ("shown", "listening", "live-frame", "start→frame", "file-analysed", "no-input-device"):
             ts = [float(r[event]) for r in runs if event in r]
             if not ts:
                 continue
@@ -145,9 +160,16 @@ def main() -> int:
             print(f"{exe[-45:]:<45} {event:<11} {ts[0]:7.3f} {statistics.median(rest):7.3f} {max(ts):7.3f}")
         print(f"{'':<45} exit codes {summary[exe]['exit_codes']}")
     mic = "idle null sink" if args.idle_mic else "null sink fed with silence (20 ms)"
-    bench = {"bench": "exe_start", "platform": args.platform, "mic": mic, "results": summary}
-    print("BENCH " + json.dumps(bench))
-    ok = all(s["exit_codes"] == [0] and "live-frame" in s for s in summary.values())
+    bench = {
+        "bench": "exe_start",
+        "platform": args.platform,
+        "mic": mic,
+        "file": args.file,
+        "results": summary,
+    }
+    print("BENCH " + json.dumps(bench, ensure_ascii=False))
+    done = "file-analysed" if files else "live-frame"
+    ok = all(s["exit_codes"] == [0] and done in s for s in summary.values())
     return 0 if ok else 1
 
 

@@ -32,15 +32,17 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serlive.analysis import Analysis, analyse_file
 from serlive.audio.io import AudioLoadError
 from serlive.config import WindowConfig
 from serlive.model import EmotionModel
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 #: files a worker may be given ahead of the earliest unfinished one (bounds the results held)
 AHEAD_PER_JOB = 4
@@ -93,6 +95,10 @@ class _Scheduler:
         self.stopping = False
         self.remote: dict[Future[Any], int] = {}
         self.remote_slots = 2 * (jobs - 1)  # two files queued per worker process keeps each busy
+        # imported here: concurrent.futures.process takes 50 ms to import, which the desktop app's
+        # file viewer (threads only, via serlive.parallel) should not pay
+        from concurrent.futures import ProcessPoolExecutor
+
         self.executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=jobs - 1,
             mp_context=multiprocessing.get_context("spawn"),
@@ -136,6 +142,8 @@ class _Scheduler:
 
     def _done(self, fut: Future[Any]) -> None:
         """A worker process's file finished (called on the executor's thread): store its result."""
+        from concurrent.futures.process import BrokenProcessPool
+
         with self.cond:
             i = self.remote.pop(fut)
             exc = fut.exception() if not fut.cancelled() else None
@@ -158,6 +166,8 @@ class _Scheduler:
 
     def _top_up(self) -> None:
         """Keep each worker process two files ahead (caller's thread, holding ``cond``)."""
+        from concurrent.futures.process import BrokenProcessPool
+
         while self.executor is not None and len(self.remote) < self.remote_slots:
             i = self._take()
             if i is None:
