@@ -521,7 +521,7 @@ class Engine(TakesMixin, UtterancesMixin):
                 with run.stats_lock:
                     run.stats.hop_skipped_windows += 1
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             result = self._window(run, start)
             if result is None:
                 with run.stats_lock:
@@ -533,7 +533,7 @@ class Engine(TakesMixin, UtterancesMixin):
                 for u in run.utts.add(result):
                     self._publish_utterance(u)
             if run.governor is not None:  # judged on the window's whole cost, publishing included
-                self._adapt_hop(run, start, time.perf_counter() - t0)
+                self._adapt_hop(run, start, time.perf_counter() - t0, time.thread_time() - c0)
         self._feed_utterances(run)
 
     def _skip_late(self, run: Run, newest: int) -> None:
@@ -552,8 +552,8 @@ class Engine(TakesMixin, UtterancesMixin):
             run.stats.hop_skipped_windows += last - first + 1 - late
         run.next_start = run.hop_anchor = newest
 
-    def _adapt_hop(self, run: Run, start: int, seconds: float) -> None:
-        """After a window that took ``seconds``: keep, widen or restore the hop (:class:`HopGovernor`)."""
+    def _adapt_hop(self, run: Run, start: int, seconds: float, cpu_s: float) -> None:
+        """After a window that took ``seconds``, ``cpu_s`` of them on a CPU: keep, widen or narrow the hop."""
         assert run.governor is not None
         speed = float(getattr(run.source, "speed", 1.0) or 1.0)  # a replay sped up has less time per hop
         budget = self.hop_s / speed
@@ -564,7 +564,7 @@ class Engine(TakesMixin, UtterancesMixin):
         with run.stats_lock:
             if run.hop_factor > 1:
                 run.stats.widened_windows += 1
-        factor = run.governor.observe(end_s, seconds / budget, behind / self.hop_s)
+        factor = run.governor.observe(end_s, seconds / budget, behind / self.hop_s, seconds, cpu_s)
         if factor == run.hop_factor:
             return
         run.hop_factor = factor

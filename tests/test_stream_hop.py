@@ -51,6 +51,26 @@ def test_governor_widens_on_sustained_load_or_a_backlog_not_on_one_slow_window()
     assert b.observe(3.5, 0.1, 2.5) == 2  # fast windows, but 2.5 hops of audio waiting
 
 
+def test_governor_widens_when_the_worker_waits_for_a_cpu_and_returns_when_it_does_not():
+    """Fast windows (10 % of a hop) on a machine full of other work: they mostly waited for a CPU."""
+    one = HopGovernor(HopPolicy(warmup=0), 0.5)
+    for t, cpu in ((3.0, 0.05), (3.5, 0.05), (4.0, 0.0)):  # one preempted window: a third of the time
+        assert one.observe(t, 0.1, 0.0, 0.05, cpu) == 1
+    g = HopGovernor(HopPolicy(calm_s=2.0, warmup=0), 0.5)
+    assert g.observe(3.0, 0.1, 0.0, 0.05, 0.05) == 1
+    assert g.observe(3.5, 0.1, 0.0, 0.05, 0.01) == 1
+    assert g.observe(4.0, 0.1, 0.0, 0.05, 0.01) == 2  # ran 0.07 of the last windows' 0.15 s
+    assert g.starved == pytest.approx(1 - 0.07 / 0.15)
+    for t in (5.0, 6.0):  # the CPUs are free again; the starved windows leave the last three
+        assert g.observe(t, 0.1, 0.0, 0.05, 0.05) == 2
+    assert g.starved == pytest.approx(1 - 0.11 / 0.15)  # 27 %: not yet under 25 %
+    for t in (7.0, 8.0):  # calm from 7.0 ...
+        assert g.observe(t, 0.1, 0.0, 0.05, 0.05) == 2
+    assert g.observe(9.0, 0.1, 0.0, 0.05, 0.05) == 1  # ... for 2 s of audio
+    off = HopGovernor(HopPolicy(widen_starved=None, warmup=0), 0.5)
+    assert all(off.observe(3.0 + t, 0.1, 0.0, 0.05, 0.0) == 1 for t in range(5))  # not judged
+
+
 def test_governor_returns_only_after_staying_comfortable_for_a_while():
     g = HopGovernor(HopPolicy(calm_s=5.0, warmup=0), 0.5)
     for t in (3.0, 3.5, 4.0):
@@ -104,7 +124,8 @@ def _run_slow_then_fast(adaptive: bool | HopPolicy, record: Path | None = None) 
 
 
 def test_a_busy_worker_widens_the_hop_to_1_s_and_returns_to_the_base_hop(tmp_path: Path):
-    policy = HopPolicy(calm_s=2.0, calm_load=0.4)
+    # a sleeping model is not a machine short of CPUs: the starved share is left out here (see above)
+    policy = HopPolicy(calm_s=2.0, calm_load=0.4, widen_starved=None)
     y, results, stats, hops = _run_slow_then_fast(policy, record=tmp_path / "take.wav")
     starts = np.array([r.start for r in results])
     assert (starts % HOP == 0).all()  # on the base grid, at either hop
