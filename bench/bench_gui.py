@@ -11,12 +11,23 @@ callback), so no sound card is needed.  Measured:
   of the Live tab, forced synchronously once a second and timed);
 * **CPU**: process CPU time / wall time, in % of one core (engine worker,
   replay thread, GUI thread and painting together);
-* **RSS**: sampled every 10 s; growth after the first minute says whether memory is flat.
+* **RSS**: sampled every 10 s; growth after the first minute says whether memory is flat;
+* **latency to screen**: from the arrival of a window's last sample to the end of the tick that
+  drew its result (``LiveView.screen_latencies``: the engine's latency, the wait in the results
+  queue for a tick, and the tick's drawing) — median / p95 / max; beside it the engine's own
+  decision latency (arrival to result published);
+* **hop**: the share of windows analysed at the adaptive hop's widened hop (1 s), the number of
+  hop changes and the base-grid windows the widened hop passed over.
+
+``--hop-policy fixed|adaptive`` chooses the engine's hop (adaptive: the app's default);
+``both`` runs the benchmark once per policy, each in its own process, and prints both plus a
+comparison.  ``--load N`` runs N busy-loop processes beside it for the whole run (a busy
+machine, where the adaptive hop engages).
 
 Run it under a display (``xvfb-run -a python bench/bench_gui.py``) or with
-``QT_QPA_PLATFORM=offscreen``.  Prints a table and one ``BENCH {json}`` line.
+``QT_QPA_PLATFORM=offscreen``.  Prints a table and one ``BENCH {json}`` line per policy.
 
-    python bench/bench_gui.py [--seconds 180]
+    python bench/bench_gui.py [--seconds 180] [--hop-policy fixed|adaptive|both] [--load N]
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -57,10 +69,84 @@ def speech(seconds: float, sr: int = 16000) -> np.ndarray:
     return np.concatenate(parts)[: int(seconds * sr)]
 
 
+def start_load(n: int) -> list[subprocess.Popen[bytes]]:
+    """``n`` busy-loop processes (a machine busy with other work); stopped by :func:`stop_load`."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def stop_load(procs: list[subprocess.Popen[bytes]]) -> None:
+    """End the busy loops this script started (each by its own process)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def ms_stats(name: str, seconds: list[float]) -> dict[str, float | None]:
+    """``{name}_median/p95/max`` in ms (None without measurements)."""
+    if not seconds:
+        return {f"{name}_median": None, f"{name}_p95": None, f"{name}_max": None}
+    x = 1000 * np.asarray(seconds)
+    return {
+        f"{name}_median": round(float(np.median(x)), 1),
+        f"{name}_p95": round(float(np.percentile(x, 95)), 1),
+        f"{name}_max": round(float(x.max()), 1),
+    }
+
+
+#: what the comparison of ``--hop-policy both`` shows, one row each
+COMPARED = (
+    "cpu_percent_of_core",
+    "fps",
+    "tick_ms_p95",
+    "windows",
+    "dropped_windows",
+    "widened_share",
+    "hop_changes",
+    "decision_latency_ms_p95",
+    "latency_to_screen_ms_median",
+    "latency_to_screen_ms_p95",
+    "latency_to_screen_ms_max",
+)
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Run the benchmark once per hop policy, each in a fresh process; print both and a comparison."""
+    runs: dict[str, dict] = {}
+    for policy in ("fixed", "adaptive"):
+        cmd = [sys.executable, __file__, "--seconds", str(args.seconds), "--hop-policy", policy]
+        cmd += ["--load", str(args.load)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        sys.stdout.write(out.stdout)
+        sys.stderr.write(out.stderr[-4000:])
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")]
+        if out.returncode or not lines:
+            print(f"the {policy} run failed (exit {out.returncode})")
+            return 1
+        runs[policy] = json.loads(lines[-1][len("BENCH ") :])
+    print(f"{'':>28}  {'fixed':>10}  {'adaptive':>10}")
+    for key in COMPARED:
+        print(f"{key:>28}  {runs['fixed'].get(key)!s:>10}  {runs['adaptive'].get(key)!s:>10}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=180.0, help="how long to listen")
+    ap.add_argument(
+        "--hop-policy",
+        choices=("fixed", "adaptive", "both"),
+        default="adaptive",
+        help="the engine's hop: fixed, adaptive (the app's default), or both (one run each)",
+    )
+    ap.add_argument("--load", type=int, default=0, help="busy-loop processes to run beside it")
     args = ap.parse_args()
+    if args.hop_policy == "both":
+        return compare(args)
 
     from PySide6.QtCore import QSettings, QTimer
 
@@ -75,6 +161,7 @@ def main() -> int:
     win.resize(1280, 760)
     win.show()
     live = win.live
+    live.adaptive_hop = args.hop_policy == "adaptive"
     y = speech(args.seconds + 5)
     rss: list[tuple[float, float]] = [(0.0, rss_mb())]
     repaint_ms: list[float] = []
@@ -91,8 +178,6 @@ def main() -> int:
         if t >= args.seconds:
             app.quit()
 
-    live.start_source(FileSource(samples=y, realtime=True))
-    live.frame_times.clear()
     ticks: list[float] = []
     orig_tick = live.tick
 
@@ -101,17 +186,25 @@ def main() -> int:
         orig_tick()
         ticks.append(1000 * (time.perf_counter() - t0))
 
-    live.timer.timeout.disconnect()
-    live.timer.timeout.connect(timed_tick)
     pacer = QTimer()
     pacer.setInterval(1000)
     pacer.timeout.connect(sample)
-    pacer.start()
-    app.exec()
+    load = start_load(args.load)
+    try:  # the busy loops end with the run, whatever happens to it
+        live.start_source(FileSource(samples=y, realtime=True))
+        live.frame_times.clear()
+        live.screen_latencies.clear()
+        live.timer.timeout.disconnect()
+        live.timer.timeout.connect(timed_tick)
+        pacer.start()
+        app.exec()
+    finally:
+        stop_load(load)
     wall = time.perf_counter() - t_start
     cpu = time.process_time() - cpu_start
     stats = live.engine.stats() if live.engine else None
     live.stop()
+    to_screen = list(live.screen_latencies)
     rss.append((wall, rss_mb()))
     tk = np.array(ticks)
     after_1min = [m for t, m in rss if t >= 60] or [rss[-1][1]]
@@ -132,9 +225,19 @@ def main() -> int:
         "rss_mb_end": round(rss[-1][1], 1),
         "windows": None if stats is None else stats.windows,
         "dropped_samples": None if stats is None else stats.dropped_samples,
+        "hop_policy": args.hop_policy,
+        "load_processes": args.load,
+        "dropped_windows": None if stats is None else stats.dropped_windows,
+        **ms_stats("decision_latency_ms", [] if stats is None else stats.latencies_s),
+        **ms_stats("latency_to_screen_ms", to_screen),
+        "widened_share": None
+        if not stats or not stats.windows
+        else round(stats.widened_windows / stats.windows, 3),
+        "hop_changes": None if stats is None else stats.hop_changes,
+        "hop_skipped_windows": None if stats is None else stats.hop_skipped_windows,
     }
     for k, v in res.items():
-        print(f"{k:>22}: {v}")
+        print(f"{k:>28}: {v}")
     print("BENCH " + json.dumps(res))
     win.close()
     return 0

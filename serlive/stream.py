@@ -49,6 +49,15 @@ One worker thread per stream does everything after the audio callback:
   complete window and counts skipped ones as dropped when it falls behind;
   a source that is not realtime (file replay as fast as possible) gets every
   window.
+* **Adaptive hop.**  With ``adaptive_hop`` (the desktop app) a realtime
+  source's windows are analysed at a wider hop (1 s for the 0.5 s default)
+  while the worker is busy: its windows take most of a hop, or audio waits
+  (:mod:`serlive.stream_hop` decides, with hysteresis).  The widened hop is a
+  whole multiple of the base hop, so every window analysed is still on the
+  base grid (a window the file path has too) and the return is seamless; the
+  base-grid windows it passes over are counted
+  (:attr:`EngineStats.hop_skipped_windows`) and the hop in use is in
+  :meth:`Engine.stats` (``hop_s``) and :attr:`Engine.current_hop_s`.
 
 Results go to a bounded thread-safe :attr:`Engine.results` queue and to an
 optional ``on_result`` callback (called on the worker thread: a GUI turns it
@@ -78,6 +87,7 @@ from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
 from serlive.frame_cache import FrameCache, min_frame_batch
 from serlive.segments import LiveUtterances, Utterance
+from serlive.stream_hop import HopGovernor, HopPolicy
 from serlive.stream_results import EngineError, EngineStats, ModelLike, Result, StreamEnd
 from serlive.stream_run import Run, bounded_stop, put_newest, skip_backlog
 from serlive.stream_takes import Take, TakesMixin
@@ -125,6 +135,7 @@ class Engine(TakesMixin, UtterancesMixin):
         adapt: bool = False,
         utterances: bool = True,
         skip_silent: bool = False,
+        adaptive_hop: bool | HopPolicy = False,
     ) -> None:
         if model is None or isinstance(model, (str, Path)):
             from serlive.model import EmotionModel
@@ -180,6 +191,10 @@ class Engine(TakesMixin, UtterancesMixin):
         self.utterances: queue.Queue[Utterance] = queue.Queue(maxsize=1000)
         #: run the model only on windows that hold speech (a no-speech result has probabilities None)
         self.skip_silent = bool(skip_silent)
+        #: widen the hop while the worker is busy (realtime sources; None: the hop is fixed). Read at start.
+        self.hop_policy: HopPolicy | None = (
+            adaptive_hop if isinstance(adaptive_hop, HopPolicy) else HopPolicy() if adaptive_hop else None
+        )
 
     # --- control -------------------------------------------------------------------------
     def start(self, source: AudioSource) -> None:
@@ -199,6 +214,9 @@ class Engine(TakesMixin, UtterancesMixin):
             model_ring = RingBuffer(int(model_s * self.sample_rate))
         run = Run(source, capture, model_ring, FrameCache(self.extractor, self.n_window_frames))
         run.stats.sample_rate = self.sample_rate
+        run.stats.base_hop_s = run.stats.hop_s = self.hop_s
+        if self.hop_policy is not None and source.realtime:  # a file replayed at full speed gets every window
+            run.governor = HopGovernor(self.hop_policy, self.hop_s)
         if model_ring is not capture:
             run.resampler = soxr.ResampleStream(source.sample_rate, self.sample_rate, 1, dtype="float32")
         if self.segment_utterances:
@@ -269,11 +287,17 @@ class Engine(TakesMixin, UtterancesMixin):
         """Samples the source has delivered (at its own rate) in this stream."""
         return 0 if self._run is None else self._run.capture.written
 
+    @property
+    def current_hop_s(self) -> float:
+        """Seconds between the windows analysed now: the hop, or a wider one while busy (adaptive hop)."""
+        run = self._run
+        return self.hop_s * (1 if run is None else run.hop_factor)
+
     def stats(self) -> EngineStats:
         """A snapshot of the current (or last) stream's counters."""
         run = self._run
         if run is None:
-            return EngineStats(sample_rate=self.sample_rate)
+            return EngineStats(sample_rate=self.sample_rate, base_hop_s=self.hop_s, hop_s=self.hop_s)
         with run.stats_lock:
             s = run.stats
             snap = EngineStats(**{**s.__dict__, "latencies_s": list(run.latencies)})
@@ -375,10 +399,17 @@ class Engine(TakesMixin, UtterancesMixin):
         n = run.ring.written
         fh = self.features.hop_length
         last = run.next_start - self.hop  # the last regular window's start
+        if run.hop_factor > 1:  # the last ones may have been passed over by the widened hop
+            last = run.last_analysed
         start = (n - self.window) // fh * fh
         if n <= self.window or start <= last:
             return
-        result = self._window(run, start, index=last // self.hop + 1)
+        index = run.next_start // self.hop  # the number after the last regular window's
+        if start == run.last_hop_skipped:  # a window the widened hop passed over: analysed after all
+            index = start // self.hop
+            with run.stats_lock:
+                run.stats.hop_skipped_windows -= 1
+        result = self._window(run, start, index=index)
         if result is not None:
             self._publish(run, result)
             if run.utts is not None:
@@ -476,27 +507,77 @@ class Engine(TakesMixin, UtterancesMixin):
         return low if take is None else min(low, take.pos)
 
     def _analyse(self, run: Run, drop_late: bool) -> None:
-        """Analyse every complete window (only the newest when ``drop_late``)."""
+        """Analyse every complete window (only the newest when ``drop_late``; at a widened hop, every few)."""
         avail = run.ring.written
         while run.next_start + self.window <= avail:
             if drop_late:
                 newest = (avail - self.window) // self.hop * self.hop
                 if newest > run.next_start:
-                    with run.stats_lock:
-                        run.stats.dropped_windows += (newest - run.next_start) // self.hop
-                    run.next_start = newest
+                    self._skip_late(run, newest)
             start = run.next_start
             run.next_start += self.hop
+            if (start - run.hop_anchor) // self.hop % run.hop_factor:  # between the widened hop's windows
+                run.last_hop_skipped = start
+                with run.stats_lock:
+                    run.stats.hop_skipped_windows += 1
+                continue
+            t0, c0 = time.perf_counter(), time.thread_time()
             result = self._window(run, start)
             if result is None:
                 with run.stats_lock:
                     run.stats.dropped_windows += 1
                 continue
+            run.last_analysed = start
             self._publish(run, result)
             if run.utts is not None:
                 for u in run.utts.add(result):
                     self._publish_utterance(u)
+            if run.governor is not None:  # judged on the window's whole cost, publishing included
+                self._adapt_hop(run, start, time.perf_counter() - t0, time.thread_time() - c0)
         self._feed_utterances(run)
+
+    def _skip_late(self, run: Run, newest: int) -> None:
+        """Fallen behind: go on at the newest complete window, counting the windows passed over.
+
+        Late ones are ``dropped_windows``; at a widened hop, those between its windows would not
+        have been analysed anyway and are ``hop_skipped_windows``.  The widened hop then counts
+        on from the newest window, which is analysed next.
+        """
+        h, f = self.hop, run.hop_factor
+        first, last = run.next_start // h, newest // h - 1  # the base-grid windows passed over
+        a = run.hop_anchor // h
+        late = (last - a) // f - (first - 1 - a) // f  # those on the widened hop's grid
+        with run.stats_lock:
+            run.stats.dropped_windows += late
+            run.stats.hop_skipped_windows += last - first + 1 - late
+        run.next_start = run.hop_anchor = newest
+
+    def _adapt_hop(self, run: Run, start: int, seconds: float, cpu_s: float) -> None:
+        """After a window that took ``seconds``, ``cpu_s`` of them on a CPU: keep, widen or narrow the hop."""
+        assert run.governor is not None
+        speed = float(getattr(run.source, "speed", 1.0) or 1.0)  # a replay sped up has less time per hop
+        budget = self.hop_s / speed
+        # audio waiting: captured and not yet moved on, and complete windows not yet analysed
+        behind = (run.capture.written - run.cursor) / run.source.sample_rate
+        behind += max(0, run.ring.written - run.next_start - self.window) / self.sample_rate
+        end_s = (start + self.window) / self.sample_rate
+        with run.stats_lock:
+            if run.hop_factor > 1:
+                run.stats.widened_windows += 1
+        factor = run.governor.observe(end_s, seconds / budget, behind / self.hop_s, seconds, cpu_s)
+        if factor == run.hop_factor:
+            return
+        run.hop_factor = factor
+        run.hop_anchor = start  # the next window analysed is ``factor`` hops after this one
+        with run.stats_lock:
+            run.stats.hop_s = self.hop_s * factor
+            run.stats.hop_changes = run.governor.changes
+        log.info(
+            "analysing every %g s from %.1f s (%s)",
+            self.hop_s * factor,
+            end_s,
+            "busy" if factor > 1 else "caught up",
+        )
 
     def _window(self, run: Run, start: int, index: int | None = None) -> Result | None:
         end = start + self.window
@@ -539,7 +620,8 @@ class Engine(TakesMixin, UtterancesMixin):
             else:
                 run.smoothed = (a * run.smoothed + (1.0 - a) * probs).astype(np.float32)
         arrived = run.ring.arrival_time(end - 1)
-        latency = None if arrived is None else time.perf_counter() - arrived
+        now = time.perf_counter()
+        latency = None if arrived is None else now - arrived
         return Result(
             index=start // self.hop if index is None else index,
             start=start,
@@ -554,6 +636,7 @@ class Engine(TakesMixin, UtterancesMixin):
             speech_heard_s=0.0 if run.session is None else run.session.heard_s,
             new_speech_s=heard,
             quiet=quiet,
+            produced_at=now,
         )
 
     def _probabilities(self, run: Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:

@@ -58,6 +58,9 @@ class Result:
     #: silent because it is below the level gate (too quiet to judge); False for a loud window the
     #: voice-activity detector found no voice in (a tone, music, noise): the two say different things
     quiet: bool = False
+    #: ``time.perf_counter()`` when the engine made it (None if unknown); with :attr:`latency_s` it gives
+    #: the arrival of the window's last sample, so a consumer can measure the time until it is shown
+    produced_at: float | None = None
 
     @property
     def start_s(self) -> float:
@@ -127,6 +130,21 @@ class EngineStats:
     #: samples (at the source's rate) skipped at Start as stale: delivered faster than time allows
     stale_samples: int = 0
     latencies_s: list[float] = field(default_factory=list)
+    #: the hop asked for, in seconds (``Engine(hop_s=...)``)
+    base_hop_s: float = 0.0
+    #: the hop in use now: the base hop, or a multiple of it while the worker is busy (``adaptive_hop``)
+    hop_s: float = 0.0
+    #: times the adaptive hop widened or returned to the base hop
+    hop_changes: int = 0
+    #: windows analysed at the widened hop
+    widened_windows: int = 0
+    #: base-hop windows not analysed because the hop was widened (the late ones are ``dropped_windows``)
+    hop_skipped_windows: int = 0
+
+    @property
+    def widened(self) -> bool:
+        """The adaptive hop is wider than the base hop now (the worker is busy)."""
+        return self.hop_s > self.base_hop_s + 1e-9 and self.base_hop_s > 0
 
     @property
     def audio_s(self) -> float:
@@ -144,6 +162,11 @@ class EngineStats:
         med, p95 = self.latency_ms(50), self.latency_ms(95)
         lat = "n/a" if med is None or p95 is None else f"median {med:.1f} ms, p95 {p95:.1f} ms"
         extra = f", device overflows {self.device_overflows}" if self.device_overflows else ""
+        if self.hop_changes:  # the adaptive hop widened while the machine was busy
+            extra += (
+                f", hop changes {self.hop_changes} ({self.widened_windows} windows at the wider hop, "
+                f"{self.hop_skipped_windows} skipped)"
+            )
         return (
             f"{self.windows} windows over {self.audio_s:.1f} s, dropped windows {self.dropped_windows}, "
             f"dropped samples {self.dropped_samples}{extra}, latency {lat}"

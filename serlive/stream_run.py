@@ -24,6 +24,7 @@ from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
 from serlive.frame_cache import FrameCache
 from serlive.segments import LiveUtterances
+from serlive.stream_hop import HopGovernor
 from serlive.stream_results import EngineStats
 from serlive.stream_takes import Take
 
@@ -71,7 +72,14 @@ class Run:
         #: the last take that ended (its file is closed)
         self.last_take: Take | None = None
         self.cursor = 0  # capture samples moved on (resampled / recorded)
-        self.next_start = 0
+        self.next_start = 0  # the next window on the base hop's grid to analyse or skip
+        #: the adaptive hop (None: a fixed hop); the hop in base hops is ``hop_factor``, and while
+        #: it is over 1 the windows analysed are those ``hop_factor`` base hops apart from ``hop_anchor``
+        self.governor: HopGovernor | None = None
+        self.hop_factor = 1
+        self.hop_anchor = 0
+        self.last_analysed = -1  # start of the newest regular window analysed (-1: none yet)
+        self.last_hop_skipped = -1  # start of the newest window the widened hop passed over (-1: none)
         self.heard_to = 0  # end of the last analysed window: later samples are new to the session
         self.backlog_checked = False  # past the time a stale backlog at Start is looked for
         self.skipped = 0  # capture samples skipped as stale (delivered faster than the clock allows)

@@ -236,6 +236,7 @@ def test_live_view_updates_from_file_source(qtbot, model):
     qtbot.addWidget(view)
     view.show()
     y = np.concatenate([speechlike(4.0), np.zeros(SR * 4, np.float32), 0.999 * tone(300, 1.0, amp=1.0)])
+    view.adaptive_hop = False  # a window every 0.5 s, however busy the machine (counted below)
     assert view.start_source(FileSource(samples=y, realtime=True, speed=4.0))
     qtbot.waitUntil(lambda: view.engine is not None and not view.engine.running, timeout=20_000)
     qtbot.wait(100)
@@ -1592,6 +1593,7 @@ def test_record_starts_and_stops_takes_while_listening(qtbot, window, fake_mic, 
     statuses = _statuses(window)
     live.set_record_file(tmp_path / "take.wav")
     live.record_check.setChecked(False)
+    live.adaptive_hop = False  # a new window within the 0.6 s waited below, however busy the machine
     qtbot.mouseClick(live.start_button, Qt.MouseButton.LeftButton)
     assert live.engine is not None and live.engine.running and not live.engine.recording
     qtbot.waitUntil(lambda: live.results_seen >= 2, timeout=10_000)

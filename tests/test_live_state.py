@@ -10,7 +10,7 @@ import pytest
 
 from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS
-from serlive.gui.live_state import LiveState, clock, no_speech_text
+from serlive.gui.live_state import LiveState, clock, no_speech_text, strip_columns
 from serlive.stream import EngineStats, Result
 
 
@@ -101,3 +101,38 @@ def test_a_label_set_maps_the_kept_history_and_the_newest_result_and_switches_ba
     state.set_labelset(parse_labels("all", LABELS))  # all: the model's eight, as before
     assert state.labelset is None and state.shown(state.last) is state.last
     np.testing.assert_array_equal(state.curves()[1], p8)
+
+
+def test_status_line_says_a_widened_hop_and_nothing_at_the_base_hop():
+    """Issue 19, item 3: the engine analysing every 1 s while busy is said next to the device; at the
+    asked-for hop (or without an adaptive engine: no hop in its stats) the line is as before."""
+    state = LiveState(len(LABELS))
+    state.add([_result(0)])
+    busy = EngineStats(windows=3, base_hop_s=0.5, hop_s=1.0)
+    line = state.status_line(_engine(stats=lambda: busy), "Fake mic @ 16000 Hz")
+    assert line.startswith("Fake mic @ 16000 Hz  |  analysing every 1 s (busy)  |  decision latency")
+    calm = EngineStats(windows=3, base_hop_s=0.5, hop_s=0.5)
+    for st in (calm, EngineStats(windows=3)):
+        line = state.status_line(_engine(stats=lambda st=st: st), "Fake mic @ 16000 Hz")
+        assert "analysing" not in line and line.startswith("Fake mic @ 16000 Hz  |  decision latency")
+    # a stream that ended while busy: the last line says what happened, not what is going on
+    assert "analysing" not in state.status_line(_engine(stats=lambda: busy), "mic", final=True)
+
+
+def test_strip_columns_fill_the_base_hops_a_widened_window_stands_for():
+    """One column per base hop ending at the newest window: a window 1 s after the last (adaptive hop,
+    late windows) is repeated, so the strip stays under the curves; at the base hop, one per window."""
+    state = LiveState(len(LABELS))
+    state.add([_result(i, silent=(i == 1)) for i in range(3)])  # ends 3.0, 3.5, 4.0: the base hop
+    t, probs, silent = state.curves()
+    x0, cols, dark = strip_columns(t, probs, silent, 0.5)
+    assert x0 == pytest.approx(-1.5) and np.array_equal(dark, silent)
+    np.testing.assert_array_equal(cols, probs)
+    state.add([_result(i) for i in (4, 6, 7)])  # ends 5.0, 6.0, 6.5: two windows at the 1 s hop
+    t, probs, silent = state.curves()
+    x0, cols, dark = strip_columns(t, probs, silent, 0.5)
+    assert len(cols) == len(dark) == 8 and x0 == pytest.approx(-4.0)  # 8 columns of 0.5 s end at 0
+    np.testing.assert_array_equal(cols, probs[[0, 1, 2, 3, 3, 4, 4, 5]])
+    assert list(dark) == [False, True] + [False] * 6
+    x0, cols, dark = strip_columns(np.zeros(0), np.zeros((0, len(LABELS))), np.zeros(0, bool), 0.5)
+    assert len(cols) == len(dark) == 0

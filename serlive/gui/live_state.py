@@ -32,6 +32,31 @@ def no_speech_text(r: Any) -> str:
     )
 
 
+def strip_columns(
+    t: NDArray[np.float64], probs: NDArray[np.float64], silent: NDArray[np.bool_], step: float
+) -> tuple[float, NDArray[np.float64], NDArray[np.bool_]]:
+    """The rolling strip's columns from :meth:`LiveState.curves`: one per base hop, ending at the newest.
+
+    The strip is an image, one column ``step`` (the base hop) wide per window.  A window that came
+    more than a hop after the one before (analysed at the adaptive hop's 1 s, or after late windows
+    were dropped) stands for the columns since that one: it is repeated, so every column stays under
+    its own curve point instead of the strip drifting off the curves' time axis.  Returns the left edge
+    (seconds before the newest window's end), the columns' probabilities and their silent flags.
+    """
+    if len(t) == 0:
+        return -step, probs, silent
+    reps = np.ones(len(t), int)
+    reps[1:] = np.maximum(1, np.round(np.diff(t) / step)).astype(int)
+    return float(t[0]) - step, np.repeat(probs, reps, axis=0), np.repeat(silent, reps)
+
+
+def hop_text(stats: Any) -> str:
+    """What the status line says of the hop: the widened one while the engine is busy, else nothing."""
+    if not getattr(stats, "widened", False):
+        return ""
+    return f"  |  analysing every {stats.hop_s:g} s (busy)"
+
+
 def clock(seconds: float) -> str:
     """``m:ss.s`` (``h:mm:ss`` past an hour) for the recording length in the status bar."""
     if seconds >= 3600:
@@ -123,7 +148,11 @@ class LiveState:
         return f"  |  adapting to the voice: {min(self.heard_s, need):.0f} of {need:.0f} s of speech"
 
     def status_line(self, eng: Any, device: str, final: bool = False) -> str:
-        """The status bar's line: the take, the device, latency, losses, windows, adaptation."""
+        """The status bar's line: the take, the device, a widened hop, latency, losses, windows, adaptation.
+
+        A widened hop (the engine analyses every 1 s while the computer is busy) is said next to the
+        device, where a narrow window does not cut it off; at the asked-for hop nothing is added.
+        """
         st = eng.stats()
         lat = "n/a" if self.last_latency is None else f"{1000 * self.last_latency:.1f} ms"
         # losses the user should know of appear only when they happen, so the line stays short
@@ -137,7 +166,7 @@ class LiveState:
             if n
         )
         line = (
-            f"{device}  |  decision latency {lat}  |  "
+            f"{device}{'' if final else hop_text(st)}  |  decision latency {lat}  |  "
             f"dropped samples {st.dropped_samples}{losses}  |  windows {st.windows}"
             f"{self.adaptation_text(eng)}"
         )

@@ -45,7 +45,7 @@ from serlive.gui import messages
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
 from serlive.gui.live_devices import DeviceListMixin, pulse_source
 from serlive.gui.live_record import RecordMixin
-from serlive.gui.live_state import HISTORY_S, LiveState, no_speech_text
+from serlive.gui.live_state import HISTORY_S, LiveState, no_speech_text, strip_columns
 from serlive.gui.plots import (
     STRIP_AXIS_WIDTH,
     EmotionBars,
@@ -114,6 +114,11 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         #: the run's decisions, curves and status line (no widgets: tests drive it directly)
         self.state = LiveState(len(labels), HISTORY_S)
         self.frame_times: deque[float] = deque(maxlen=600)  #: seconds per tick, for the bench
+        #: seconds from each window's last sample arriving to the end of the tick that drew its result
+        #: (the engine's latency plus the wait for a tick and the tick's drawing), for the bench
+        self.screen_latencies: deque[float] = deque(maxlen=10_000)
+        #: the engine widens its hop to 1 s while the computer is busy (tests that count windows turn it off)
+        self.adaptive_hop = True
         self._spec_next_frame = 0
         self._level_pos = 0
         self._clip_until = 0.0
@@ -300,7 +305,10 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         """The model's frame hop: the hop is rounded to a multiple of it (0.01 s shipped, 0.02 s the CNN)."""
         self.frame_hop_s = float(seconds)
         ms = 1000 * self.frame_hop_s
-        self.hop_spin.setToolTip(f"Seconds between decisions (a multiple of the model's {ms:g} ms frame hop)")
+        self.hop_spin.setToolTip(
+            f"Seconds between decisions (a multiple of the model's {ms:g} ms frame hop); while the computer "
+            "is busy, a wider one (1 s for 0.5 s; the status bar says so)"
+        )
 
     def _fit_spectrogram(self, cfg: FeatureConfig) -> None:
         """Size the scrolling image for the model's bands and frame rate, label it in Hz."""
@@ -399,6 +407,7 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
                 record=record,
                 adapt=self.adapt_action.isChecked(),
                 skip_silent=True,  # no-speech windows are never drawn: no encoder for them (issue 19)
+                adaptive_hop=self.adaptive_hop,  # fewer windows while busy, each on time (issue 19)
             )
             self._extractor = self.engine.extractor
             self._fit_spectrogram(self._extractor.cfg)
@@ -480,6 +489,10 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         if ring is not None:
             self._draw_audio(ring, eng.sample_rate)
         self._ticks += 1
+        drawn = time.perf_counter()
+        for r in results:  # the arrival of the window's last sample is when it was made less its latency
+            if r.latency_s is not None and r.produced_at is not None:
+                self.screen_latencies.append(drawn - r.produced_at + r.latency_s)
         if self._ticks % 8 == 0 or ended is not None:  # 4 Hz: stats() copies the latency list
             self._update_status(eng, final=ended is not None)
         if ended is not None:
@@ -533,9 +546,11 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         for label, curve in zip(self.labels, self.prob_curves, strict=True):  # a label not shown: none
             shown = label in r.labels
             curve.setData(t if shown else [], probs[:, r.labels.index(label)] if shown else [])
-        # a column per window, from a hop before its end to its end (where its curve point is)
+        # a column per base hop, from a hop before a window's end to its end (where its curve point is);
+        # a window after a gap (the adaptive hop's 1 s, late windows) fills the columns since the last
         step = float(self.engine.hop_s) if self.engine is not None else 0.5
-        self.strip.set_windows(float(t[0]) - step, step, probs, silent)
+        x0, columns, dark = strip_columns(t, probs, silent, step)
+        self.strip.set_windows(x0, step, columns, dark)
 
     def _draw_audio(self, ring: Any, sr: int) -> None:
         written = ring.written
