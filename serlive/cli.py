@@ -333,6 +333,8 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             adapt=args.adapt,
             utterances=bool(getattr(args, "segments", False)),
             skip_silent=True,  # a no-speech line shows no probabilities: the encoder is not run for it
+            # a busy machine widens the hop to 1 s and back (stream_hop); a --hop the user chose stays
+            adaptive_hop=args.hop is None,
         )
     except ValueError as exc:
         print(f"serlive listen: {exc}", file=err)

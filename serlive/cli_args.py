@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--hop",
         type=_seconds,
         help="seconds between windows, a multiple of the model's frame hop (0.01 s for the shipped model, "
-        "0.02 s for serlive-cnn) (default: 0.5)",
+        "0.02 s for serlive-cnn) (default: 0.5, widened to 1 s while the machine is too busy; a hop "
+        "given here stays fixed)",
     )
     li.add_argument(
         "--smoothing",
