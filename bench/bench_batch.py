@@ -61,7 +61,7 @@ def main() -> int:
     print(f"CPU: {cpu['model']}; {cpu['cpus']} CPUs, {cpu['usable_cores']} usable; flags {cpu['flags']}")
     print(f"load average before: {cpu['load_average']}")
 
-    ref = EmotionModel(a.model)
+    ref = EmotionModel(a.model, invoke_batch=64)
     sr = ref.meta.features.sample_rate
     y = synthetic_speech(sr, 2.0 * a.windows + 4.0)
     plan = plan_signal(len(y), ref, batch=10**6, segment_windows=10**6)
@@ -74,7 +74,7 @@ def main() -> int:
     for t in threads:
         for b in batches:
             before = rss_mb()
-            m = EmotionModel(a.model, num_threads=t)
+            m = EmotionModel(a.model, num_threads=t, invoke_batch=b)
             m.predict(x[:b])
             arena[(b, t)] = rss_mb() - before
             models[(b, t)] = m

@@ -10,9 +10,14 @@ threads do without copying; for a folder each file is a task of its own, so noth
 needs sharing but the file name going out and the result coming back.
 
 How: this process analyses files on a thread of its own from the moment it starts, while
-``jobs - 1`` worker processes start beside it (a fresh interpreter each, ``spawn``: safe
-with the threads LiteRT and OpenBLAS may hold, and the same on every OS and in the
-PyInstaller executable).  Every worker, here or there, takes the next file in input
+``jobs - 1`` worker processes start beside it, each with a model of its own.  On Linux they
+are forked: a fork has every module this process imported and starts in milliseconds, where
+a fresh interpreter (``spawn``) spent about 0.6 s of a core on imports, most of what a second
+core gained on a folder of 240 clips.  They are forked before this process starts any thread
+of its own and while its interpreter runs single-threaded (one XNNPACK thread, one BLAS
+thread), so no lock is copied held.  Elsewhere (macOS, Windows: forking is unsafe or
+missing there) they are spawned, and the PyInstaller executable's entry calls
+``multiprocessing.freeze_support`` for that.  Every worker, here or there, takes the next file in input
 order as it becomes free, so a few long files among short ones do not leave a core idle.
 Each worker runs :func:`serlive.analysis.analyse_file`, the serial path, on its own
 model from the same file: the numbers are the serial ones, byte for byte, and pickling
@@ -47,8 +52,8 @@ if TYPE_CHECKING:
 #: files a worker may be given ahead of the earliest unfinished one (bounds the results held)
 AHEAD_PER_JOB = 4
 
-#: fewest files per job for which processes beat threads: a worker process takes about
-#: half a second to start (imports and its model), which a handful of clips does not repay
+#: fewest files per job for which processes beat threads: a worker process is not free to start
+#: (a fork and a model: ~50 ms; spawned: ~0.6 s of imports), which a handful of clips does not repay
 MIN_FILES_PER_JOB = 4
 
 # --- in a worker process -----------------------------------------------------------------
@@ -73,6 +78,11 @@ def _analyse_in_worker(path: str) -> Analysis | str:
 
 
 # --- in this process -----------------------------------------------------------------------
+def start_method() -> str:
+    """``fork`` on Linux (fast; see the module docstring), ``spawn`` elsewhere."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
 def use_processes(n_files: int, jobs: int) -> bool:
     """Whether a run of ``n_files`` files on ``jobs`` workers should use worker processes."""
     return jobs > 1 and n_files >= MIN_FILES_PER_JOB * jobs
@@ -101,10 +111,13 @@ class _Scheduler:
 
         self.executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=jobs - 1,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context(start_method()),
             initializer=_start_worker,
             initargs=(str(model.path), model.invoke_batch, options),
         )
+        # a forking pool starts all its processes at the first submit, in this thread: do it now,
+        # before this process has a second thread (the executor's own starts after the forks)
+        self.executor.submit(int)
         self.thread = threading.Thread(target=self._local, name="serlive-files-local", daemon=True)
         self.thread.start()
 
