@@ -223,6 +223,9 @@ def main() -> int:
         "rss_mb_start": round(rss[0][1], 1),
         "rss_mb_1min": round(after_1min[0], 1),
         "rss_mb_end": round(rss[-1][1], 1),
+        "rss_mb_max": round(max(m for _, m in rss), 1),
+        # one sample every 10 minutes (and the last): whether memory stays flat over a long run
+        "rss_mb_by_10min": [round(m, 1) for t, m in rss if int(t) % 600 < 10] + [round(rss[-1][1], 1)],
         "windows": None if stats is None else stats.windows,
         "dropped_samples": None if stats is None else stats.dropped_samples,
         "hop_policy": args.hop_policy,
