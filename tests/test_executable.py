@@ -175,6 +175,23 @@ def test_predict_json_same_as_source(folder_exe: Path, clip: Path, elsewhere: Pa
     assert proc.stdout == source_predict(clip, elsewhere)
 
 
+def test_predict_on_a_folder_with_worker_processes(folder_exe: Path, clip: Path, elsewhere: Path) -> None:
+    """A folder's files go to worker processes (``serlive.file_processes``): the frozen app starts them
+    and prints, in order, what one job prints."""
+    from serlive.file_processes import MIN_FILES_PER_JOB
+
+    folder = elsewhere / "many"
+    folder.mkdir(exist_ok=True)
+    for i in range(2 * MIN_FILES_PER_JOB):
+        (folder / f"clip_{i:02d}.wav").write_bytes(clip.read_bytes())
+    cmd = [str(folder_exe), "predict", "--format", "json", str(folder)]
+    one = run([*cmd, "--jobs", "1"], elsewhere)
+    two = run([*cmd, "--jobs", "2"], elsewhere)
+    assert one.returncode == two.returncode == 0, two.stderr
+    assert two.stdout == one.stdout and len(two.stdout.splitlines()) == 2 * MIN_FILES_PER_JOB
+    assert "Traceback" not in two.stderr
+
+
 def test_gui_offscreen_opens_the_file_and_quits(folder_exe: Path, clip: Path, elsewhere: Path) -> None:
     assert_opens_clip_offscreen(run, [str(folder_exe), str(clip)], elsewhere)
     assert sorted(p.name for p in folder_exe.parent.iterdir()) == ["_internal", "serlive"]
