@@ -66,7 +66,8 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: what one worker may need: the encoder's interpreter at a batch of 32 windows took ~250 MB, plus audio
+#: what one worker may need: a worker process held ~110 MB (its interpreter, one window a call, ~35 MB
+#: of it) on a folder of clips; the rest is room for a long file's audio and its frames
 WORKER_BYTES = 300 * 2**20
 
 
