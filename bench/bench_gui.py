@@ -162,7 +162,8 @@ def main() -> int:
     win.show()
     live = win.live
     live.adaptive_hop = args.hop_policy == "adaptive"
-    y = speech(args.seconds + 5)
+    # at most 5 minutes of signal, looped: an hour's array (230 MB) would be counted in the RSS
+    y = speech(min(args.seconds + 5, 300.0))
     rss: list[tuple[float, float]] = [(0.0, rss_mb())]
     repaint_ms: list[float] = []
     t_start = time.perf_counter()
@@ -191,7 +192,7 @@ def main() -> int:
     pacer.timeout.connect(sample)
     load = start_load(args.load)
     try:  # the busy loops end with the run, whatever happens to it
-        live.start_source(FileSource(samples=y, realtime=True))
+        live.start_source(FileSource(samples=y, realtime=True, loop=True))
         live.frame_times.clear()
         live.screen_latencies.clear()
         live.timer.timeout.disconnect()
