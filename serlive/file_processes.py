@@ -79,8 +79,14 @@ def _analyse_in_worker(path: str) -> Analysis | str:
 
 # --- in this process -----------------------------------------------------------------------
 def start_method() -> str:
-    """``fork`` on Linux (fast; see the module docstring), ``spawn`` elsewhere."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+    """``fork`` on Linux (fast; see the module docstring), ``spawn`` elsewhere.
+
+    Also ``spawn`` when this process already runs other Python threads (a caller other than
+    ``serlive predict``): a fork copies the locks they may hold, not the threads to release them.
+    """
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def use_processes(n_files: int, jobs: int) -> bool:

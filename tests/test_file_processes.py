@@ -115,3 +115,22 @@ def test_a_dead_worker_process_hands_its_files_back(folder, tiny_models, capfd):
     got += list(results)
     assert_same_results(got, serial)
     assert "a worker process ended unexpectedly" in capfd.readouterr().err
+
+
+def test_workers_are_forked_only_from_a_process_without_other_threads():
+    """``serlive predict`` forks (no other thread runs yet); a caller with threads of its own spawns."""
+    import sys
+    import threading
+
+    from serlive.file_processes import start_method
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        stop.set()
+        t.join()
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        assert start_method() == "fork"
