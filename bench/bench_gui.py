@@ -156,6 +156,9 @@ def main() -> int:
     from serlive.model import EmotionModel
 
     app = application()
+    from serlive.preload import _warm_up
+
+    _warm_up()  # as the app does on a thread once its window is up: the first tick does not import scipy.fft
     settings = QSettings(str(Path("/tmp") / "serlive-bench.ini"), QSettings.Format.IniFormat)
     win = MainWindow(EmotionModel(num_threads=1), settings=settings)
     win.resize(1280, 760)

@@ -235,7 +235,10 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         self.wave_plot.setXRange(-WAVE_S, 0, padding=0)
         self.wave_plot.setMouseEnabled(False, False)
         self.wave_plot.setLabel("left", "waveform")
-        self.wave_curve = self.wave_plot.plot(pen=pg.mkPen("#8ce99a", width=1))
+        # a bare curve: PlotDataItem's setData machinery (signals, dataset copies, finite checks) cost
+        # 0.4 ms of every 30 fps tick for an envelope that is always finite and never needs it
+        self.wave_curve = pg.PlotCurveItem(pen=pg.mkPen("#8ce99a", width=1), skipFiniteCheck=True)
+        self.wave_plot.addItem(self.wave_curve)
         grid.addWidget(self.wave_plot, 0, 0)
 
         self.spec_plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(ago=True)})
