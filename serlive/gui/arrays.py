@@ -6,6 +6,8 @@ pyqtgraph; :mod:`serlive.gui.plots` re-exports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -35,6 +37,75 @@ def envelope(y: NDArray[np.float32], n_bins: int) -> tuple[NDArray[np.float64], 
     centres = np.arange(bins, dtype=np.float64) * per + per / 2
     centres[-1] = (m + n) / 2
     return np.repeat(centres, 2), vals
+
+
+class RollingEnvelope:
+    """The min/max envelope of a stream's newest ``n_bins`` bins of ``per`` samples, kept up to date.
+
+    Why: the live waveform's envelope was made again from all of its 10 s (160 k samples) at every
+    30 fps tick, when about 530 samples were new.  Bins are aligned to the stream's absolute sample
+    index (bin ``k`` holds samples ``[k * per, (k + 1) * per)``), so a complete bin never changes and
+    each update reads only the samples since the last one; the newest, incomplete bin is made from
+    its samples each time, so the curve reaches the newest sample.
+    """
+
+    def __init__(self, n_bins: int, per: int) -> None:
+        self.n_bins, self.per = max(1, int(n_bins)), max(1, int(per))
+        self.reset()
+
+    def reset(self) -> None:
+        """A new stream: nothing held."""
+        self._lo = np.zeros(self.n_bins, np.float32)
+        self._hi = np.zeros(self.n_bins, np.float32)
+        self._next = 0  #: absolute index of the first bin not yet complete
+        self._held = 0  #: complete bins held (the newest ones)
+
+    def update(
+        self, read: Callable[[int, int], NDArray[np.float32] | None], written: int, capacity: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+        """``(x, values)``: 2 points per bin, ``x`` in samples relative to ``written`` (so <= 0).
+
+        ``read(start, n)`` gives samples ``[start, start + n)`` of the stream, or None when they are
+        gone (:meth:`serlive.audio.ring.RingBuffer.read`), for ``n`` up to ``capacity``; when they are
+        gone the envelope starts again from the newest samples it can read.
+        """
+        per = self.per
+        complete = written // per
+        first = max(self._next, complete - self.n_bins, complete - (capacity - per) // per)
+        if first > self._next:  # samples skipped: the bins held are not the ones before these
+            self._held = 0
+        if complete > first:
+            data = read(first * per, (complete - first) * per)
+            if data is None:  # overwritten while the view was away: what is left of the last n_bins
+                self.reset()
+                first = complete
+                for n in (min(self.n_bins, capacity // per) // 2, self.n_bins // 8, 1):
+                    data = read((complete - n) * per, n * per) if 0 < n <= complete else None
+                    if data is not None:
+                        first = complete - n
+                        break
+            if data is not None:
+                blocks = data.reshape(complete - first, per)
+                k = len(blocks)
+                if k >= self.n_bins:
+                    self._lo[:], self._hi[:] = blocks.min(axis=1), blocks.max(axis=1)
+                else:
+                    self._lo[:-k], self._hi[:-k] = self._lo[k:], self._hi[k:]
+                    self._lo[-k:], self._hi[-k:] = blocks.min(axis=1), blocks.max(axis=1)
+                self._held = min(self.n_bins, self._held + k)
+            self._next = complete
+        n = self._held
+        tail = read(complete * per, written - complete * per) if written > complete * per else None
+        extra = 0 if tail is None or len(tail) == 0 else 1
+        vals = np.empty(2 * (n + extra), np.float32)
+        vals[0 : 2 * n : 2] = self._lo[self.n_bins - n :]
+        vals[1 : 2 * n : 2] = self._hi[self.n_bins - n :]
+        centres = (np.arange(complete - n, complete, dtype=np.float64) * per + per / 2) - written
+        if extra:
+            assert tail is not None
+            vals[-2], vals[-1] = tail.min(), tail.max()
+            centres = np.append(centres, (complete * per - written) / 2)
+        return np.repeat(centres, 2), vals
 
 
 def downsample_columns(spec: NDArray[np.float32], max_cols: int) -> NDArray[np.float32]:

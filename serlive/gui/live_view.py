@@ -42,6 +42,7 @@ from serlive.audio.sources import (
 )
 from serlive.config import DEFAULT_FEATURES, FeatureConfig
 from serlive.gui import messages
+from serlive.gui.arrays import RollingEnvelope
 from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
 from serlive.gui.live_devices import DeviceListMixin, pulse_source
 from serlive.gui.live_record import RecordMixin
@@ -54,7 +55,6 @@ from serlive.gui.plots import (
     LevelMeter,
     TimeAxis,
     emotion_pen,
-    envelope,
     follow_labels,
     plain_menu,
     set_mel_axis,
@@ -67,6 +67,7 @@ from serlive.stream import Engine, Result
 
 FPS = 30
 SPEC_S = 10.0  #: seconds of scrolling spectrogram
+WAVE_BINS = 1000  #: min/max pairs across the live waveform (about one per pixel column)
 WAVE_S = SPEC_S  #: seconds of waveform shown: the same span, so the two read as one timeline
 CLIP_LEVEL = 0.99
 CLIP_HOLD_S = 1.0
@@ -121,6 +122,7 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         self.adaptive_hop = True
         self._spec_next_frame = 0
         self._level_pos = 0
+        self._wave_env: RollingEnvelope | None = None  # the waveform's envelope, made for each run
         self._clip_until = 0.0
         self._ticks = 0
         self._extractor: Any = None
@@ -464,6 +466,7 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         self.state.reset()
         self._spec_next_frame = 0
         self._level_pos = 0
+        self._wave_env = None
         self._clip_until = 0.0
         self._set_clip(False)
         self.level_bar.setValue(self.level_bar.minimum())
@@ -561,13 +564,15 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
             self._set_clip(time.monotonic() < self._clip_until)  # only the clip light's hold can change
             return
         n_wave = int(WAVE_S * sr)
-        start, y = ring.latest(n_wave)
-        x, v = envelope(y, 1000)
-        self.wave_curve.setData((x + start - written) / sr, v)
+        env = self._wave_env
+        if env is None or env.per != max(1, n_wave // WAVE_BINS):
+            env = self._wave_env = RollingEnvelope(WAVE_BINS, n_wave // WAVE_BINS)
+        x, v = env.update(ring.read, written, ring.capacity)  # from the samples since the last tick only
+        self.wave_curve.setData(x / sr, v)
         # level meter and clipping over the samples that arrived since the last tick
-        new = max(1, min(written - self._level_pos, len(y)))
+        new = max(1, min(written - self._level_pos, n_wave))
         self._level_pos = written
-        tail = y[-new:] if len(y) else y
+        _, tail = ring.latest(new)
         peak = float(np.max(np.abs(tail))) if len(tail) else 0.0
         db = 20 * np.log10(max(peak, 1e-6))
         self.level_bar.setValue(int(max(-60, min(0, db))))
