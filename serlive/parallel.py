@@ -164,6 +164,8 @@ class _Segment:
     lock: threading.Lock = field(default_factory=threading.Lock)
     windows: SegmentWindows | None = None
     left: int = 0
+    #: a worker is making the frames now (set and read holding the pool's ``cond``)
+    making: bool = False
 
 
 @dataclass
@@ -316,7 +318,7 @@ class _Pool:
                         self.cond.wait()
                     if self.stopping:
                         return
-                    index, seg, k = heapq.heappop(self.tasks)
+                    index, seg, k = self._next_task()
                     job = self.jobs[index]
                     self.busy += 1
                 try:
@@ -332,6 +334,28 @@ class _Pool:
                 self.error = exc
                 self.stopping = True
                 self.cond.notify_all()
+
+    def _next_task(self) -> tuple[int, int, int]:
+        """The earliest task, or, while another worker makes its segment's frames, the earliest that
+        need not wait for them (called holding ``cond``, with a task queued).
+
+        A 10-minute file is two segments of frames (240 and 60 windows): the second worker used to
+        wait about 0.2 s on the first segment's lock while the first made its frames; now it starts
+        the second segment meanwhile.  The results are the same: each batch is computed alike
+        whichever worker runs it, and they are put in order at the end.
+        """
+        skipped: list[tuple[int, int, int]] = []
+        chosen = None
+        while self.tasks:
+            task = heapq.heappop(self.tasks)
+            index, seg, _ = task
+            if seg < 0 or not self.jobs[index].segments[seg].making:
+                chosen = task
+                break
+            skipped.append(task)
+        for task in skipped[1 if chosen is None else 0 :]:
+            heapq.heappush(self.tasks, task)
+        return chosen if chosen is not None else skipped[0]
 
     def _load(self, job: _Job) -> None:
         assert job.path is not None
@@ -352,7 +376,13 @@ class _Pool:
         segment = job.segments[seg]
         with segment.lock:
             if segment.windows is None:
-                segment.windows = plan.segment(y, seg, self.model.extractor)
+                with self.cond:
+                    segment.making = True
+                try:
+                    segment.windows = plan.segment(y, seg, self.model.extractor)
+                finally:
+                    with self.cond:
+                        segment.making = False
             windows = segment.windows
         first = sum(len(g) for g in plan.segments[:seg])
         chunk = plan.segments[seg][k - first]

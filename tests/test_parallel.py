@@ -8,6 +8,7 @@ workers happen with short test signals.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -242,3 +243,30 @@ def test_kept_worker_models_are_made_once_for_many_files(tiny_models, monkeypatc
     barrier.reset()
     analyse_signal_parallel(y, model, jobs=2, **kw)  # without keep_models: a new one, not kept
     assert len(made) == 2
+
+
+def test_a_worker_does_not_wait_while_another_makes_a_segments_frames(tiny_models, monkeypatch):
+    """While one worker makes the first segment's frames, the other starts on a later segment."""
+    from serlive.analysis import SignalPlan
+
+    model = EmotionModel(tiny_models.int8)
+    y = spoken(30.0)
+    kw = {"segment_windows": 20, "batch": 4}  # 55 windows: segments of 20, 20 and 15
+    serial = analyse_signal(y, model, **kw)
+    real = SignalPlan.segment
+    first_ready = threading.Event()
+    early: list[int] = []  # segments whose batches ran before segment 0's frames were made
+
+    def slow_first(self, y, seg, extractor):
+        if seg == 0:
+            time.sleep(0.5)
+            out = real(self, y, seg, extractor)
+            first_ready.set()
+            return out
+        if not first_ready.is_set():
+            early.append(seg)
+        return real(self, y, seg, extractor)
+
+    monkeypatch.setattr(SignalPlan, "segment", slow_first)
+    assert_same_analysis(analyse_signal_parallel(y, model, jobs=2, **kw), serial)
+    assert early and early[0] == 1, early
