@@ -69,12 +69,17 @@ def _start_worker(model_path: str, invoke_batch: int | None, options: dict[str, 
     _worker["options"] = options
 
 
-def _analyse_in_worker(path: str) -> Analysis | str:
-    """One file's analysis, or why it could not be read (as the serial loop yields it)."""
+def analysis_or_reason(path: str | Path, model: EmotionModel, **options: Any) -> Analysis | str:
+    """One file's analysis, or, as a string, why it could not be read: what every path yields."""
     try:
-        return analyse_file(path, _worker["model"], **_worker["options"])
+        return analyse_file(path, model, **options)
     except AudioLoadError as exc:
         return exc.reason
+
+
+def _analyse_in_worker(path: str) -> Analysis | str:
+    """One file's result in a worker process, on its own model."""
+    return analysis_or_reason(path, _worker["model"], **_worker["options"])
 
 
 # --- in this process -----------------------------------------------------------------------
@@ -147,10 +152,7 @@ class _Scheduler:
                         self.cond.wait(0.1)
                     if self.stopping:
                         return
-                try:
-                    result: Analysis | str = analyse_file(self.paths[i], self.model, **self.options)
-                except AudioLoadError as exc:
-                    result = exc.reason
+                result = analysis_or_reason(self.paths[i], self.model, **self.options)
                 with self.cond:
                     self.results[i] = result
                     self.cond.notify_all()

@@ -43,13 +43,12 @@ from serlive.analysis import (
     WindowResult,
     _sink_for,
     analyse_batch,
-    analyse_file,
     finish_analysis,
     plan_signal,
 )
 from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
 from serlive.config import WindowConfig
-from serlive.file_processes import analyse_files_in_processes, use_processes
+from serlive.file_processes import analyse_files_in_processes, analysis_or_reason, use_processes
 from serlive.model import EmotionModel
 from serlive.segments import Segmenter
 from serlive.vad import SpeechDetector, default_detector, vad_enabled
@@ -439,17 +438,14 @@ def analyse_files(
         return
     if jobs <= 1:
         for path in paths:
-            try:
-                yield analyse_file(
-                    path,
-                    model,
-                    windows=windows,
-                    batch=batch,
-                    segment_windows=segment_windows,
-                    keep_embeddings=keep_embeddings,
-                )
-            except AudioLoadError as exc:
-                yield exc.reason
+            yield analysis_or_reason(
+                path,
+                model,
+                windows=windows,
+                batch=batch,
+                segment_windows=segment_windows,
+                keep_embeddings=keep_embeddings,
+            )
         return
     pool = _Pool(model, jobs, windows, batch, segment_windows, keep_embeddings, None)
     try:
