@@ -537,12 +537,8 @@ class EmotionModel:
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         if self._encode is not None:
-            y = np.concatenate(
-                [self._encode(**{self._in_name: part})["probabilities"] for part in self._slices(x)]
-            )
-        else:
-            y = np.concatenate([self._invoke(part) for part in self._slices(x)])
-        return _normalised(y)
+            return self.encode(x)[0]
+        return _normalised(np.concatenate([self._invoke(part) for part in self._slices(x)]))
 
 
 def _normalised(y: NDArray[np.floating]) -> NDArray[np.float32]:
