@@ -564,8 +564,8 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
             self._set_clip(time.monotonic() < self._clip_until)  # only the clip light's hold can change
             return
         n_wave = int(WAVE_S * sr)
-        env = self._wave_env
-        if env is None or env.per != max(1, n_wave // WAVE_BINS):
+        env = self._wave_env  # made for each run (_reset_display), at the run's rate
+        if env is None:
             env = self._wave_env = RollingEnvelope(WAVE_BINS, n_wave // WAVE_BINS)
         x, v = env.update(ring.read, written, ring.capacity)  # from the samples since the last tick only
         self.wave_curve.setData(x / sr, v)
