@@ -561,13 +561,13 @@ class Engine(TakesMixin, UtterancesMixin):
         behind = (run.capture.written - run.cursor) / run.source.sample_rate
         behind += max(0, run.ring.written - run.next_start - self.window) / self.sample_rate
         end_s = (start + self.window) / self.sample_rate
+        before = run.hop_factor
         with run.stats_lock:
-            if run.hop_factor > 1:
+            if before > 1:
                 run.stats.widened_windows += 1
         factor = run.governor.observe(end_s, seconds / budget, behind / self.hop_s, seconds, cpu_s)
-        if factor == run.hop_factor:
+        if factor == before:
             return
-        run.hop_factor = factor
         run.hop_anchor = start  # the next window analysed is ``factor`` hops after this one
         with run.stats_lock:
             run.stats.hop_s = self.hop_s * factor

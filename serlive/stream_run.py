@@ -76,7 +76,6 @@ class Run:
         #: the adaptive hop (None: a fixed hop); the hop in base hops is ``hop_factor``, and while
         #: it is over 1 the windows analysed are those ``hop_factor`` base hops apart from ``hop_anchor``
         self.governor: HopGovernor | None = None
-        self.hop_factor = 1
         self.hop_anchor = 0
         self.last_analysed = -1  # start of the newest regular window analysed (-1: none yet)
         self.last_hop_skipped = -1  # start of the newest window the widened hop passed over (-1: none)
@@ -99,6 +98,11 @@ class Run:
         self.callback_errors = 0
         self.utts: LiveUtterances | None = None  # the stream's utterances (None: not asked for)
         self.seg_fed = 0  # model-rate samples handed to ``utts``
+
+    @property
+    def hop_factor(self) -> int:
+        """The hop in base hops: the governor's (1 for a fixed hop)."""
+        return 1 if self.governor is None else self.governor.factor
 
 
 def skip_backlog(run: Run, hop: int) -> None:
