@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_jobs import cpu_description  # noqa: E402
 from bench_pipeline import synthetic_speech  # noqa: E402
 
-from serlive.analysis import plan_signal  # noqa: E402
+from serlive.files.analysis import plan_signal  # noqa: E402
 from serlive.model import EmotionModel  # noqa: E402
 
 

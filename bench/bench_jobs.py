@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_pipeline import espeak_speech, synthetic_speech  # noqa: E402
 
 from serlive.audio.io import AUDIO_EXTENSIONS  # noqa: E402
-from serlive.parallel import usable_cores  # noqa: E402
+from serlive.files.parallel import usable_cores  # noqa: E402
 
 SR = 16000
 FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")

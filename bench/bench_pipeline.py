@@ -46,8 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # runnable from a checkout without an install
     sys.path.insert(0, str(REPO))
 
-from serlive.analysis import analyse_file, analyse_signal  # noqa: E402
 from serlive.audio.io import load_audio  # noqa: E402
+from serlive.files.analysis import analyse_file, analyse_signal  # noqa: E402
 from serlive.model import EmotionModel, ModelError, default_model_path  # noqa: E402
 from serlive.windows import take_window  # noqa: E402
 

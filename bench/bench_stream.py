@@ -1,6 +1,6 @@
 """Benchmark of the live engine, headless (no GUI, no sound card needed).
 
-Two phases, each an :class:`serlive.stream.Engine` fed by a
+Two phases, each an :class:`serlive.live.engine.Engine` fed by a
 :class:`serlive.audio.sources.FileSource` that paces blocks of 20 ms like a
 microphone callback, with a consumer thread draining the result queue as
 ``serlive listen`` does:
@@ -57,8 +57,8 @@ for _p in (str(REPO), str(HERE)):
 from bench_pipeline import espeak_speech, synthetic_speech  # noqa: E402
 
 from serlive.audio.sources import FileSource  # noqa: E402
+from serlive.live.engine import Engine, EngineStats, StreamEnd  # noqa: E402
 from serlive.model import EmotionModel, ModelError, default_model_path  # noqa: E402
-from serlive.stream import Engine, EngineStats, StreamEnd  # noqa: E402
 from serlive.windows import window_starts  # noqa: E402
 
 

@@ -241,7 +241,7 @@ def main() -> int:
         )
         report[f"{name} splits"] = split
     # cost
-    from serlive.analysis import analyse_signal
+    from serlive.files.analysis import analyse_signal
     from serlive.model import EmotionModel
 
     reps = int(np.ceil(args.minutes * 60 * SR / len(y)))

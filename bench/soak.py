@@ -2,14 +2,14 @@
 
 A :class:`serlive.audio.sources.FileSource` paces blocks like a microphone
 (``realtime=True``) at ``--speed`` times real time into an
-:class:`serlive.stream.Engine` that also records to disk, while a consumer
+:class:`serlive.live.engine.Engine` that also records to disk, while a consumer
 thread drains the result queue as ``serlive listen`` does.  Afterwards:
 
 * **windows**: analysed vs expected, dropped windows and samples (must be 0);
 * **memory**: RSS sampled every ``--sample-every`` seconds of wall time; the
   growth after the warm-up (the first 10 % of the audio) must stay within
   ``--rss-bound-mb``;
-* **parity**: every window's probabilities vs :func:`serlive.analysis.analyse_signal`
+* **parity**: every window's probabilities vs :func:`serlive.files.analysis.analyse_signal`
   over the same samples (what ``serlive predict --timeline`` gives a file);
 * **recording**: the WAV the engine wrote vs the samples played, bit for bit
   (read back in blocks).
@@ -52,10 +52,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # runnable from a checkout without an install
     sys.path.insert(0, str(REPO))
 
-from serlive.analysis import analyse_signal  # noqa: E402
 from serlive.audio.sources import FileSource  # noqa: E402
+from serlive.files.analysis import analyse_signal  # noqa: E402
+from serlive.live.engine import Engine, Result, StreamEnd  # noqa: E402
 from serlive.model import EmotionModel  # noqa: E402
-from serlive.stream import Engine, Result, StreamEnd  # noqa: E402
 from serlive.windows import window_starts  # noqa: E402
 
 BLOCK_S = 10.0

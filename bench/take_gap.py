@@ -12,7 +12,7 @@ import time
 import soundfile as sf
 
 from serlive.audio.sources import MicrophoneSource
-from serlive.stream import Engine
+from serlive.live.engine import Engine
 from tests.test_analysis import StubModel
 
 out = sys.argv[1]

@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from serlive.analysis import analyse_signal  # noqa: E402
 from serlive.audio.io import load_audio, resample  # noqa: E402
+from serlive.files.analysis import analyse_signal  # noqa: E402
 from serlive.model import EmotionModel  # noqa: E402
 from serlive.train import augment  # noqa: E402
 from serlive.train.corpora import default_data_root, load_corpus  # noqa: E402

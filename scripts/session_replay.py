@@ -3,7 +3,7 @@
 For each held-out speaker (the shipped model's validation speakers by default:
 never trained on), the speaker's clips are shuffled and joined with 0.3 s
 pauses into one stream of ``--seconds`` seconds, which the live
-:class:`serlive.stream.Engine` analyses twice (0.5 s hop, no smoothing), once
+:class:`serlive.live.engine.Engine` analyses twice (0.5 s hop, no smoothing), once
 with adaptation on and once off.  Each voiced window is scored against the
 clip under its centre (calm and neutral stand for each other where the corpus
 has only one of them, as in the protocol), and windows are counted separately
@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from serlive.audio.io import load_audio  # noqa: E402
 from serlive.audio.sources import FileSource  # noqa: E402
 from serlive.config import LABELS  # noqa: E402
+from serlive.live.engine import Engine, Result  # noqa: E402
 from serlive.model import EmotionModel  # noqa: E402
-from serlive.stream import Engine, Result  # noqa: E402
 from serlive.train.corpora import default_data_root, load_all  # noqa: E402
 from serlive.train.protocol import app_correct  # noqa: E402
 

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from serlive.analysis import Analysis
+    from serlive.results import Analysis
 
 PRESETS: dict[str, tuple[str, ...]] = {
     "basic": ("neutral", "happy", "sad", "angry"),

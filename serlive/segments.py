@@ -45,8 +45,8 @@ from serlive.vad import CHUNK, CHUNK_HOP, SAMPLE_RATE, SpeechDetector, default_d
 from serlive.windows import take_window
 
 if TYPE_CHECKING:
-    from serlive.analysis import Analysis, WindowResult
     from serlive.model import EmotionModel
+    from serlive.results import Analysis, WindowResult
 
 FloatArray = NDArray[np.float32]
 

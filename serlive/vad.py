@@ -1,6 +1,6 @@
 """Voice-activity detection: does a 3 s window hold speech, or only tones, music, noise or typing?
 
-The loudness gate (:func:`serlive.analysis.is_silent`) only knows "quiet" from "loud", so a
+The loudness gate (:func:`serlive.files.analysis.is_silent`) only knows "quiet" from "loud", so a
 300 Hz square wave got an emotion ("sad 24 %").  This module adds a real voice-activity
 detector behind it: **Silero VAD v6.2**, a 0.3 M-parameter network (STFT magnitude → four
 1-D convolutions → one LSTM cell → sigmoid) that gives the probability of speech in each
@@ -71,6 +71,16 @@ _GGML_MAGIC = 0x67676D6C
 _STFT_N = 256
 _STFT_HOP = 128
 _PAD = 64
+
+
+def is_silent(rms_db: NDArray[np.float32], threshold_dbfs: float) -> bool:
+    """A window is silent when even its loudest 20 ms frame is below the threshold.
+
+    The cheap first step of speech detection: it costs nothing, so the
+    voice-activity detector below runs only on windows that pass it.  On its
+    own it let through every loud tone, noise and chord.
+    """
+    return len(rms_db) == 0 or float(rms_db.max()) < threshold_dbfs
 
 
 class VadError(Exception):
@@ -358,7 +368,7 @@ def speech_windows(
 
     ``windows`` may be None when no window is loud (nothing to look at).
 
-    ``loud[i]`` is the loudness gate's verdict (:func:`serlive.analysis.is_silent` negated);
+    ``loud[i]`` is the loudness gate's verdict (:func:`serlive.files.analysis.is_silent` negated);
     windows below it are no speech without running the network.  The others are speech
     when at least ``cfg.vad_min_fraction`` of their chunks have a speech probability of at
     least ``cfg.vad_threshold``.

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serlive.analysis import analyse_file, analyse_signal, is_silent
 from serlive.config import LABELS, FeatureConfig, WindowConfig
+from serlive.files.analysis import analyse_file, analyse_signal, is_silent
 from serlive.model import ModelMetadata
 from serlive.windows import take_window, window_starts
 from tests.conftest import SR, speechlike, spoken

@@ -34,8 +34,8 @@ import soxr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serlive.analysis import analyse_signal
 from serlive.audio.io import MAX_ABS_SAMPLE, AudioLoadError, load_audio
+from serlive.files.analysis import analyse_signal
 from serlive.model import EmotionModel
 from serlive.windows import window_starts
 from tests.conftest import REPO, SR, spoken
@@ -632,7 +632,7 @@ import sys, threading, time
 import numpy as np
 from serlive.model import EmotionModel
 from serlive.audio.io import load_audio
-from serlive.analysis import analyse_signal
+from serlive.files.analysis import analyse_signal
 from serlive.gui.file_model import WAVE_BINS, display_spectrogram
 from serlive.gui.plots import envelope
 

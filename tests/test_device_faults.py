@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serlive import cli
 from serlive.audio.sources import AudioDeviceError, FileSource, MicrophoneSource
-from serlive.stream import Engine, EngineStats, StreamEnd
+from serlive.cli import commands as cli
+from serlive.live.engine import Engine, EngineStats, StreamEnd
 from tests.conftest import REPO, speechlike
 from tests.fake_sounddevice import FakeSoundDevice, device
 from tests.test_analysis import StubModel
@@ -158,7 +158,7 @@ NULL_SINK_ARGS = f"sink_name={SINK} rate=16000 channels=1 format=s16le"
 CHILD = r"""
 import json, sys, time
 from serlive.audio.sources import AudioDeviceError, MicrophoneSource
-from serlive.stream import Engine
+from serlive.live.engine import Engine
 from tests.test_analysis import StubModel
 
 def say(**kw):

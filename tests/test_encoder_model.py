@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from serlive.adaptation import AdaptationConfig
-from serlive.analysis import analyse_file, analyse_signal
 from serlive.config import LABELS, WHISPER_FEATURES
+from serlive.files.analysis import analyse_file, analyse_signal
 from serlive.model import EmotionModel, ModelError
 
 pytest.importorskip("tensorflow")
@@ -277,7 +277,7 @@ def test_a_blended_session_shows_the_mean_of_both_heads(encoder_model):
     into the adapted head's by that share (the shipped model has blend 0.5)."""
     import dataclasses
 
-    from serlive.analysis import adapt_to_session, analyse_signal
+    from serlive.files.analysis import adapt_to_session, analyse_signal
     from serlive.model import EmotionModel
     from tests.conftest import spoken
 

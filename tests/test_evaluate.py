@@ -43,7 +43,7 @@ def test_evaluate_all_corpora(parser_corpus, tiny_models, tmp_path, capsys):
 
 
 def test_evaluate_predictions_match_the_predict_path(parser_corpus, tiny_models, tmp_path, capsys):
-    from serlive.analysis import analyse_file
+    from serlive.files.analysis import analyse_file
 
     out = tmp_path / "ev"
     assert main(["evaluate", "--model", str(tiny_models.int8), "--data", str(parser_corpus.root),

@@ -176,9 +176,9 @@ def test_predict_json_same_as_source(folder_exe: Path, clip: Path, elsewhere: Pa
 
 
 def test_predict_on_a_folder_with_worker_processes(folder_exe: Path, clip: Path, elsewhere: Path) -> None:
-    """A folder's files go to worker processes (``serlive.file_processes``): the frozen app starts them
+    """A folder's files go to worker processes (``serlive.files.processes``): the frozen app starts them
     and prints, in order, what one job prints."""
-    from serlive.file_processes import MIN_FILES_PER_JOB
+    from serlive.files.processes import MIN_FILES_PER_JOB
 
     folder = elsewhere / "many"
     folder.mkdir(exist_ok=True)
@@ -204,7 +204,7 @@ def test_desktop_entry_runs_the_executable(folder_exe: Path, elsewhere: Path) ->
     xdg = elsewhere / "xdg"
     proc = run([str(folder_exe), "--install-desktop-entry"], elsewhere, timeout=60, XDG_DATA_HOME=str(xdg))
     assert proc.returncode == 0, proc.stderr
-    entry = read_entry(xdg / "applications" / "serlive.desktop")
+    entry = read_entry(xdg / "applications" / "serlive.cli.desktop")
     assert split_exec(entry["Exec"]) == [str(folder_exe), "%F"]
     icon = xdg / "icons" / "hicolor" / "scalable" / "apps" / "serlive.svg"
     assert icon.read_bytes() == (REPO / "serlive" / "gui" / "icon.svg").read_bytes()

@@ -1,4 +1,4 @@
-"""A folder on worker processes (``serlive.file_processes``): the serial results, in input order.
+"""A folder on worker processes (``serlive.files.processes``): the serial results, in input order.
 
 The serial loop (``--jobs 1``) is the reference: every number equal bit for bit,
 unreadable files giving the same reason in the same place, and a worker process
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import serlive.parallel as parallel
-from serlive.analysis import Analysis
+import serlive.files.parallel as parallel
 from serlive.cli import main
-from serlive.file_processes import MIN_FILES_PER_JOB, analyse_files_in_processes, use_processes
+from serlive.files.analysis import Analysis
+from serlive.files.parallel import analyse_files
+from serlive.files.processes import MIN_FILES_PER_JOB, analyse_files_in_processes, use_processes
 from serlive.model import EmotionModel
-from serlive.parallel import analyse_files
 from tests.conftest import SR, spoken, write_audio
 from tests.test_parallel import assert_same_analysis
 
@@ -122,7 +122,7 @@ def test_workers_are_forked_only_from_a_process_without_other_threads():
     import sys
     import threading
 
-    from serlive.file_processes import start_method
+    from serlive.files.processes import start_method
 
     stop = threading.Event()
     t = threading.Thread(target=stop.wait)

@@ -161,7 +161,7 @@ def test_an_interrupted_fine_tune_resumes_where_it_stopped(tmp_path):
     want = block_model(weights, 149, fit_probe_again(ap, train, cfg))
     np.testing.assert_allclose(pooled(probe, ap, train), pooled(want, ap, train), atol=1e-5)
     # fine-tuning moved block 3 (else the test would prove nothing)
-    from serlive.train.finetune import block_weights
+    from serlive.train.finetune_model import block_weights
 
     moved = block_weights(whole)
     assert any(np.abs(moved[k] - weights[k]).max() > 1e-6 for k in moved)

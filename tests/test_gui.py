@@ -20,8 +20,8 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 
-from serlive import cli
 from serlive.audio.sources import AudioDeviceError, FileSource, InputDevice
+from serlive.cli import commands as cli
 from serlive.model import EmotionModel
 from tests.conftest import SR, speechlike, spoken, tone
 
@@ -351,7 +351,7 @@ def test_live_records_to_file(qtbot, model, tmp_path):
 
 
 def test_segmented_analysis_equals_whole_file(model):
-    from serlive.analysis import analyse_signal
+    from serlive.files.analysis import analyse_signal
     from serlive.gui.file_model import analyse_in_segments
 
     y = np.concatenate([speechlike(7.0, seed=1), np.zeros(SR * 3, np.float32), speechlike(5.3, seed=2)])

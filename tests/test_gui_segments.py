@@ -115,7 +115,7 @@ def test_panel_clears_for_the_next_file_and_says_when_there_is_no_speech(qtbot, 
 def test_live_panel_lists_the_last_utterances_newest_first(qtbot, tiny_models):
     from serlive.audio.sources import FileSource
     from serlive.gui.segments_table import LiveUtterancesPanel
-    from serlive.stream import Engine
+    from serlive.live.engine import Engine
 
     class Live:  # what the panel reads of the live view: its current engine
         engine = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from serlive.analysis import Analysis, WindowResult
 from serlive.config import LABELS
 from serlive.labelsets import LabelSetError, parse_labels, view, view_analysis
+from serlive.results import Analysis, WindowResult
 from serlive.segments import Utterance
 
 

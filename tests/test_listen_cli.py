@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from serlive import cli
 from serlive.audio import sources
 from serlive.audio.sources import NO_DEVICE_MESSAGE, AudioDeviceError, FileSource
+from serlive.cli import commands as cli
 from serlive.config import LABELS
 from tests.conftest import REPO, SR, speechlike, spoken
 from tests.fake_sounddevice import FakeSoundDevice, device

@@ -243,7 +243,7 @@ def test_devices_lists_the_pulse_devices(virtual_mic):
 TAKES_CHILD = """
 import json, subprocess, sys, time
 from serlive.audio.sources import MicrophoneSource
-from serlive.stream import Engine
+from serlive.live.engine import Engine
 from tests.test_analysis import StubModel
 
 clip, out, sink = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -15,7 +15,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
 from serlive.config import LABELS
-from serlive.stream import EngineStats, Result
+from serlive.live.engine import EngineStats, Result
 
 
 def _result(i: int) -> Result:

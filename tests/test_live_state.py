@@ -11,7 +11,7 @@ import pytest
 from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS
 from serlive.gui.live_state import LiveState, clock, no_speech_text, strip_columns
-from serlive.stream import EngineStats, Result
+from serlive.live.engine import EngineStats, Result
 
 
 def _result(i: int, silent: bool = False, quiet: bool = False, heard: float = 0.0) -> Result:

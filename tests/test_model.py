@@ -453,8 +453,8 @@ def _bad_models(tiny_models, tmp_path: Path) -> dict[str, tuple[Path, str]]:
 @pytest.mark.parametrize("command", ["predict", "listen"])
 def test_bad_models_give_one_clear_line_from_the_cli(tiny_models, tmp_path, capsys, monkeypatch, command):
     """Each bad model: exit 2, nothing on stdout, one ``serlive`` line naming the file and the problem."""
-    from serlive import cli
     from serlive.audio import sources
+    from serlive.cli import commands as cli
 
     def no_device():
         raise AssertionError("a bad model must be refused before any device is opened")
@@ -479,8 +479,8 @@ def test_the_shipped_model_still_works_after_a_bad_one(tmp_path, capsys, monkeyp
     """A bad --model changes nothing for the next run: the default (shipped) model loads and predicts."""
     import soundfile as sf
 
-    from serlive import cli
     from serlive.audio import sources
+    from serlive.cli import commands as cli
     from tests.fake_sounddevice import FakeSoundDevice, device
 
     clip = tmp_path / "clip.wav"

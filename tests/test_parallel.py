@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import serlive.parallel as parallel
-from serlive.analysis import Analysis, analyse_signal
+import serlive.files.parallel as parallel
 from serlive.cli import main
+from serlive.files.analysis import Analysis, analyse_signal
+from serlive.files.parallel import analyse_files, analyse_signal_parallel, usable_cores
 from serlive.model import EmotionModel
-from serlive.parallel import analyse_files, analyse_signal_parallel, usable_cores
 from tests.conftest import SR, spoken, write_audio
 
 
@@ -247,7 +247,7 @@ def test_kept_worker_models_are_made_once_for_many_files(tiny_models, monkeypatc
 
 def test_a_worker_does_not_wait_while_another_makes_a_segments_frames(tiny_models, monkeypatch):
     """While one worker makes the first segment's frames, the other starts on a later segment."""
-    from serlive.analysis import SignalPlan
+    from serlive.files.analysis import SignalPlan
 
     model = EmotionModel(tiny_models.int8)
     y = spoken(30.0)

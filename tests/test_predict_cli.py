@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from serlive.analysis import analyse_file
 from serlive.cli import main
 from serlive.config import LABELS
+from serlive.files.analysis import analyse_file
 from serlive.model import EmotionModel
 from tests.conftest import REPO, SR, speechlike, spoken, write_audio
 
@@ -269,9 +269,9 @@ def test_usage_errors(capsys, monkeypatch):
         main(["predict", "x.wav", "--format", "xml"])
     capsys.readouterr()
     # no arguments opens the desktop app (the GUI itself is tested in test_gui.py)
-    import serlive.cli
+    import serlive.cli.commands
 
-    monkeypatch.setattr(serlive.cli, "cmd_gui", lambda args: 7)
+    monkeypatch.setattr(serlive.cli.commands, "cmd_gui", lambda args: 7)
     assert main([]) == 7
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serlive import cli
 from serlive.audio.sources import FileSource
+from serlive.cli import commands as cli
 from serlive.cli import main
 from serlive.config import LABELS
 from serlive.segments import clock

@@ -59,7 +59,7 @@ CHILD = """
 import sys
 import numpy as np
 from serlive.audio.sources import FileSource
-from serlive.stream import Engine
+from serlive.live.engine import Engine
 from tests.test_analysis import StubModel
 
 y = np.load(sys.argv[1])
@@ -116,7 +116,7 @@ def test_long_resampled_stream_is_recorded_sample_for_sample(tmp_path: Path):
     import soxr
 
     from serlive.audio.sources import FileSource
-    from serlive.stream import Engine, StreamEnd
+    from serlive.live.engine import Engine, StreamEnd
     from tests.test_analysis import StubModel
 
     y48 = np.tile(speechlike(10.0, sr=48000, seed=2), 30)
@@ -138,7 +138,7 @@ def test_long_resampled_stream_is_recorded_sample_for_sample(tmp_path: Path):
 LISTEN_CHILD = """
 import sys
 import numpy as np
-from serlive import cli
+from serlive.cli import commands as cli
 from serlive.audio import sources
 from tests.fake_sounddevice import FakeSoundDevice, device
 
@@ -188,7 +188,7 @@ def test_listen_record_killed_loses_at_most_one_flush_interval(tmp_path: Path):
 def _mic_engine(tmp_path: Path, rate: int = SR, **kw):
     """An engine recording a fake microphone that plays a known, non-repeating signal in real time."""
     from serlive.audio.sources import MicrophoneSource
-    from serlive.stream import Engine
+    from serlive.live.engine import Engine
     from tests.fake_sounddevice import FakeSoundDevice, device
     from tests.test_analysis import StubModel
 
@@ -260,7 +260,7 @@ def test_takes_start_and_stop_on_a_running_stream_at_the_press(tmp_path: Path, r
     0.3-1.9 s late: the first word was lost.  Here each take is the stream's samples from the one that
     arrived at start_take to the one at stop_take, each to its own numbered file, while the windows
     keep coming."""
-    from serlive.stream import EngineError
+    from serlive.live.engine import EngineError
 
     sd, eng, mic = _mic_engine(tmp_path, rate)
     eng.record = None  # listening only; takes are started by hand

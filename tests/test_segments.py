@@ -11,9 +11,9 @@ import itertools
 import numpy as np
 import pytest
 
-from serlive.analysis import Analysis, WindowResult
 from serlive.audio.io import load_audio
 from serlive.config import SegmentConfig
+from serlive.results import Analysis, WindowResult
 from serlive.segments import (
     Segment,
     Segmenter,
@@ -259,7 +259,7 @@ def test_centred_window_stays_inside_the_signal():
 
 def test_model_centred_labels_a_short_utterance_from_the_window_around_it(tiny_models, tmp_path):
     """The file path end to end on the tiny model: a short word between silences gets one centred window."""
-    from serlive.analysis import analyse_signal
+    from serlive.files.analysis import analyse_signal
     from serlive.model import EmotionModel
     from serlive.segments import model_centred, utterances
     from serlive.windows import take_window
@@ -300,8 +300,8 @@ def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_
     conversation, tiny_models, model_name
 ):
     """Fed by analyse_signal (its window rule's chunk probabilities), the segments are the same."""
-    from serlive.analysis import analyse_signal
     from serlive.config import WindowConfig
+    from serlive.files.analysis import analyse_signal
     from serlive.model import EmotionModel
     from serlive.segments import complete
 
@@ -330,9 +330,9 @@ def test_the_parallel_analysis_feeds_the_segmenter_the_serial_calls(conversation
     The viewer analyses on every core; its segmenter is fed in batch order from the caller's
     thread, so it must end where the standalone rule and the serial feed end.
     """
-    from serlive.analysis import analyse_signal
+    from serlive.files.analysis import analyse_signal
+    from serlive.files.parallel import analyse_signal_parallel
     from serlive.model import EmotionModel
-    from serlive.parallel import analyse_signal_parallel
     from serlive.segments import complete
 
     y, _ = conversation
@@ -370,11 +370,11 @@ def test_live_engine_gives_the_file_paths_utterances(conversation, tiny_models):
     Same samples, same 0.5 s windows (the tiny model's file hop is the live one), the same rule:
     equal boundaries, and probabilities equal to the file path's (overlap means and centred windows).
     """
-    from serlive.analysis import analyse_signal
     from serlive.audio.sources import FileSource
+    from serlive.files.analysis import analyse_signal
+    from serlive.live.engine import Engine
     from serlive.model import EmotionModel
     from serlive.segments import utterances
-    from serlive.stream import Engine
 
     y, _ = conversation
     y = np.concatenate([y, np.zeros(2 * SR, np.float32)])  # a centred window for the last one too

@@ -1,6 +1,6 @@
 """Long run: 10 simulated minutes of live audio through the engine (the hour is ``bench/soak.py``).
 
-Real-time-paced blocks at 6x into an :class:`~serlive.stream.Engine` that
+Real-time-paced blocks at 6x into an :class:`~serlive.live.engine.Engine` that
 records to disk, with the shipped model.  Asserts behaviour, not timing: every
 window analysed (none dropped or discarded), each equal to the file path's
 result for the same samples, the recording equal to the samples played, and

@@ -21,7 +21,7 @@ from serlive.audio.sources import (
     load_backend,
     resolve_input_device,
 )
-from serlive.stream import Engine, StreamEnd
+from serlive.live.engine import Engine, StreamEnd
 from tests.conftest import SR, speechlike
 from tests.fake_sounddevice import FakeSoundDevice, device
 from tests.test_analysis import StubModel

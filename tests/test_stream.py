@@ -16,13 +16,13 @@ import pytest
 import soundfile as sf
 import soxr
 
-from serlive.analysis import analyse_file, analyse_signal
 from serlive.audio.io import load_audio
 from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import FileSource, ThreadedSource
 from serlive.config import LABELS, WindowConfig
+from serlive.files.analysis import analyse_file, analyse_signal
+from serlive.live.engine import Engine, EngineError, Result, StreamEnd
 from serlive.model import EmotionModel
-from serlive.stream import Engine, EngineError, Result, StreamEnd
 from serlive.windows import window_starts
 from tests.conftest import SR, noise, speechlike, spoken, tone
 from tests.test_analysis import StubModel
@@ -193,7 +193,7 @@ def test_parity_with_predict_timeline_on_the_int8_model(tiny_models, make_audio)
     # the issue asks for equality within int8 rounding ...
     np.testing.assert_allclose(got, want, rtol=0, atol=2 / 256)
     # ... and with frames computed in batches above OpenBLAS's small-matrix size they are identical
-    np.testing.assert_array_equal(got, want, err_msg="see serlive.stream.min_frame_batch")
+    np.testing.assert_array_equal(got, want, err_msg="see serlive.live.engine.min_frame_batch")
 
 
 def test_resampled_source_gives_the_resampled_files_windows():
@@ -558,7 +558,7 @@ def test_adaptation_counts_the_speech_heard_not_a_hop_per_voiced_window():
     because every voiced window (any window holding a little of a burst) added a whole hop.  Now a
     window adds the speech in the samples it brought, so the total is at most the speech played, and the
     file path (``predict --session``) counts the same as the live engine."""
-    from serlive.analysis import adapt_to_session
+    from serlive.files.analysis import adapt_to_session
 
     y = np.concatenate([np.concatenate([spoken(1.0, start_s=1.2 * k), silence(4.0)]) for k in range(5)])
     model = AdaptingModel(min_speech_s=1000.0)

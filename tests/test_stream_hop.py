@@ -1,4 +1,4 @@
-"""The live engine's adaptive hop (``Engine(adaptive_hop=...)``, :mod:`serlive.stream_hop`).
+"""The live engine's adaptive hop (``Engine(adaptive_hop=...)``, :mod:`serlive.live.hop`).
 
 The governor's rule is tested with numbers (no clock); the engine with a model whose predict
 sleeps while a flag is set, replayed in real time: the hop widens to 1 s while it is slow and
@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 
 from serlive.audio.sources import FileSource
-from serlive.stream import Engine, Result
-from serlive.stream_hop import HopGovernor, HopPolicy
+from serlive.live.engine import Engine, Result
+from serlive.live.hop import HopGovernor, HopPolicy
 from serlive.windows import window_starts
 from tests.conftest import SR, speechlike
 from tests.test_analysis import StubModel

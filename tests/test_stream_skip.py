@@ -10,8 +10,8 @@ import json
 
 import numpy as np
 
+from serlive.live.engine import Engine
 from serlive.model import EmotionModel
-from serlive.stream import Engine
 from tests.test_analysis import StubModel
 from tests.test_stream import AdaptingModel, run_fast, speech_with_pauses
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from scipy import signal as sps
 
-from serlive.analysis import analyse_signal, is_silent
 from serlive.cli import main
 from serlive.config import DEFAULT_FEATURES, WindowConfig
 from serlive.features import frame_rms_dbfs
+from serlive.files.analysis import analyse_signal, is_silent
+from serlive.live.engine import Engine
 from serlive.model import ModelMetadata
-from serlive.stream import Engine
 from serlive.vad import (
     CHUNK,
     CHUNK_HOP,

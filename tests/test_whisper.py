@@ -111,9 +111,9 @@ def test_keras_encoder_matches_ctranslate2():
 def test_embedding_windows_are_the_windows_the_app_cuts():
     """``embed.clip_windows`` slices one computation of the clip's frames: each window must still equal
     the features of that window alone, and its silence flag the level gate's on that window."""
-    from serlive.analysis import is_silent
     from serlive.features import FeatureExtractor, frame_rms_dbfs
     from serlive.train.embed import EmbedConfig, clip_windows
+    from serlive.vad import is_silent
     from serlive.windows import take_window, window_starts
     from tests.conftest import spoken
 

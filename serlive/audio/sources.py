@@ -5,7 +5,7 @@ into a :class:`~serlive.audio.ring.RingBuffer` from its own thread (the
 PortAudio callback thread, or a replay thread) until it is stopped, runs out
 (:attr:`finished`) or fails (:attr:`error`, a one-line message).  It never
 resamples: a microphone that cannot deliver the model's rate is opened at its
-default rate and the engine's worker resamples (see :mod:`serlive.stream`), so
+default rate and the engine's worker resamples (see :mod:`serlive.live.engine`), so
 the callback stays a copy.
 
 ``sounddevice`` is imported lazily through :func:`load_backend`: it raises

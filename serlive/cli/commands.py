@@ -1,4 +1,4 @@
-"""``serlive`` command line: a thin adapter over :mod:`serlive.analysis` and the trainer.
+"""``serlive`` command line: a thin adapter over :mod:`serlive.files.analysis` and the trainer.
 
 Subcommands: ``predict``, ``train``, ``evaluate``, ``listen``, ``devices`` and
 ``gui``; no arguments, or a file first (a missing one too), open the desktop app.  ``--version`` names
@@ -21,8 +21,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from serlive.cli_args import build_parser
-from serlive.cli_output import format_result_line, format_utterance_line, write_prediction
+from serlive.cli.args import build_parser
+from serlive.cli.output import format_result_line, format_utterance_line, write_prediction
 
 # one BLAS thread: OpenBLAS threads cause 8 ms spikes when the other core is busy
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -106,8 +106,8 @@ def _analyse_segmented(paths: list[str], model: Any, seg_cfg: Any, keep_embeddin
     probabilities from it, so ``--segments`` runs the speech detector once; that
     ties it to the serial loop (``--jobs`` does not apply).
     """
-    from serlive.analysis import analyse_signal
     from serlive.audio.io import AudioLoadError, load_audio
+    from serlive.files.analysis import analyse_signal
     from serlive.segments import Segmenter
 
     for path in paths:
@@ -123,10 +123,10 @@ def _analyse_segmented(paths: list[str], model: Any, seg_cfg: Any, keep_embeddin
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Analyse files and print one result per file."""
-    from serlive.analysis import adapt_to_session
+    from serlive.files.analysis import adapt_to_session
+    from serlive.files.parallel import analyse_files, default_jobs
     from serlive.labelsets import LabelSetError, parse_labels
     from serlive.model import EmotionModel, ModelError
-    from serlive.parallel import analyse_files, default_jobs
 
     try:
         model = EmotionModel(args.model)
@@ -307,8 +307,8 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     from serlive.audio.record import RecordError
     from serlive.audio.sources import AudioDeviceError, MicrophoneSource
     from serlive.labelsets import LabelSetError, parse_labels, view
+    from serlive.live.engine import Engine, EngineError, Result, StreamEnd
     from serlive.model import EmotionModel, ModelError
-    from serlive.stream import Engine, EngineError, Result, StreamEnd
 
     err = sys.stderr
     try:
@@ -455,7 +455,7 @@ def _in_main_thread() -> bool:
 
 def cmd_desktop_entry(install: bool) -> int:
     """Write (or remove) the menu entry and icon in the user's XDG data folders."""
-    from serlive import desktop
+    from serlive.cli import desktop
 
     try:
         paths = desktop.install() if install else desktop.uninstall()

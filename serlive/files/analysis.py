@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,72 +22,19 @@ from serlive.audio.io import load_audio
 from serlive.config import WindowConfig
 from serlive.features import FeatureExtractor, frame_rms_dbfs
 from serlive.model import EmotionModel
+from serlive.results import Analysis, WindowResult
 from serlive.segments import Segmenter
 from serlive.vad import (
     CHUNK_HOP,
     ProbabilitySink,
     SpeechDetector,
     default_detector,
+    is_silent,
     new_speech_s,
     speech_chunks_in_signal,
     vad_enabled,
 )
 from serlive.windows import take_window, window_starts
-
-
-@dataclass
-class WindowResult:
-    """One analysed window."""
-
-    start_s: float
-    end_s: float
-    probabilities: NDArray[np.float32]
-    silent: bool
-    #: the model's pooled embedding, kept only when asked (``keep_embeddings``) for session adaptation
-    embedding: NDArray[np.float32] | None = None
-    #: seconds of speech in the samples this window added to the previous one's (session adaptation
-    #: counts these; None without the VAD's chunks: the window's new samples, when voiced)
-    new_speech_s: float | None = None
-    #: its weight in the file's mean: 1, and for the last window, aligned to the file's end, the share
-    #: of a hop it adds (it overlaps the window before it; counting it whole would count that twice)
-    weight: float = 1.0
-    #: below the level gate (too quiet to judge); a silent window that is not quiet had no voice in it
-    quiet: bool = False
-
-
-@dataclass
-class Analysis:
-    """A whole file's result: per-window timeline and an aggregate."""
-
-    duration_s: float
-    labels: tuple[str, ...]
-    windows: list[WindowResult] = field(default_factory=list)
-    probabilities: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
-    speech: bool = True
-    #: the windows' probabilities come from the session-adapted head (:func:`adapt_to_session`)
-    adapted: bool = False
-    #: window hop used (seconds): how much new speech each voiced window brings to a session
-    hop_s: float = 0.0
-
-    @property
-    def label(self) -> str:
-        """Most probable label of the aggregate."""
-        return self.labels[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        """Aggregate probability of :attr:`label`."""
-        return float(np.max(self.probabilities))
-
-
-def is_silent(rms_db: NDArray[np.float32], threshold_dbfs: float) -> bool:
-    """A window is silent when even its loudest 20 ms frame is below the threshold.
-
-    The cheap first step of speech detection: it costs nothing, so the
-    voice-activity detector (:mod:`serlive.vad`) runs only on windows that pass
-    it.  On its own it let through every loud tone, noise and chord.
-    """
-    return len(rms_db) == 0 or float(rms_db.max()) < threshold_dbfs
 
 
 class SegmentWindows:
@@ -120,7 +67,7 @@ class SignalPlan:
     """How :func:`analyse_signal` cuts a signal: window starts, grouped into segments and batches.
 
     The one definition of the cut, shared by the serial loop and the parallel
-    one (:mod:`serlive.parallel`): a segment's frames are computed once from
+    one (:mod:`serlive.files.parallel`): a segment's frames are computed once from
     its own stretch of signal, and each batch (the unit of one VAD and one
     model call) is the same windows in both, so both give byte-identical
     results whichever worker runs which batch.
@@ -253,7 +200,7 @@ def analyse_signal(
     files, and progress and cancel work from the first segment on.  Segments
     start at window starts (multiples of the frame hop), so every window sees
     exactly the frames a whole-file computation would give it.  The cut is
-    :func:`plan_signal`'s; :mod:`serlive.parallel` runs the same batches on
+    :func:`plan_signal`'s; :mod:`serlive.files.parallel` runs the same batches on
     several cores.
 
     A window is ``silent`` ("no speech") when it fails the level gate

@@ -11,7 +11,7 @@ not thread-safe), made when the worker first has work, so ``--jobs 8`` on one
 short clip loads one model, not eight.
 
 Why the output is byte-identical to the serial path: the work is cut by
-:func:`serlive.analysis.plan_signal`, the same cut :func:`analyse_signal`
+:func:`serlive.files.analysis.plan_signal`, the same cut :func:`analyse_signal`
 makes.  A segment's frames are computed once, from that segment's stretch of
 signal, and each batch (one VAD call and one model call) holds the same
 windows as in the serial loop, so every number is computed from the same
@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.analysis import (
+from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
+from serlive.config import WindowConfig
+from serlive.files.analysis import (
     Analysis,
     SegmentWindows,
     SignalPlan,
@@ -46,9 +48,7 @@ from serlive.analysis import (
     finish_analysis,
     plan_signal,
 )
-from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
-from serlive.config import WindowConfig
-from serlive.file_processes import analyse_files_in_processes, analysis_or_reason, use_processes
+from serlive.files.processes import analyse_files_in_processes, analysis_or_reason, use_processes
 from serlive.model import EmotionModel
 from serlive.segments import Segmenter
 from serlive.vad import SpeechDetector, default_detector, vad_enabled
@@ -420,9 +420,9 @@ def analyse_files(
 
     Each result is yielded as soon as it and every file before it are done, so a
     caller can print while later files are still being analysed.  ``jobs=1`` is
-    the serial loop over :func:`serlive.analysis.analyse_file`, unchanged; more
+    the serial loop over :func:`serlive.files.analysis.analyse_file`, unchanged; more
     jobs give byte-identical results (see the module docstring).  A folder's worth of
-    files (:func:`serlive.file_processes.use_processes`) goes to worker processes, a few
+    files (:func:`serlive.files.processes.use_processes`) goes to worker processes, a few
     files to threads that also share out each file's batches.
     """
     if use_processes(len(paths), jobs):
@@ -511,14 +511,14 @@ def analyse_signal_parallel(
     segmenter: Segmenter | None = None,
     keep_models: bool = False,
 ) -> Analysis:
-    """:func:`serlive.analysis.analyse_signal` with its batches spread over ``jobs`` worker threads.
+    """:func:`serlive.files.analysis.analyse_signal` with its batches spread over ``jobs`` worker threads.
 
     The same arguments and the same result, byte for byte.  ``progress(fraction)``
     is called in the caller's thread (a few times a second and at the end);
     returning True cancels, and the windows done before the first unfinished
     batch are returned, as the serial path returns those done before it stopped.
 
-    ``segmenter`` is fed as :func:`~serlive.analysis.analyse_signal` feeds it (the window
+    ``segmenter`` is fed as :func:`~serlive.files.analysis.analyse_signal` feeds it (the window
     rule's chunk probabilities, then the samples, batch by batch in order): the caller's
     thread does it as the batches finish (:class:`_SegmenterFeed`), so utterance
     segmentation runs beside the analysis and gives the serial path's segments.  On cancel
@@ -528,7 +528,7 @@ def analyse_signal_parallel(
     viewer's; :class:`WorkerModels`).
     """
     if jobs <= 1:
-        from serlive.analysis import analyse_signal
+        from serlive.files.analysis import analyse_signal
 
         return analyse_signal(
             y,

@@ -1,6 +1,6 @@
 """Many files on every core: worker processes beside this one, each analysing whole files.
 
-Why processes for a folder, when a long file stays on threads (:mod:`serlive.parallel`):
+Why processes for a folder, when a long file stays on threads (:mod:`serlive.files.parallel`):
 a short clip's analysis is many small steps (decoding, the level gate, the speech
 detector's numpy, a few interpreter calls, building the result), and between those
 steps the threads of one interpreter take turns at the GIL.  On 240 clips two threads
@@ -19,7 +19,7 @@ thread), so no lock is copied held.  Elsewhere (macOS, Windows: forking is unsaf
 missing there) they are spawned, and the PyInstaller executable's entry calls
 ``multiprocessing.freeze_support`` for that.  Every worker, here or there, takes the next file in input
 order as it becomes free, so a few long files among short ones do not leave a core idle.
-Each worker runs :func:`serlive.analysis.analyse_file`, the serial path, on its own
+Each worker runs :func:`serlive.files.analysis.analyse_file`, the serial path, on its own
 model from the same file: the numbers are the serial ones, byte for byte, and pickling
 a result keeps every float.  Results are yielded in input order, each as soon as it and
 every file before it are done, and at most a few files per worker run ahead of the
@@ -41,9 +41,9 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from serlive.analysis import Analysis, analyse_file
 from serlive.audio.io import AudioLoadError
 from serlive.config import WindowConfig
+from serlive.files.analysis import Analysis, analyse_file
 from serlive.model import EmotionModel
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class _Scheduler:
         self.remote: dict[Future[Any], int] = {}
         self.remote_slots = 2 * (jobs - 1)  # two files queued per worker process keeps each busy
         # imported here: concurrent.futures.process takes 50 ms to import, which the desktop app's
-        # file viewer (threads only, via serlive.parallel) should not pay
+        # file viewer (threads only, via serlive.files.parallel) should not pay
         from concurrent.futures import ProcessPoolExecutor
 
         self.executor: ProcessPoolExecutor | None = ProcessPoolExecutor(

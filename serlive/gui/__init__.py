@@ -1,4 +1,4 @@
-"""Qt desktop app: live view and file viewer over :mod:`serlive.stream` and :mod:`serlive.analysis`.
+"""Qt desktop app: the live view and the file viewer over :mod:`serlive.live` and :mod:`serlive.files`.
 
 The only package of serlive that imports Qt; everything here is a thin adapter.
 """

@@ -28,7 +28,7 @@ def application(argv: Sequence[str] | None = None) -> QApplication:
         app = QApplication(list(argv or sys.argv[:1]))
     app.setOrganizationName("serlive")
     app.setApplicationName("serlive")
-    # the window belongs to serlive.desktop (serlive --install-desktop-entry): its icon and name in docks
+    # the window belongs to serlive.cli.desktop (serlive --install-desktop-entry): its icon and name in docks
     app.setDesktopFileName("serlive")
     if ICON.exists():
         app.setWindowIcon(QIcon(str(ICON)))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serlive.analysis import Analysis
 from serlive.labelsets import LabelSet, view_analysis
+from serlive.results import Analysis
 
 
 def write_timeline_csv(a: Analysis, path: str | Path, labelset: LabelSet | None = None) -> None:

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.analysis import Analysis
 from serlive.config import SegmentConfig
 from serlive.gui.arrays import downsample_columns, envelope, plural
 from serlive.labelsets import LabelSet
+from serlive.results import Analysis
 from serlive.segments import Segment, Segmenter, complete
 from serlive.vad import SAMPLE_RATE
 
@@ -40,7 +40,7 @@ def viewer_jobs() -> int:
     thread waits out.  The viewer keeps those interpreters (``keep_models``), so that happens
     on the first long file of a session, not on every file opened.
     """
-    from serlive.parallel import default_jobs
+    from serlive.files.parallel import default_jobs
 
     return default_jobs()
 
@@ -54,16 +54,16 @@ def analyse_in_segments(
 ) -> Analysis:
     """Analyse ``y`` for the viewer: small batches so the worker releases the GIL often.
 
-    :func:`serlive.analysis.analyse_signal` already works in segments of
+    :func:`serlive.files.analysis.analyse_signal` already works in segments of
     ``segment_windows`` windows (bounded memory, progress and cancel from the
     start); this picks the viewer's batch size and its workers (:func:`viewer_jobs`;
-    :mod:`serlive.parallel` gives the same result on any number).
+    :mod:`serlive.files.parallel` gives the same result on any number).
     ``segmenter`` is fed as the batches finish, in order, with the speech detector's
     chunk probabilities the analysis computed anyway, as ``predict --segments`` feeds
     it: segmenting on its own after the analysis ran the detector over the file again
     (13-29 % of the analysis time).
     """
-    from serlive.parallel import analyse_signal_parallel
+    from serlive.files.parallel import analyse_signal_parallel
 
     return analyse_signal_parallel(
         y,

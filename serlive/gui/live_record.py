@@ -2,7 +2,7 @@
 
 A mixin of :class:`serlive.gui.live_view.LiveView`, split from it (issue 20, the house).  The view
 provides ``record_check``, ``record_file_button``, ``engine`` and ``_update_status``.  Ticked while
-listening, Record starts a take at once (:meth:`serlive.stream.Engine.start_take`); unticked it ends
+listening, Record starts a take at once (:meth:`serlive.live.engine.Engine.start_take`); unticked it ends
 it; ticked while stopped, the next Start records.
 """
 
@@ -81,7 +81,7 @@ class RecordMixin:
             return  # the next Start records
         if on and not eng.recording and self.record_path is not None:
             from serlive.audio.record import RecordError
-            from serlive.stream import EngineError
+            from serlive.live.engine import EngineError
 
             try:
                 eng.start_take(self.record_path)

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeyEvent, QKeySequence
@@ -40,11 +39,12 @@ from serlive.audio.sources import (
     list_input_devices,
     reinitialize_portaudio,
 )
-from serlive.config import DEFAULT_FEATURES, FeatureConfig
+from serlive.config import DEFAULT_FEATURES
 from serlive.gui import messages
 from serlive.gui.arrays import RollingEnvelope
-from serlive.gui.colors import CLIP_COLOR, NO_SPEECH_COLOR, emotion_color
+from serlive.gui.colors import NO_SPEECH_COLOR, emotion_color
 from serlive.gui.live_devices import DeviceListMixin, pulse_source
+from serlive.gui.live_draw import SPEC_S, WAVE_S, LiveDrawMixin
 from serlive.gui.live_record import RecordMixin
 from serlive.gui.live_state import HISTORY_S, LiveState, no_speech_text, strip_columns
 from serlive.gui.plots import (
@@ -57,23 +57,16 @@ from serlive.gui.plots import (
     emotion_pen,
     follow_labels,
     plain_menu,
-    set_mel_axis,
     spectrogram_item,
-    spectrogram_levels,
     whole_edge_ticks,
 )
 from serlive.labelsets import LabelSet
-from serlive.stream import Engine, Result
+from serlive.live.engine import Engine, Result
 
 FPS = 30
-SPEC_S = 10.0  #: seconds of scrolling spectrogram
-WAVE_BINS = 1000  #: min/max pairs across the live waveform (about one per pixel column)
-WAVE_S = SPEC_S  #: seconds of waveform shown: the same span, so the two read as one timeline
-CLIP_LEVEL = 0.99
-CLIP_HOLD_S = 1.0
 
 
-class LiveView(DeviceListMixin, RecordMixin, QWidget):
+class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
     """The live tab.  ``model_path`` None: the shipped model; each start builds a fresh Engine."""
 
     #: one line for the main window's status bar
@@ -315,16 +308,6 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
             "is busy, a wider one (1 s for 0.5 s; the status bar says so)"
         )
 
-    def _fit_spectrogram(self, cfg: FeatureConfig) -> None:
-        """Size the scrolling image for the model's bands and frame rate, label it in Hz."""
-        self.spec_frames = round(SPEC_S * cfg.sample_rate / cfg.hop_length)
-        self.spec_buf = np.full((cfg.n_mels, self.spec_frames), -120.0, np.float32)
-        self.spec_item.setLevels(spectrogram_levels(cfg))  # dB, or log10 power for Whisper's front end
-        self.spec_item.setImage(self.spec_buf, autoLevels=False)
-        self.spec_item.setRect(-SPEC_S, 0, SPEC_S, cfg.n_mels)
-        self.spec_plot.setYRange(0, cfg.n_mels, padding=0)
-        set_mel_axis(self.spec_plot, cfg)
-
     def show_notice(self, text: str) -> None:
         """A plain sentence above the plots (no device, stream ended with an error)."""
         self.notice.setText(text)
@@ -395,8 +378,8 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         """
         from serlive.audio.record import RecordError
         from serlive.audio.sources import AudioDeviceError as DevErr
+        from serlive.live.engine import EngineError
         from serlive.model import ModelError
-        from serlive.stream import EngineError
 
         # one rule, the engine's: a multiple of the model's frame hop (it said 20 ms here, 0.02 s in
         # listen --help and 0.01 s in listen's error; issue 20, item 13)
@@ -557,60 +540,6 @@ class LiveView(DeviceListMixin, RecordMixin, QWidget):
         step = float(self.engine.hop_s) if self.engine is not None else 0.5
         x0, columns, dark = strip_columns(t, probs, silent, step)
         self.strip.set_windows(x0, step, columns, dark)
-
-    def _draw_audio(self, ring: Any, sr: int) -> None:
-        written = ring.written
-        if written == self._level_pos:  # no audio since the last frame (blocks come slower than 30 fps)
-            self._set_clip(time.monotonic() < self._clip_until)  # only the clip light's hold can change
-            return
-        n_wave = int(WAVE_S * sr)
-        env = self._wave_env  # made for each run (_reset_display), at the run's rate
-        if env is None:
-            env = self._wave_env = RollingEnvelope(WAVE_BINS, n_wave // WAVE_BINS)
-        x, v = env.update(ring.read, written, ring.capacity)  # from the samples since the last tick only
-        self.wave_curve.setData(x / sr, v)
-        # level meter and clipping over the samples that arrived since the last tick
-        new = max(1, min(written - self._level_pos, n_wave))
-        self._level_pos = written
-        _, tail = ring.latest(new)
-        peak = float(np.max(np.abs(tail))) if len(tail) else 0.0
-        db = 20 * np.log10(max(peak, 1e-6))
-        self.level_bar.setValue(int(max(-60, min(0, db))))
-        now = time.monotonic()
-        if peak >= CLIP_LEVEL:
-            self._clip_until = now + CLIP_HOLD_S
-        self._set_clip(now < self._clip_until)
-        self._draw_spectrogram(ring, written)
-
-    def _draw_spectrogram(self, ring: Any, written: int) -> None:
-        ext = self._extractor
-        cfg = ext.cfg
-        hop, nfft = cfg.hop_length, cfg.n_fft
-        avail = (written - nfft) // hop + 1 if written >= nfft else 0
-        first = max(self._spec_next_frame, avail - self.spec_frames)
-        n_new = avail - first
-        if n_new <= 0:
-            return
-        data = ring.read(first * hop, (n_new - 1) * hop + nfft)
-        if data is None:  # overwritten while we were away: start from the newest frames
-            first = max(0, avail - 50)
-            n_new = avail - first
-            data = ring.read(first * hop, (n_new - 1) * hop + nfft)
-            if data is None:
-                return
-        mel = ext.raw_frames(data)[:, : cfg.n_mels].T  # (bands, frames)
-        k = min(mel.shape[1], self.spec_frames)
-        self.spec_buf[:, :-k] = self.spec_buf[:, k:]
-        self.spec_buf[:, -k:] = mel[:, -k:]
-        self._spec_next_frame = avail
-        self.spec_item.setImage(self.spec_buf, autoLevels=False)
-
-    def _set_clip(self, on: bool) -> None:
-        if on == self._clip_on:
-            return  # a style sheet change re-polishes the widget: only when the light changes
-        self._clip_on = on
-        color = CLIP_COLOR if on else "#555555"
-        self.clip_label.setStyleSheet(f"QLabel {{ color: white; background: {color}; padding: 2px 6px; }}")
 
     def _update_status(self, eng: Engine, final: bool = False) -> None:
         self.status_changed.emit(self.state.status_line(eng, self._device_text(), final))

@@ -282,7 +282,7 @@ class SegmentsPanel(QWidget):
 class LiveUtterancesPanel(QWidget):
     """The live view's last few utterances, newest first, and whether one is under way.
 
-    Reads the running engine's :attr:`serlive.stream.Engine.utterances` (labelled by the engine's
+    Reads the running engine's :attr:`serlive.live.engine.Engine.utterances` (labelled by the engine's
     worker with the file path's rule) on its own timer, so the live view needs no change.
     """
 

@@ -20,19 +20,8 @@ One worker thread per stream does everything after the audio callback:
   product's order followed the batch size at any size, so the filterbank
   products are now done in float64 (:meth:`FeatureExtractor._project`), which
   is row-independent after rounding; the batch floor stays as a second guard.
-* **Speech gate.**  :func:`serlive.analysis.is_silent` over the window's frame
-  RMS (dBFS) against the model metadata's ``windows.silence_dbfs`` first (free);
-  a window that passes it goes to the voice-activity detector
-  (:func:`serlive.vad.speech_windows`) with the window's samples read back from
-  the ring, exactly as file analysis does, so both flag the same windows.  A
-  "silent" (no speech) window's label is "no speech" and it does not move the
-  smoothing.  By default it is still run through the model (its probabilities
-  are published, for parity with file analysis and debugging); with
-  ``skip_silent`` (the desktop app and ``listen``) it is not, and its
-  ``probabilities`` are None: nobody shows them, and a listener in a quiet
-  room then costs the features and the VAD, not the encoder, per hop.
-* **Smoothing.**  Exponential: ``s = alpha*s + (1-alpha)*p`` over non-silent
-  windows; ``alpha = 0`` turns it off.
+* **One window** (:mod:`serlive.live.window`): the speech gate, the model and
+  the smoothing.
 * **Utterances.**  The stream's model-rate samples also go to a
   :class:`serlive.segments.LiveUtterances` (the rule of ``predict --segments``);
   an utterance a pause has closed is labelled once the windows the file path
@@ -52,7 +41,7 @@ One worker thread per stream does everything after the audio callback:
 * **Adaptive hop.**  With ``adaptive_hop`` (the desktop app) a realtime
   source's windows are analysed at a wider hop (1 s for the 0.5 s default)
   while the worker is busy: its windows take most of a hop, or audio waits
-  (:mod:`serlive.stream_hop` decides, with hysteresis).  The widened hop is a
+  (:mod:`serlive.live.hop` decides, with hysteresis).  The widened hop is a
   whole multiple of the base hop, so every window analysed is still on the
   base grid (a window the file path has too) and the return is seamless; the
   base-grid windows it passes over are counted
@@ -74,26 +63,25 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soxr
 from numpy.typing import NDArray
 
-from serlive.adaptation import AdaptationConfig, SessionStats
-from serlive.analysis import is_silent
+from serlive.adaptation import AdaptationConfig
 from serlive.audio.record import DEFAULT_FLUSH_INTERVAL_S, RecordError
 from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
-from serlive.frame_cache import FrameCache, min_frame_batch
+from serlive.live.frame_cache import FrameCache, min_frame_batch
+from serlive.live.hop import HopGovernor, HopPolicy
+from serlive.live.results import EngineError, EngineStats, ModelLike, Result, StreamEnd
+from serlive.live.run import Run, bounded_stop, drain_results, put_newest, skip_backlog
+from serlive.live.takes import Take, TakesMixin
+from serlive.live.utterances import UtterancesMixin
+from serlive.live.window import WindowMixin
 from serlive.segments import LiveUtterances, Utterance
-from serlive.stream_hop import HopGovernor, HopPolicy
-from serlive.stream_results import EngineError, EngineStats, ModelLike, Result, StreamEnd
-from serlive.stream_run import Run, bounded_stop, put_newest, skip_backlog
-from serlive.stream_takes import Take, TakesMixin
-from serlive.stream_utterances import UtterancesMixin
 from serlive.vad import SAMPLE_RATE as SEGMENT_RATE
-from serlive.vad import default_detector, new_speech_s, speech_chunks, vad_enabled
+from serlive.vad import default_detector, vad_enabled
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +95,7 @@ _PIECE_S = 1.0
 _IDLE_WAKE_S = 0.25
 
 
-class Engine(TakesMixin, UtterancesMixin):
+class Engine(TakesMixin, UtterancesMixin, WindowMixin):
     """Streams a source through the model; start, read results, stop, start again.
 
     ``model`` is an :class:`~serlive.model.EmotionModel` (or anything like it)
@@ -579,97 +567,12 @@ class Engine(TakesMixin, UtterancesMixin):
             "busy" if factor > 1 else "caught up",
         )
 
-    def _window(self, run: Run, start: int, index: int | None = None) -> Result | None:
-        end = start + self.window
-        g0, g1 = run.gap
-        if start < g1 and end > g0:
-            return None
-        fh = self.features.hop_length
-        f_lo = start // fh
-        f_hi = f_lo + self.n_window_frames
-        if not run.frames.ensure(f_lo, f_hi, run.ring.read):
-            return None
-        raw, rms = run.frames.window(f_lo, f_hi)
-        silent = quiet = is_silent(rms, self.silence_dbfs)
-        # the samples this window adds to the last analysed one: the speech among them is what the
-        # session has newly heard (a whole hop per voiced window over-counted pauses)
-        lo = max(run.heard_to, start) - start
-        run.heard_to = end
-        heard = 0.0 if silent else (self.window - lo) / self.sample_rate
-        if not silent and self.detector is not None:  # the VAD, on the worker (never in the callback)
-            samples = run.ring.read(start, self.window)
-            if samples is None:
-                return None
-            # the window rule, keeping the chunks for the count above
-            speech, voiced = speech_chunks(samples[None], np.ones(1, bool), self.window_config, self.detector)
-            silent = not bool(speech[0])
-            chunks = voiced[0]
-            heard = (
-                0.0 if silent or chunks is None else new_speech_s(chunks, lo, self.window, self.sample_rate)
-            )
-        probs: FloatArray | None
-        if silent and self.skip_silent:  # neither the window's input nor the model: nothing shows them
-            session = run.session
-            probs, adapted = None, bool(self.adapt and session is not None and session.ready)
-        else:
-            probs, adapted = self._probabilities(run, self.extractor.window_input(raw), silent, heard)
-        if probs is not None and not silent:
-            a = self.smoothing
-            if run.smoothed is None or a == 0.0:
-                run.smoothed = probs.copy()
-            else:
-                run.smoothed = (a * run.smoothed + (1.0 - a) * probs).astype(np.float32)
-        arrived = run.ring.arrival_time(end - 1)
-        now = time.perf_counter()
-        latency = None if arrived is None else now - arrived
-        return Result(
-            index=start // self.hop if index is None else index,
-            start=start,
-            end=end,
-            sample_rate=self.sample_rate,
-            probabilities=probs,
-            silent=silent,
-            smoothed=None if run.smoothed is None else run.smoothed.copy(),
-            latency_s=latency,
-            labels=self.labels,
-            adapted=adapted,
-            speech_heard_s=0.0 if run.session is None else run.session.heard_s,
-            new_speech_s=heard,
-            quiet=quiet,
-            produced_at=now,
-        )
-
-    def _probabilities(self, run: Run, x: FloatArray, silent: bool, heard: float) -> tuple[FloatArray, bool]:
-        """The model's probabilities for one window; adapted to the session's speaker when asked and ready."""
-        if self.adaptation is None:
-            return np.asarray(self.model.predict(x[None])[0], dtype=np.float32), False
-        if run.session is None:
-            run.session = SessionStats(self.adaptation)
-        model: Any = self.model  # an EmotionModel: only it has an adaptation
-        probs, emb = model.encode(x[None])
-        if not silent:
-            run.session.add(emb[0], heard)
-        if self.adapt and run.session.ready:
-            mean, scale = run.session.normaliser()
-            return self.adaptation.combine(probs[0], model.adapt(emb, mean, scale)[0]), True
-        return np.asarray(probs[0], dtype=np.float32), False
-
     def drain(self) -> tuple[list[Result], StreamEnd | None]:
         """Everything waiting in :attr:`results`, without blocking: the windows, and the end if it came.
 
         For consumers that poll (the GUI's frame timer, ``listen`` after ``stop()``).
         """
-        out: list[Result] = []
-        ended: StreamEnd | None = None
-        while True:
-            try:
-                item = self.results.get_nowait()
-            except queue.Empty:
-                return out, ended
-            if isinstance(item, StreamEnd):
-                ended = item
-            else:
-                out.append(item)
+        return drain_results(self.results)
 
     def _publish(self, run: Run, item: Result | StreamEnd) -> None:
         if isinstance(item, Result):

@@ -1,6 +1,6 @@
 """Raw frames of a live stream, computed once each and kept while windows need them.
 
-Split from ``serlive/stream.py`` (issue 20, the house); the engine's worker is its only user.
+Split from ``serlive/live/engine.py`` (issue 20, the house); the engine's worker is its only user.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the live engine publishes: a :class:`Result` per window, :class:`StreamEnd` after the last,
 :class:`EngineStats` counters; and what it needs of a model (:class:`ModelLike`).
 
-Split from ``serlive/stream.py`` (issue 20, the house); import them from either module.
+Split from ``serlive/live/engine.py`` (issue 20, the house); import them from either module.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What one live stream owns (:class:`Run`), and a bounded call of a source's ``stop``.
 
-Split from ``serlive/stream.py``: the engine (:class:`serlive.stream.Engine`)
+Split from ``serlive/live/engine.py``: the engine (:class:`serlive.live.engine.Engine`)
 starts a new :class:`Run` for every stream, so a worker that outlives ``stop()``
 keeps writing to its own run's rings and counters, never the next stream's.
 """
@@ -22,13 +22,13 @@ from numpy.typing import NDArray
 from serlive.adaptation import SessionStats
 from serlive.audio.ring import RingBuffer
 from serlive.audio.sources import AudioSource
-from serlive.frame_cache import FrameCache
+from serlive.live.frame_cache import FrameCache
+from serlive.live.hop import HopGovernor
+from serlive.live.results import EngineStats, Result, StreamEnd
+from serlive.live.takes import Take
 from serlive.segments import LiveUtterances
-from serlive.stream_hop import HopGovernor
-from serlive.stream_results import EngineStats
-from serlive.stream_takes import Take
 
-log = logging.getLogger("serlive.stream")
+log = logging.getLogger("serlive.live.engine")
 
 FloatArray = NDArray[np.float32]
 
@@ -155,3 +155,18 @@ def put_newest(q: queue.Queue[Any], item: Any) -> bool:
             q.get_nowait()
         q.put_nowait(item)
         return True
+
+
+def drain_results(results: queue.Queue[Result | StreamEnd]) -> tuple[list[Result], StreamEnd | None]:
+    """Everything waiting in ``results``, without blocking: the windows, and the stream's end if it came."""
+    out: list[Result] = []
+    ended: StreamEnd | None = None
+    while True:
+        try:
+            item = results.get_nowait()
+        except queue.Empty:
+            return out, ended
+        if isinstance(item, StreamEnd):
+            ended = item
+        else:
+            out.append(item)

@@ -1,6 +1,6 @@
-"""Takes: recordings started and ended on a running stream (a mixin of :class:`serlive.stream.Engine`).
+"""Takes: recordings started and ended on a running stream (a mixin of :class:`serlive.live.engine.Engine`).
 
-Split from ``serlive/stream.py`` (issue 20, the house).  Why takes run on the stream instead of
+Split from ``serlive/live/engine.py`` (issue 20, the house).  Why takes run on the stream instead of
 opening a stream of their own: a stream a sound server has just opened delivers its first audio
 0.3-1.9 s late, so a take that opened its own stream lost the user's first words.  The caller's
 thread creates the file and hands the take to the worker with one reference store; the worker
@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.audio.record import WavRecorder
-from serlive.stream_results import EngineError
+from serlive.live.results import EngineError
 
 FloatArray = NDArray[np.float32]
 

@@ -1,6 +1,6 @@
-"""Utterances of a live stream (a mixin of :class:`serlive.stream.Engine`).
+"""Utterances of a live stream (a mixin of :class:`serlive.live.engine.Engine`).
 
-Split from ``serlive/stream.py``.  The stream's samples go to a segmenter
+Split from ``serlive/live/engine.py``.  The stream's samples go to a segmenter
 (:class:`serlive.segments.LiveUtterances`, the rule of ``predict --segments``)
 as they arrive; an utterance a pause has closed is labelled once the windows
 the file path would use are in, and goes to :attr:`Engine.utterances`.
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from serlive.live.run import Run, put_newest
 from serlive.segments import Utterance
-from serlive.stream_run import Run, put_newest
 
 
 class UtterancesMixin:

@@ -29,12 +29,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.analysis import SegmentWindows, is_silent
 from serlive.audio.io import AudioLoadError, load_audio
 from serlive.config import DEFAULT_WINDOWS, WHISPER_FEATURES, FeatureConfig, WindowConfig
 from serlive.features import FeatureExtractor
+from serlive.files.analysis import SegmentWindows
 from serlive.train.corpora import Utterance
 from serlive.train.embed import _prefetched
+from serlive.vad import is_silent
 
 #: Bump when the extraction changes in a way the key cannot see.
 ACTIVATION_VERSION = 1

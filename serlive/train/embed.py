@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.analysis import SegmentWindows, is_silent
 from serlive.audio.io import AudioLoadError, load_audio
 from serlive.config import DEFAULT_WINDOWS, WHISPER_FEATURES, FeatureConfig, WindowConfig
 from serlive.features import FeatureExtractor
+from serlive.files.analysis import SegmentWindows
 from serlive.train.augment import AugmentConfig, augment_channel, augment_voice
 from serlive.train.corpora import Utterance
+from serlive.vad import is_silent
 from serlive.windows import window_starts
 
 #: Bump when the extraction changes in a way the key cannot see.

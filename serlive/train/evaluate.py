@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from serlive.analysis import adapt_to_session, analyse_file
 from serlive.audio.io import AudioLoadError
 from serlive.config import LABELS
+from serlive.files.analysis import adapt_to_session, analyse_file
 from serlive.model import EmotionModel
 from serlive.train.corpora import Utterance
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.train.finetune import ActPool, FinetuneConfig, block_model, block_weights, pooled
+from serlive.train.finetune_model import ActPool, FinetuneConfig, block_model, block_weights, pooled
 
 
 def finetuned_weights(weights: dict[str, NDArray[np.float32]], model: Any) -> dict[str, NDArray[np.float32]]:

@@ -9,7 +9,7 @@ import it from the other (a circle through ``encoder_model``, ``fit`` and
 from __future__ import annotations
 
 from serlive.adaptation import AdaptationConfig
-from serlive.train.protocol import HeadConfig
+from serlive.train.head_config import HeadConfig
 
 #: Pooled encoder blocks the shipped recipe reads (block 3 of 6: the protocol's pick).
 ENCODER_LAYERS = 3
