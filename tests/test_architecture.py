@@ -157,7 +157,7 @@ def layer_breaks(graph: dict[str, set[str]]) -> list[str]:
 
 
 def _is_parent_package(target: str, module: str) -> bool:
-    """Importing ``serlive.gui.x`` runs ``serlive/__init__`` and ``serlive/gui/__init__``: not an import of them."""
+    """Importing ``serlive.gui.x`` runs the parents' ``__init__`` modules: not an import of them."""
     return module.startswith(target + ".")
 
 
