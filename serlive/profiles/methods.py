@@ -1,0 +1,453 @@
+"""Fitting a calibration profile: a few labelled clips of a user adjust the general model.
+
+Two kinds of profile:
+
+* **calibration**: the profile's labels are some of the model's; the plain
+  model's probabilities are kept as the starting point and a small correction,
+  fitted to the user's clips, is added to their logarithm;
+* **own labels**: any names; a new small head over the embedding.
+
+The candidate methods (docs/calibration.md has the study that chose among them):
+
+``bias``
+    ``log p + b``: one number per label (a prior shift; Gaussian prior, sd 2 nats).
+``prototypes``
+    ``log p + a * cos(u, c_k)``: ``u`` is the embedding centred on the
+    enrolment's mean (the mean of its label means), scaled per dimension by the
+    enrolment's spread and put on the unit sphere; ``c_k`` is label ``k``'s mean
+    direction.  The weight ``a`` is fitted on leave-one-out cosines (a clip is
+    never compared with a prototype it is part of); prior 5, sd 5.
+``prototypes+bias``
+    both.
+``head``
+    ``log p + b + W u``: a linear correction on ``u``, L2-regularised towards no
+    correction (``lambda`` = 1): the general head, moved only as far as the
+    clips ask.
+
+Own labels use the same pieces without ``log p``.  :func:`fit` chooses by
+cross-validation on the enrolment itself and keeps the plain model ("none")
+when no candidate beats it there.
+
+Pure numpy and scipy: no Qt, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import minimize
+
+KINDS = ("calibration", "own")
+#: every method :class:`Fitted` can apply
+METHODS = ("none", "bias", "prototypes", "prototypes+bias", "head", "head+prototypes")
+#: the candidates :func:`fit` tries, per kind, simplest first (ties go to the earlier one)
+CANDIDATES = {
+    "calibration": ("bias", "prototypes+bias", "head"),
+    "own": ("prototypes+bias", "head"),
+}
+#: priors of the fit (fixed before the study; docs/calibration.md)
+BIAS_SD = 2.0
+PROTO_WEIGHT = 5.0
+PROTO_SD = 5.0
+HEAD_L2 = 1.0
+#: floor of a probability before its log is taken
+_EPS = 1e-6
+_CALM, _NEUTRAL = "calm", "neutral"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """The user's labelled clips, one row per clip as ``serlive predict`` sees a file."""
+
+    embeddings: NDArray[np.float32]  # (n, D) the file's mean of its voiced windows' pooled embeddings
+    plain: NDArray[np.float32]  # (n, C) the file's plain probabilities over the model's labels
+    labels: NDArray[np.int64]  # (n,) index into names
+    names: tuple[str, ...]  # the profile's labels
+    model_labels: tuple[str, ...]  # the model's labels
+    groups: NDArray[np.int64] | None = None  # optional speaker or recording ids
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces
+
+
+def label_map(names: tuple[str, ...], model_labels: tuple[str, ...]) -> NDArray[np.float32]:
+    """``(C, K)`` matrix taking the model's probabilities onto a calibration profile's labels.
+
+    Each name takes its own model label; calm counts as neutral when only
+    neutral is a name (and neutral as calm when only calm is), as ``--labels``
+    does; other model labels are dropped (the rest renormalised).
+    """
+    missing = [n for n in names if n not in model_labels]
+    if missing:
+        raise ValueError(f"labels {missing} are not the model's ({', '.join(model_labels)})")
+    m = np.zeros((len(model_labels), len(names)), np.float32)
+    for k, n in enumerate(names):
+        m[model_labels.index(n), k] = 1.0
+    for a, b in ((_CALM, _NEUTRAL), (_NEUTRAL, _CALM)):
+        if b in names and a not in names and a in model_labels:
+            m[model_labels.index(a), names.index(b)] = 1.0
+    return m
+
+
+def base_logits(plain: NDArray[np.floating], fold: NDArray[np.float32]) -> NDArray[np.float64]:
+    """``log`` of the plain probabilities on the profile's labels (renormalised, floored)."""
+    p = np.asarray(plain, np.float64).reshape(-1, fold.shape[0]) @ fold
+    p = np.maximum(p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12), _EPS)
+    return np.log(p)
+
+
+def centring(x: NDArray[np.floating], y: NDArray[np.int64], k: int) -> tuple[NDArray, NDArray]:
+    """Mean (of the label means, so an uneven enrolment does not lean) and per-dimension scale.
+
+    The scale is each dimension's spread around that mean, half shrunk to the
+    median spread: a few clips cannot estimate 1024 spreads alone.
+    """
+    means = np.stack([x[y == c].mean(axis=0) for c in range(k) if np.any(y == c)])
+    mu = means.mean(axis=0)
+    var = ((x - mu) ** 2).mean(axis=0)
+    var = 0.5 * var + 0.5 * np.median(var)
+    return mu.astype(np.float32), np.sqrt(np.maximum(var, 1e-12)).astype(np.float32)
+
+
+def directions(x: NDArray[np.floating], mu: NDArray, scale: NDArray) -> NDArray[np.float64]:
+    """Centred, scaled embeddings on the unit sphere."""
+    u = (np.asarray(x, np.float64).reshape(-1, mu.shape[0]) - mu) / scale
+    return u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+
+
+def prototypes(u: NDArray[np.float64], y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    """``(K, D)`` unit mean direction per label (zero row for a label without clips)."""
+    c = np.zeros((k, u.shape[1]))
+    np.add.at(c, y, u)
+    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+
+
+def loo_cosines(u: NDArray[np.float64], y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    """``(n, K)`` cosine of each clip to each label's prototype made without that clip (NaN: none left)."""
+    sums = np.zeros((k, u.shape[1]))
+    np.add.at(sums, y, u)
+    counts = np.bincount(y, minlength=k)
+    out = np.empty((len(u), k))
+    for i in range(len(u)):
+        s = sums.copy()
+        s[y[i]] -= u[i]
+        n = counts.copy()
+        n[y[i]] -= 1
+        norm = np.linalg.norm(s, axis=1)
+        cos = (s @ u[i]) / np.maximum(norm, 1e-12)
+        cos[(n == 0) | (norm < 1e-9)] = np.nan
+        out[i] = cos
+    return out
+
+
+def _impute(s: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A label with no prototype gets the row's mean cosine (neither pulled nor pushed)."""
+    s = s.copy()
+    bad = np.isnan(s)
+    if bad.any():
+        fill = np.nanmean(np.where(bad.all(axis=1, keepdims=True), 0.0, s), axis=1)
+        s[bad] = np.broadcast_to(fill[:, None], s.shape)[bad]
+        s[np.isnan(s)] = 0.0
+    return s
+
+
+def _softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _class_weights(y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    """Every label present weighs the same in the fit, whatever its clip count."""
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    present = counts > 0
+    return len(y) / (present.sum() * counts[y])
+
+
+def _fit_terms(
+    z0: NDArray[np.float64],
+    y: NDArray[np.int64],
+    k: int,
+    s: NDArray[np.float64] | None,
+    g: NDArray[np.float64] | None,
+    use_bias: bool,
+) -> tuple[NDArray, float, NDArray | None]:
+    """MAP fit of ``z0 + b + a * s + g @ A.T`` to labels ``y`` (cross-entropy, weighted per label).
+
+    ``g`` is the Gram matrix of the clips' directions: a ridge-penalised linear
+    map of them lies in their span (``W = A @ U``), so the fit is ``n``-sized,
+    not ``D``-sized.  Labels absent from ``y`` are left out of the softmax.
+    """
+    n = len(y)
+    present = np.bincount(y, minlength=k) > 0
+    w = _class_weights(y, k)
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), y] = 1.0
+    nb = k if use_bias else 0
+    na = 1 if s is not None else 0
+    nA = k * n if g is not None else 0
+
+    def unpack(theta: NDArray) -> tuple[NDArray, float, NDArray | None]:
+        b = theta[:nb] if use_bias else np.zeros(k)
+        a = float(theta[nb]) if na else 0.0
+        amat = theta[nb + na :].reshape(k, n) if nA else None
+        return b, a, amat
+
+    def objective(theta: NDArray) -> tuple[float, NDArray]:
+        b, a, amat = unpack(theta)
+        z = z0 + b
+        if s is not None:
+            z = z + a * s
+        if amat is not None:
+            z = z + g @ amat.T
+        z = np.where(present, z, -1e9)
+        p = _softmax(z)
+        loss = -np.sum(w * np.log(np.maximum(p[np.arange(n), y], 1e-300)))
+        r = w[:, None] * (p - onehot)
+        grads = []
+        if use_bias:
+            loss += 0.5 * np.sum(b**2) / BIAS_SD**2
+            grads.append(r.sum(axis=0) + b / BIAS_SD**2)
+        if na:
+            loss += 0.5 * (a - PROTO_WEIGHT) ** 2 / PROTO_SD**2
+            grads.append(np.array([np.sum(r * s) + (a - PROTO_WEIGHT) / PROTO_SD**2]))
+        if amat is not None:
+            ag = amat @ g
+            loss += 0.5 * HEAD_L2 * np.sum(ag * amat)
+            grads.append((r.T @ g + HEAD_L2 * ag).ravel())
+        return float(loss), np.concatenate(grads) if grads else np.zeros(0)
+
+    theta0 = np.zeros(nb + na + nA)
+    if na:
+        theta0[nb] = PROTO_WEIGHT
+    if len(theta0):
+        res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 300})
+        theta0 = res.x
+    b, a, amat = unpack(theta0)
+    if (~present).any():  # a label the fit never saw: the mean correction, neither pulled nor pushed
+        b = np.where(present, b, b[present].mean())
+        if amat is not None:
+            amat[~present] = 0.0
+    return b, a, amat
+
+
+# ---------------------------------------------------------------------------------------------
+# one method: fit the parameters on some clips, apply them to others
+
+
+def fit_method(
+    method: str,
+    x: NDArray[np.floating],
+    z0: NDArray[np.float64],
+    y: NDArray[np.int64],
+    k: int,
+) -> dict[str, Any]:
+    """Parameters of ``method`` fitted on embeddings ``x`` with base logits ``z0`` and labels ``y``."""
+    if method == "none":
+        return {}
+    mu, scale = centring(x, y, k)
+    u = directions(x, mu, scale)
+    params: dict[str, Any] = {"mu": mu, "scale": scale}
+    use_p = "prototypes" in method
+    use_h = method.startswith("head")
+    use_b = method != "prototypes"
+    s = _impute(loo_cosines(u, y, k)) if use_p else None
+    g = u @ u.T if use_h else None
+    b, a, amat = _fit_terms(z0, y, k, s, g, use_b)
+    params["b"] = b.astype(np.float32)
+    if use_p:
+        params["protos"] = prototypes(u, y, k).astype(np.float32)
+        params["a"] = float(a)
+    if use_h:
+        params["W"] = (amat @ u).astype(np.float32)
+    return params
+
+
+def apply_method(
+    method: str, params: dict[str, Any], x: NDArray[np.floating], z0: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Logits of ``method`` for embeddings ``x`` given base logits ``z0``."""
+    if method == "none":
+        return z0
+    mu = np.asarray(params["mu"], np.float32)
+    u = directions(x, mu, np.asarray(params["scale"], np.float32))
+    z = z0 + np.asarray(params["b"], np.float64)
+    if "protos" in params:
+        c = np.asarray(params["protos"], np.float64)
+        cos = u @ c.T
+        empty = np.linalg.norm(c, axis=1) < 1e-9
+        if empty.any():
+            cos[:, empty] = cos[:, ~empty].mean(axis=1, keepdims=True)
+        z = z + float(params["a"]) * cos
+    if "W" in params:
+        z = z + u @ np.asarray(params["W"], np.float64).T
+    return z
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-validation on the enrolment
+
+
+def cv_folds(y: NDArray[np.int64], groups: NDArray[np.int64] | None, n_folds: int = 5) -> list[NDArray]:
+    """Held-out index sets: by group where there are several, else stratified (leave-one-out when small).
+
+    Deterministic (seeded by nothing but the data's order), so a refit on the
+    same clips gives the same profile.
+    """
+    n = len(y)
+    if groups is not None and len(np.unique(groups)) >= 2:
+        ug = np.unique(groups)
+        parts = np.array_split(ug, min(n_folds, len(ug)))
+        return [np.flatnonzero(np.isin(groups, p)) for p in parts]
+    if n <= 2 * n_folds * 2:
+        return [np.array([i]) for i in range(n)]
+    fold_of = np.empty(n, np.int64)
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        fold_of[rows] = np.arange(len(rows)) % n_folds
+    return [np.flatnonzero(fold_of == f) for f in range(n_folds) if np.any(fold_of == f)]
+
+
+def cv_predictions(
+    method: str, x: NDArray, z0: NDArray[np.float64], y: NDArray[np.int64], k: int, folds: list[NDArray]
+) -> NDArray[np.int64]:
+    """Out-of-fold predicted label of every clip."""
+    pred = np.empty(len(y), np.int64)
+    for held in folds:
+        train = np.setdiff1d(np.arange(len(y)), held)
+        params = fit_method(method, x[train], z0[train], y[train], k)
+        pred[held] = np.argmax(apply_method(method, params, x[held], z0[held]), axis=1)
+    return pred
+
+
+def accuracies(pred: NDArray[np.int64], y: NDArray[np.int64], names: tuple[str, ...]) -> dict[str, float]:
+    """Per label accuracy (NaN without clips), ``overall`` and ``balanced`` (mean over labels)."""
+    out = {}
+    for c, n in enumerate(names):
+        rows = y == c
+        out[n] = float(np.mean(pred[rows] == c)) if rows.any() else math.nan
+    per = [v for v in out.values() if not math.isnan(v)]
+    out["overall"] = float(np.mean(pred == y))
+    out["balanced"] = float(np.mean(per))
+    return out
+
+
+def clear_gain(plain: NDArray[np.int64], fitted: NDArray[np.int64], y: NDArray[np.int64]) -> bool:
+    """The fitted labels fix clearly more clips than they break: ``fixed - broken >= sqrt(fixed + broken)``
+    (a sign test's one standard error), and at least one.
+
+    Why: with several candidates and a handful of clips the best cross-validated
+    score is optimistic; this keeps the plain model where the gain is noise.
+    """
+    fixed = int(np.sum((fitted == y) & (plain != y)))
+    broken = int(np.sum((fitted != y) & (plain == y)))
+    return fixed - broken >= max(1.0, math.sqrt(fixed + broken))
+
+
+# ---------------------------------------------------------------------------------------------
+# the profile
+
+
+@dataclass
+class Fitted:
+    """A fitted profile: ``apply`` turns embeddings and plain probabilities into the profile's."""
+
+    method: str
+    params: dict[str, Any]
+    names: tuple[str, ...]
+    model_labels: tuple[str, ...]
+    kind: str = "calibration"
+    cv_plain: dict[str, float] = field(default_factory=dict)
+    cv_fitted: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown profile method {self.method!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown profile kind {self.kind!r}")
+        self.names = tuple(self.names)
+        self.model_labels = tuple(self.model_labels)
+        self._fold = label_map(self.names, self.model_labels) if self.kind == "calibration" else None
+        if self.kind == "own" and self.method == "none":
+            raise ValueError("an own-labels profile needs a head")
+        self.params = {**self.params, "kind": self.kind}
+
+    def apply(
+        self, embeddings: NDArray[np.floating], plain: NDArray[np.floating] | None = None
+    ) -> NDArray[np.float32]:
+        """``(m, len(names))`` probabilities for ``m`` windows or files (rows sum to 1)."""
+        x = np.asarray(embeddings, np.float32)
+        x = x.reshape(1, -1) if x.ndim == 1 else x
+        if self._fold is not None:
+            if plain is None:
+                raise ValueError("a calibration profile needs the plain probabilities")
+            z0 = base_logits(plain, self._fold)
+        else:
+            z0 = np.zeros((len(x), len(self.names)))
+        z = apply_method(self.method, self.params, x, z0)
+        return _softmax(z).astype(np.float32)
+
+    @classmethod
+    def from_params(
+        cls,
+        method: str,
+        params: dict[str, Any],
+        names: tuple[str, ...] | list[str],
+        model_labels: tuple[str, ...] | list[str],
+        kind: str | None = None,
+    ) -> Fitted:
+        """Rebuild from storage (``params`` as :attr:`params` holds them, arrays or nested lists;
+        their ``kind`` entry, written by :func:`fit`, wins over the argument)."""
+        p: dict[str, Any] = {}
+        for key, v in params.items():
+            p[key] = v if isinstance(v, (float, int, str)) else np.asarray(v, np.float32)
+        kind = str(p.get("kind", kind or "calibration"))
+        return cls(method, p, tuple(names), tuple(model_labels), kind)
+
+
+def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) -> Fitted:
+    """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
+
+    Balanced accuracy (the mean over labels) decides; a tie goes to the
+    earlier (simpler) candidate.  For ``calibration`` the plain model is a
+    candidate too and wins ties: when no method beats it on held-out clips of
+    the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
+    the profile is ``none`` (the plain model, no change).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    names = tuple(enrol.names)
+    k = len(names)
+    y = np.asarray(enrol.labels, np.int64)
+    x = np.asarray(enrol.embeddings, np.float32)
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError("embeddings must be (n, D) with one label per row")
+    if k < 2 or len(np.unique(y)) < 2:
+        raise ValueError("a profile needs at least two labels with clips")
+    if y.min() < 0 or y.max() >= k:
+        raise ValueError("labels must index names")
+    if kind == "calibration":
+        fold = label_map(names, tuple(enrol.model_labels))
+        z0 = base_logits(enrol.plain, fold)
+    else:
+        z0 = np.zeros((len(y), k))
+    cands = tuple(candidates or CANDIDATES[kind])
+    folds = cv_folds(y, enrol.groups)
+    scores: dict[str, dict[str, float]] = {}
+    preds: dict[str, NDArray[np.int64]] = {"none": np.argmax(z0, axis=1)}
+    if kind == "calibration":
+        scores["none"] = accuracies(preds["none"], y, names)
+    for m in cands:
+        preds[m] = cv_predictions(m, x, z0, y, k, folds)
+        scores[m] = accuracies(preds[m], y, names)
+    best = max(scores, key=lambda m: scores[m]["balanced"])  # first of the best: plain, then simplest
+    if kind == "calibration" and best != "none" and not clear_gain(preds["none"], preds[best], y):
+        best = "none"
+    params = fit_method(best, x, z0, y, k)
+    plain_cv = {n: math.nan for n in [*names, "overall", "balanced"]} if kind == "own" else scores["none"]
+    return Fitted(best, params, names, tuple(enrol.model_labels), kind, plain_cv, scores[best])
