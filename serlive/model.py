@@ -15,6 +15,7 @@ TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.resources
 import json
 import os
@@ -25,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +34,9 @@ from numpy.typing import NDArray
 from serlive.adaptation import AdaptationConfig
 from serlive.config import LABELS, FeatureConfig, WindowConfig
 from serlive.features import FEATURE_KINDS, FeatureExtractor
+
+if TYPE_CHECKING:
+    from serlive.profiles.store import Profile
 
 METADATA_NAME = "serlive"
 METADATA_VERSION = 1
@@ -380,9 +384,16 @@ class EmotionModel:
     """
 
     def __init__(
-        self, path: str | Path | None = None, num_threads: int = 1, invoke_batch: int | None = None
+        self,
+        path: str | Path | None = None,
+        num_threads: int = 1,
+        invoke_batch: int | None = None,
+        profile: Profile | None = None,
     ) -> None:
         self.path, content, self.meta = read_model_file(path)
+        self._num_threads = num_threads
+        #: sha256 of the model file: what a calibration profile records and is checked against
+        self.sha256 = hashlib.sha256(content).hexdigest()
         try:
             with _RUNTIME_START, _runtime_chatter_filtered():
                 self._interp = _make_interpreter(content, num_threads)
@@ -423,6 +434,40 @@ class EmotionModel:
         #: how the ``adapt`` head wants the session's statistics; None: the model cannot adapt
         self.adaptation: AdaptationConfig | None = None
         self._read_adaptation(signatures)
+        #: the user's calibration applied to every output (None: the general model's judgement)
+        self.profile: Profile | None = None
+        if profile is not None:
+            self._use_profile(profile)
+
+    def _use_profile(self, profile: Profile) -> None:
+        """Judge through ``profile``: its labels, its mapping of the embedding and the plain head.
+
+        Why here: every path (files, threads, processes, the live engine, the GUI) asks the model
+        for probabilities and its labels; a profiled model answers both with the profile's, so
+        none of them needs to know profiles exist.  Session adaptation is off under a profile: the
+        profile was fitted on the plain head's output and is itself the adaptation to this voice.
+        """
+        from serlive.profiles.store import ProfileError
+
+        if self._encode is None:
+            raise ModelError(f"{self.path}: this model gives no embeddings, so a profile cannot apply to it")
+        try:
+            profile.check_model(self.sha256, self.meta.labels, self.path.name)
+            profile.fitted  # noqa: B018  (its parameters must fit this model's embedding)
+            probe = profile.apply(
+                np.zeros((1, self.embedding_dim), np.float32),
+                np.full((1, len(self.meta.labels)), 1.0 / len(self.meta.labels), np.float32),
+            )
+        except (ProfileError, ValueError) as exc:
+            raise ModelError(str(exc)) from exc
+        if probe.shape != (1, len(profile.labels)):
+            raise ModelError(f"{profile.where}: its parameters do not fit this model's embedding")
+        self.profile = profile
+        self.adaptation = None
+
+    def clone(self) -> EmotionModel:
+        """Another interpreter on the same file and profile (one per thread or process)."""
+        return EmotionModel(self.path, self._num_threads, self.invoke_batch, self.profile)
 
     def _signature_io(self, signatures: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """An encoder model's ``encode`` signature: one input, outputs ``probabilities`` and ``embedding``."""
@@ -465,8 +510,8 @@ class EmotionModel:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Output labels in order."""
-        return self.meta.labels
+        """Output labels in order: the profile's when one is in use, else the model file's."""
+        return self.profile.labels if self.profile is not None else self.meta.labels
 
     def _resize(self, batch: int) -> None:
         if batch != self._batch:
@@ -505,8 +550,11 @@ class EmotionModel:
         if len(x) == 0:
             return np.zeros((0, len(self.labels)), np.float32), np.zeros((0, self.embedding_dim), np.float32)
         outs = [self._encode(**{self._in_name: part}) for part in self._slices(x)]
-        probs = np.concatenate([o["probabilities"] for o in outs])
-        return _normalised(probs), np.concatenate([np.asarray(o["embedding"], np.float32) for o in outs])
+        probs = _normalised(np.concatenate([o["probabilities"] for o in outs]))
+        emb = np.concatenate([np.asarray(o["embedding"], np.float32) for o in outs])
+        if self.profile is not None:
+            probs = _normalised(self.profile.apply(emb, probs))
+        return probs, emb
 
     def _slices(self, x: NDArray[np.float32]) -> list[NDArray[np.float32]]:
         """``x`` cut into interpreter calls of at most :attr:`invoke_batch` windows."""

@@ -103,7 +103,9 @@ def serlive_graph(root: Path = ROOT) -> tuple[dict[str, set[str]], dict[str, set
     external: dict[str, set[str]] = {}
     for mod, path in files.items():
         names = imports_of(path.read_text(encoding="utf-8"), mod, path.name == "__init__.py")
-        graph[mod] = {n for n in names if n in files and n != mod}
+        # a module's own parent packages run before it anyway (``from serlive.cli import desktop``
+        # inside ``serlive.cli.commands``): not an edge of the graph
+        graph[mod] = {n for n in names if n in files and n != mod and not _is_parent_package(n, mod)}
         external[mod] = {n.split(".")[0] for n in names if not n.startswith("serlive")}
     return graph, external
 

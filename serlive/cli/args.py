@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from serlive import __version__
+from serlive.cli.profiles import add_calibrate_parsers, add_profile_option
 
 
 def version_text() -> str:
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "same for any N; 1 uses one core",
     )
     pr.add_argument("--model", help=MODEL_HELP)
+    add_profile_option(pr)
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
     tr.add_argument(
@@ -187,12 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     li.add_argument("--labels", metavar="LIST", help=LABELS_HELP)
     li.add_argument("--model", help=MODEL_HELP)
+    add_profile_option(li)
 
     gu = sub.add_parser("gui", help="the desktop app (also: `serlive` alone, or `serlive FILE`)")
     gu.add_argument(
         "paths", nargs="*", help="audio files to open in the viewer (the first now, the others in turn)"
     )
     gu.add_argument("--model", help=MODEL_HELP)
+    add_profile_option(gu)
+    add_calibrate_parsers(sub)
     return p
 
 

@@ -23,12 +23,17 @@ from typing import Any, TextIO
 
 from serlive.cli.args import build_parser
 from serlive.cli.output import format_result_line, format_utterance_line, write_prediction
+from serlive.cli.profiles import cmd_calibrate, cmd_profiles, open_model, profile_ref
 
 # one BLAS thread: OpenBLAS threads cause 8 ms spikes when the other core is busy
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_PROFILE_OR_SESSION = (
+    "serlive: {opt} and --profile (or $SERLIVE_PROFILE): a profile is already fitted to a voice; "
+    "use one or the other (--profile none turns the profile off)"
+)
 
 
 class Progress:
@@ -126,10 +131,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from serlive.files.analysis import adapt_to_session
     from serlive.files.parallel import analyse_files, default_jobs
     from serlive.labelsets import LabelSetError, parse_labels
-    from serlive.model import EmotionModel, ModelError
+    from serlive.model import ModelError
 
+    if args.session and profile_ref(args) is not None:
+        print(_PROFILE_OR_SESSION.format(opt="--session"), file=sys.stderr)
+        return EXIT_USAGE
     try:
-        model = EmotionModel(args.model)
+        model = open_model(args)
     except ModelError as exc:
         print(f"serlive: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -308,11 +316,14 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     from serlive.audio.sources import AudioDeviceError, MicrophoneSource
     from serlive.labelsets import LabelSetError, parse_labels, view
     from serlive.live.engine import Engine, EngineError, Result, StreamEnd
-    from serlive.model import EmotionModel, ModelError
+    from serlive.model import ModelError
 
     err = sys.stderr
+    if getattr(args, "adapt", False) and profile_ref(args) is not None:
+        print(_PROFILE_OR_SESSION.format(opt="--adapt"), file=err)
+        return EXIT_USAGE
     try:
-        model = EmotionModel(args.model, num_threads=1)
+        model = open_model(args, num_threads=1)
     except ModelError as exc:
         print(f"serlive listen: {exc}", file=err)
         return EXIT_USAGE
@@ -472,7 +483,7 @@ def cmd_desktop_entry(install: bool) -> int:
     return EXIT_OK
 
 
-SUBCOMMANDS = ("predict", "train", "evaluate", "devices", "listen", "gui")
+SUBCOMMANDS = ("predict", "train", "evaluate", "devices", "listen", "gui", "calibrate", "profiles")
 #: what only the training extra installs, and ``serlive.train`` (left out of the standalone executable)
 TRAIN_ONLY = ("tensorflow", "keras", "librosa", "sklearn", "matplotlib", "serlive.train")
 
@@ -500,7 +511,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"serlive: the desktop app needs PySide6 and pyqtgraph ({exc})", file=sys.stderr)
         return EXIT_USAGE
-    return run(args.paths, args.model)
+    return run(args.paths, args.model, profile_ref(args))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -527,6 +538,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_listen(args)
         if args.command == "gui":
             return cmd_gui(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
+        if args.command == "profiles":
+            return cmd_profiles(args)
         parser.print_help()
         return EXIT_USAGE
     except KeyboardInterrupt:

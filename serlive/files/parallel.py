@@ -133,14 +133,16 @@ class WorkerModels:
             else:
                 m = self._spare() if self._keep else None
                 if m is None:
-                    m = EmotionModel(self._model.path, invoke_batch=self._model.invoke_batch)
+                    m = self._model.clone()
                 with self._lock:
                     self._made.append(m)
             self._local.model = m
         return m
 
-    def _key(self) -> tuple[Path, int | None]:
-        return (self._model.path, self._model.invoke_batch)
+    def _key(self) -> tuple[Path, int | None, tuple[str, ...] | None]:
+        p = self._model.profile  # a spare judging through another profile is another model
+        profile = None if p is None else (p.name, p.created, p.method)
+        return (self._model.path, self._model.invoke_batch, profile)
 
     def _spare(self) -> EmotionModel | None:
         with _SPARES_LOCK:

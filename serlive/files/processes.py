@@ -45,6 +45,7 @@ from serlive.audio.io import AudioLoadError
 from serlive.config import WindowConfig
 from serlive.files.analysis import Analysis, analyse_file
 from serlive.model import EmotionModel
+from serlive.profiles.store import Profile
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -60,12 +61,14 @@ MIN_FILES_PER_JOB = 4
 _worker: dict[str, Any] = {}
 
 
-def _start_worker(model_path: str, invoke_batch: int | None, options: dict[str, Any]) -> None:
+def _start_worker(
+    model_path: str, invoke_batch: int | None, options: dict[str, Any], profile: Profile | None = None
+) -> None:
     """Load this worker's model once (the executor's initializer)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    _worker["model"] = EmotionModel(model_path, invoke_batch=invoke_batch)
+    _worker["model"] = EmotionModel(model_path, invoke_batch=invoke_batch, profile=profile)
     _worker["options"] = options
 
 
@@ -124,7 +127,7 @@ class _Scheduler:
             max_workers=jobs - 1,
             mp_context=multiprocessing.get_context(start_method()),
             initializer=_start_worker,
-            initargs=(str(model.path), model.invoke_batch, options),
+            initargs=(str(model.path), model.invoke_batch, options, model.profile),
         )
         # a forking pool starts all its processes at the first submit, in this thread: do it now,
         # before this process has a second thread (the executor's own starts after the forks)
