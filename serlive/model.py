@@ -437,9 +437,9 @@ class EmotionModel:
         #: the user's calibration applied to every output (None: the general model's judgement)
         self.profile: Profile | None = None
         if profile is not None:
-            self._use_profile(profile)
+            self.use_profile(profile)
 
-    def _use_profile(self, profile: Profile) -> None:
+    def use_profile(self, profile: Profile) -> None:
         """Judge through ``profile``: its labels, its mapping of the embedding and the plain head.
 
         Why here: every path (files, threads, processes, the live engine, the GUI) asks the model

@@ -19,11 +19,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from serlive.adaptation import AdaptationConfig
 from serlive.features import FeatureExtractor
 from serlive.model import EmotionModel, ModelMetadata, read_model_file
+
+if TYPE_CHECKING:
+    from serlive.profiles.store import Profile
 
 
 def read_model_metadata(path: str | Path | None) -> tuple[Path, ModelMetadata]:
@@ -55,10 +58,14 @@ class BackgroundModel:
     threads: the GUI thread only reads the metadata.
     """
 
-    def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
+    def __init__(
+        self, path: str | Path | None = None, num_threads: int = 1, profile: Profile | None = None
+    ) -> None:
         self.path, self.meta = read_model_metadata(path)
         self.extractor: FeatureExtractor = self.meta.make_extractor()
         self._num_threads = num_threads
+        #: the calibration the loaded model will judge through (checked against the file when it loads)
+        self.profile = profile
         self._model: EmotionModel | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
@@ -66,14 +73,16 @@ class BackgroundModel:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Output labels in order (from the metadata)."""
-        return self.meta.labels
+        """Output labels in order (from the metadata, or the profile's)."""
+        return self.profile.labels if self.profile is not None else self.meta.labels
 
     @property
     def adaptation(self) -> AdaptationConfig | None:
         """The loaded model's session adaptation; before that, what the metadata promises."""
         if self._model is not None:
             return self._model.adaptation
+        if self.profile is not None:  # a profile is the adaptation to this voice (EmotionModel.use_profile)
+            return None
         block = self.meta.extra.get("adaptation")
         try:
             return None if block is None else AdaptationConfig.from_dict(block)
@@ -92,7 +101,7 @@ class BackgroundModel:
 
         def load() -> None:
             try:
-                self._model = EmotionModel(self.path, num_threads=self._num_threads)
+                self._model = EmotionModel(self.path, num_threads=self._num_threads, profile=self.profile)
                 _warm_up()
             except BaseException as exc:  # reported through done() and to every waiter
                 self._error = exc
@@ -116,6 +125,13 @@ class BackgroundModel:
 
     def __getattr__(self, name: str) -> Any:
         # only reached for attributes this class lacks: the interpreter's
-        if name.startswith("__") or name in ("_model", "_error", "_ready", "_thread", "_num_threads"):
+        if name.startswith("__") or name in (
+            "_model",
+            "_error",
+            "_ready",
+            "_thread",
+            "_num_threads",
+            "profile",
+        ):
             raise AttributeError(name)
         return getattr(self.wait(), name)

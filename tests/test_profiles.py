@@ -28,31 +28,8 @@ from serlive.profiles.store import (
     profiles_dir,
     save_profile,
 )
-from tests.conftest import ESPEAK, espeak_to, tone, write_audio
-
-TRAIN = (
-    "the weather is nice today",
-    "please open the window now",
-    "we will meet at noon tomorrow",
-    "the train leaves at seven",
-    "can you hear the music",
-    "put the book on the table",
-)
-HELD_OUT = (
-    "the river runs to the sea",
-    "turn left at the corner",
-    "it is raining again",
-    "they built a tall house",
-)
-#: the two voices: (pitch, words per minute)
-LOW, HIGH = (15, 110), (85, 210)
-
-
-def _voice_set(root: Path, names: dict[str, tuple[int, int]], sentences: tuple[str, ...]) -> Path:
-    for label, (pitch, speed) in names.items():
-        for i, text in enumerate(sentences):
-            espeak_to(root / label / f"clip{i}.wav", text, speed=speed, pitch=pitch)
-    return root
+from tests.conftest import ESPEAK, tone, write_audio
+from tests.voices import TRAIN, make_voices
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +37,7 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Enrolment folders (own labels low/high; the model's labels sad/happy) and held-out clips."""
     if ESPEAK is None:
         pytest.skip("espeak-ng not installed")
-    root = tmp_path_factory.mktemp("voices")
-    own = _voice_set(root / "own", {"low": LOW, "high": HIGH}, TRAIN)
-    test = _voice_set(root / "test", {"low": LOW, "high": HIGH}, HELD_OUT)
-    model_labels = root / "model"
-    for src, dst in (("low", "sad"), ("high", "Happy")):  # 'Happy': the model's label in another case
-        (model_labels / dst).mkdir(parents=True)
-        for f in (own / src).iterdir():
-            (model_labels / dst / f.name).write_bytes(f.read_bytes())
-    return {"own": own, "test": test, "model": model_labels}
+    return make_voices(tmp_path_factory.mktemp("voices"))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from serlive.model import EmotionModel, ModelError
+from serlive.profiles.store import calibration_table
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: a ``--profile`` (or ``$SERLIVE_PROFILE``) value meaning "the plain model"
@@ -86,15 +87,13 @@ def add_calibrate_parsers(sub: Any) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Gather the labelled clips, analyse them as predict does, fit, report, and save the profile."""
     from serlive.files.enrolment import EnrolmentError, clips_from_csv, clips_from_folder, enrol
-    from serlive.profiles.methods import fit
+    from serlive.profiles.build import make_profile
     from serlive.profiles.store import (
         NAME_RE,
-        Profile,
         ProfileError,
         is_path,
         profile_path,
         save_profile,
-        today,
     )
 
     err = sys.stderr
@@ -132,22 +131,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"serlive calibrate: {exc}", file=err)
         return EXIT_USAGE
     _tell_skipped(report)
-    enrolment = report.enrolment
-    fitted = fit(enrolment, report.kind)
-    profile = Profile(
-        name=name,
-        kind=report.kind,
-        labels=enrolment.names,
-        model_labels=enrolment.model_labels,
-        model_sha256=model.sha256,
-        model_file=model.path.name,
-        method=fitted.method,
-        params=dict(fitted.params),
-        clips={n: len(report.used[n]) for n in enrolment.names},
-        cv_plain=dict(fitted.cv_plain),
-        cv_fitted=dict(fitted.cv_fitted),
-        created=today(),
-    )
+    profile = make_profile(name, report.enrolment, report.kind, model.sha256, model.path.name)
     print(calibration_table(profile))
     try:
         path = save_profile(profile, target)
@@ -169,32 +153,6 @@ def _tell_skipped(report: Any) -> None:
         print(f"skipped (no speech heard): {path}", file=sys.stderr)
     for path, why in report.unreadable:
         print(f"skipped (unreadable): {path}: {why}", file=sys.stderr)
-
-
-def calibration_table(profile: Any) -> str:
-    """Cross-validated accuracy per label, the plain model against the profile, and the verdict."""
-    own = profile.kind == "own"
-    rows = [f"{'label':<14} {'clips':>5} {'plain':>7} {'profile':>8}"]
-    for label in (*profile.labels, "overall"):
-        n = profile.clips.get(label, sum(profile.clips.values()))
-        plain, fitted = _pct(profile.cv_plain.get(label)), _pct(profile.cv_fitted.get(label))
-        rows.append(f"{label:<14} {n:>5} {plain:>7} {fitted:>8}")
-    if profile.changes_nothing:
-        verdict = (
-            "Calibration did not help in cross-validation on these clips: the profile keeps the plain "
-            "model's judgement (no change). More clips per label, or clearer ones, may help."
-        )
-    elif own:
-        verdict = f"Own labels ({profile.method}): the plain model has no such labels to compare with."
-    else:
-        verdict = f"Calibration helps in cross-validation ({profile.method})."
-    return "\n".join(
-        [f"profile {profile.name!r}: {profile.kind}, cross-validated on your clips", *rows, verdict]
-    )
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None or v != v else f"{100 * v:.0f} %"
 
 
 def _quote(s: str) -> str:

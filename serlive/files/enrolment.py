@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.audio.io import AudioLoadError
-from serlive.files.analysis import analyse_file
+from serlive.files.analysis import analyse_file, analyse_signal
 from serlive.model import EmotionModel
 from serlive.profiles.methods import Enrolment
 from serlive.results import Analysis
@@ -136,6 +136,13 @@ def clip_vectors(analysis: Analysis) -> tuple[NDArray[np.float32], NDArray[np.fl
     emb = np.average(np.stack([w.embedding for w in voiced]), axis=0, weights=weights)  # type: ignore[misc]
     plain = np.average(np.stack([w.probabilities for w in voiced]), axis=0, weights=weights)
     return emb.astype(np.float32), plain.astype(np.float32)
+
+
+def signal_vectors(
+    samples: NDArray[np.float32], model: EmotionModel
+) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+    """:func:`clip_vectors` of samples already at the model's rate (an utterance the app holds)."""
+    return clip_vectors(analyse_signal(np.asarray(samples, np.float32), model, keep_embeddings=True))
 
 
 def enrol(

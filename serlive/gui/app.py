@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -35,17 +35,49 @@ def application(argv: Sequence[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def run(files: Sequence[str] = (), model_path: str | None = None) -> int:
-    """Open the window (and ``files`` in the viewer); returns the exit code."""
+def run(files: Sequence[str] = (), model_path: str | None = None, profile: str | None = None) -> int:
+    """Open the window (and ``files`` in the viewer); returns the exit code.
+
+    ``profile``: ``--profile`` or ``$SERLIVE_PROFILE`` (``"none"``: the plain model); None: the profile
+    chosen last time in Listen ▸ Profile.
+    """
     app = application()
-    win = start(files, model_path)
+    win = start(files, model_path, profile)
     if win is None:
         return 2
     _env_hooks(win, bool(files))
     return app.exec()
 
 
-def start(files: Sequence[str] = (), model_path: str | None = None) -> MainWindow | None:
+def choose_profile(ref: str | None, model: Any) -> tuple[Any, str | None]:
+    """The profile the window starts with, and a warning to show if the remembered one is unusable.
+
+    A profile asked for on the command line that cannot be used raises ProfileError (the app then
+    says so and ends with exit code 2); one remembered from last time only earns a warning, so a
+    deleted or outdated profile never keeps the app from starting.
+    """
+    from PySide6.QtCore import QSettings
+
+    from serlive.profiles.store import ProfileError, file_sha256, load_profile
+
+    explicit = ref is not None
+    if ref is None:
+        ref = str(QSettings("serlive", "serlive").value("profile", "") or "")
+    if ref.strip().lower() in ("", "none"):
+        return None, None
+    try:
+        profile = load_profile(ref)
+        profile.check_model(file_sha256(model.path), model.meta.labels, model.path.name)
+    except ProfileError as exc:
+        if explicit:
+            raise
+        return None, f"the profile chosen last time is not used: {exc}"
+    return profile, None
+
+
+def start(
+    files: Sequence[str] = (), model_path: str | None = None, profile_ref: str | None = None
+) -> MainWindow | None:
     """Show the window first, then load the model (:mod:`serlive.preload`); None when the model is unusable.
 
     The window is built from the model's metadata and shown before the interpreter
@@ -61,14 +93,23 @@ def start(files: Sequence[str] = (), model_path: str | None = None) -> MainWindo
     from serlive.gui.main_window import MainWindow
     from serlive.model import ModelError
     from serlive.preload import BackgroundModel
+    from serlive.profiles.store import ProfileError
 
     try:
         model = BackgroundModel(model_path, num_threads=1)
+        profile, warning = choose_profile(profile_ref, model)
     except ModelError as exc:
         messages.show_error(None, "Cannot load the model", f"The emotion model could not be loaded:\n{exc}")
         return None
-    win = MainWindow(model, model_path)
+    except ProfileError as exc:
+        messages.show_error(None, "Cannot use the profile", str(exc))
+        return None
+    model.profile = profile
+    win = MainWindow(model, model_path, profile=profile)
     win.show()
+    if warning:
+        win.statusBar().showMessage(warning, 15000)
+    win.profiles.switch_requested.connect(lambda ref: reopen(win, model_path, ref))
 
     class Loaded(QObject):
         """Carries the load's end from the loading thread to the GUI thread."""
@@ -102,6 +143,27 @@ def start(files: Sequence[str] = (), model_path: str | None = None) -> MainWindo
     # second starts the work that needs the model
     QTimer.singleShot(0, lambda: QTimer.singleShot(0, begin))
     return win
+
+
+def reopen(old: MainWindow, model_path: str | None, profile_ref: str) -> MainWindow | None:
+    """The window again on another profile (its labels may differ): the file on screen, listening resumed.
+
+    The new window opens before the old one closes (the app would quit with its last window);
+    when the new one cannot open, the old one stays and says why.
+    """
+    from PySide6.QtCore import QTimer
+
+    loaded = old.file.loaded
+    files = [str(loaded.path)] if loaded is not None else []
+    listening = old.live.engine is not None and old.live.engine.running
+    old.save_settings()
+    new = start(files, model_path, profile_ref or "none")
+    if new is None:
+        return None
+    if listening:
+        QTimer.singleShot(0, new.live.start)
+    old.close()
+    return new
 
 
 def _env_hooks(win: MainWindow, has_file: bool) -> None:

@@ -107,6 +107,23 @@ class DeviceListMixin:
         """The device as a user knows it: the sound server's description for "pulse"/"default"."""
         return device_label(d.name, d.hostapi, self.server)
 
+    def make_source(self) -> Any:
+        """A microphone source on the selected input, not yet started (AudioDeviceError if none).
+
+        For recordings apart from the live engine ("Teach it my voice"), on the device the user chose.
+        """
+        from serlive.audio.sources import AudioDeviceError, MicrophoneSource
+
+        if not self.devices:
+            raise AudioDeviceError("There is no audio input device to record from.")
+        chosen = self.device_combo.currentData()
+        if isinstance(chosen, str):
+            via = self._server_device()
+            if via is None:
+                raise AudioDeviceError("The sound server's device is gone: press Refresh.")
+            return ServerSourceStart(MicrophoneSource(via.index), chosen)
+        return MicrophoneSource(chosen)
+
     def _server_device(self) -> InputDevice | None:
         """The PortAudio device through which any of the server's sources can be recorded ("pulse")."""
         return next((d for d in self.devices if d.name == "pulse" and "ALSA" in d.hostapi), None)
@@ -212,3 +229,22 @@ def pulse_source(name: str | None) -> Iterator[None]:
             os.environ.pop("PULSE_SOURCE", None)
         else:
             os.environ["PULSE_SOURCE"] = old
+
+
+class ServerSourceStart:
+    """A microphone source whose stream opens with the sound server's ``name`` as its source.
+
+    For a take outside the live engine ("Teach it my voice"): :meth:`DeviceListMixin.make_source`
+    returns one for a server source, so opening it picks that source as the live view's Start does.
+    """
+
+    def __init__(self, source: Any, name: str) -> None:
+        self.source = source
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.source, attr)
+
+    def start(self, ring: Any) -> None:
+        with pulse_source(self.name):
+            self.source.start(ring)

@@ -88,6 +88,8 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         super().__init__(parent)
         self.model_path = model_path
         self.labels = labels
+        #: the calibration profile each Start's engine judges through (None: the general model)
+        self.profile: Any = None
         self._list_devices = list_devices
         #: Refresh re-initialises PortAudio with this (it lists devices only when initialised)
         self._rescan = rescan
@@ -379,7 +381,7 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         from serlive.audio.record import RecordError
         from serlive.audio.sources import AudioDeviceError as DevErr
         from serlive.live.engine import EngineError
-        from serlive.model import ModelError
+        from serlive.model import EmotionModel, ModelError
 
         # one rule, the engine's: a multiple of the model's frame hop (it said 20 ms here, 0.02 s in
         # listen --help and 0.01 s in listen's error; issue 20, item 13)
@@ -388,8 +390,11 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         try:
             # an existing file is never overwritten: the engine numbers the take (take-2.wav, ...)
             record = self.record_path if self.record_check.isChecked() else None
+            model: Any = self.model_path
+            if self.profile is not None:
+                model = EmotionModel(self.model_path, num_threads=1, profile=self.profile)
             self.engine = Engine(
-                self.model_path,
+                model,
                 hop_s=hop,
                 smoothing=self.smooth_spin.value(),
                 record=record,

@@ -18,6 +18,7 @@ from serlive.gui import messages
 from serlive.gui.file_view import FileView
 from serlive.gui.live_view import LiveView
 from serlive.gui.plots import plural
+from serlive.gui.profile_menu import ProfileControl
 from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
 from serlive.model import model_date, shipped_model_path
 
@@ -33,16 +34,26 @@ MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
 class MainWindow(QMainWindow):
     """``model`` is an already loaded EmotionModel (the file viewer's); the live engine loads its own."""
 
-    def __init__(self, model: Any, model_path: str | Path | None = None, settings: QSettings | None = None):
+    def __init__(
+        self,
+        model: Any,
+        model_path: str | Path | None = None,
+        settings: QSettings | None = None,
+        profile: Any = None,
+    ):
         super().__init__()
         self.model = model
+        self.model_path = model_path
         self.settings = settings or QSettings("serlive", "serlive")
+        #: the calibration judging (Listen ▸ Profile), its menu, "Teach it my voice" and "This was…"
+        self.profiles = ProfileControl(self, profile, model_path, self.settings)
         self.setWindowTitle(f"serlive {__version__} — speech emotion")
         self.setAcceptDrops(True)
         self.tabs = QTabWidget()
         self.live = LiveView(model_path, tuple(model.labels))
         feats = model.meta.features
         self.live.set_frame_hop(feats.hop_length / feats.sample_rate)
+        self.live.profile = profile
         self.live.set_adaptable(getattr(model, "adaptation", None) is not None)
         self.live_utterances = LiveUtterancesPanel(self.live)  # the last few utterances, under the view
         self.live.layout().addWidget(self.live_utterances)
@@ -59,6 +70,9 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("ready")
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addWidget(self.status_label, 1)
+        self.profile_label = QLabel(self.profiles.status_text())
+        self.statusBar().addPermanentWidget(self.profile_label)
+        self.profiles.changed.connect(lambda text: self.statusBar().showMessage(text, 10000))
         self._status: dict[QWidget, str] = {self.live: "ready", self.file: "ready"}
         self.live.status_changed.connect(lambda text: self._set_status(self.live, text))
         self.file.status_changed.connect(lambda text: self._set_status(self.file, text))
@@ -160,6 +174,8 @@ class MainWindow(QMainWindow):
             lm.addSeparator() if a is None else lm.addAction(a)
         lm.addAction(self.refresh_action)
         lm.aboutToShow.connect(self._sync_listen_menu)
+        lm.addSeparator()
+        self.profiles.build_menu(lm)
         hm = mb.addMenu("&Help")
         hm.addAction(self._action("&About serlive", self.show_about))
         self.tabs.currentChanged.connect(lambda _i: self._tab_changed())
@@ -360,6 +376,7 @@ class MainWindow(QMainWindow):
             "<p>Real-time speech emotion recognition: live microphone and file viewer.</p>",
             f"<p><b>Model file:</b> {html.escape(str(self.model.path))} ({html.escape(trained)})<br>",
             f"<b>Model labels:</b> {html.escape(', '.join(meta.labels))}<br>",
+            f"{self.profiles.about_html()}<br>",
             f"<b>Architecture:</b> {html.escape(str(extra.get('architecture', 'unknown')))}; "
             f"window {meta.windows.window_s:g} s, hop {meta.windows.hop_s:g} s, "
             f"{meta.features.n_mels} log-mel bands at {meta.features.sample_rate} Hz<br>",
@@ -432,6 +449,28 @@ class MainWindow(QMainWindow):
             self.label_actions[spec].setChecked(True)
         if self.settings.value("labels", "all") != spec:  # a choice, not the start-up's reading of it
             self.settings.setValue("labels", spec)
+
+    def shown_emotions(self) -> tuple[str, ...]:
+        """The labels every view shows now (View ▸ Emotions shown, over the model's or the profile's)."""
+        from serlive.labelsets import LabelSetError, parse_labels
+
+        try:
+            return parse_labels(self.labels_spec, tuple(self.model.labels)).names
+        except LabelSetError:
+            return tuple(self.model.labels)
+
+    def use_profile_in_place(self, profile: Any) -> None:
+        """A refitted profile (the same labels) for the file viewer's model and the live engine, now."""
+        self.model.profile = profile
+        loaded = getattr(self.model, "_model", None) if hasattr(self.model, "loaded") else self.model
+        if loaded is not None:
+            with self.file.model_lock:
+                loaded.use_profile(profile)
+        self.live.profile = profile
+        engine = self.live.engine
+        if engine is not None and engine.running and hasattr(engine.model, "use_profile"):
+            engine.model.use_profile(profile)
+        self.profile_label.setText(self.profiles.status_text())
 
     def save_settings(self) -> None:
         """Window geometry, live settings, last device (QSettings organisation "serlive")."""

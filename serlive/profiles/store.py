@@ -22,7 +22,7 @@ import os
 import re
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,7 +63,14 @@ class Profile:
     cv_plain: dict[str, float]
     cv_fitted: dict[str, float]
     created: str
+    #: the examples it was fitted on (pooled embeddings, plain probabilities, label indices), kept so
+    #: that "This was…" can refit it with one more (:mod:`serlive.profiles.build`); None: none kept
+    examples: dict[str, NDArray[np.generic]] | None = field(default=None, compare=False, repr=False)
     path: Path | None = field(default=None, compare=False)
+
+    def at(self, path: Path | None) -> Profile:
+        """The same profile, known to live at ``path``."""
+        return replace(self, path=path)
 
     @cached_property
     def fitted(self) -> Fitted:
@@ -128,6 +135,8 @@ class Profile:
             "cv": {"plain": _finite(self.cv_plain), "fitted": _finite(self.cv_fitted)},
             "created": self.created,
         }
+        if self.examples:
+            body["examples"] = {k: _encode(np.asarray(v)) for k, v in self.examples.items()}
         return json.dumps({**body, "sha256": _digest(body)}, indent=1) + "\n"
 
     @classmethod
@@ -164,6 +173,7 @@ class Profile:
                 cv_plain=_floats(raw["cv"]["plain"]),
                 cv_fitted=_floats(raw["cv"]["fitted"]),
                 created=str(raw["created"]),
+                examples=_examples(raw.get("examples"), len(model_labels), len(labels)),
                 path=path,
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -176,6 +186,19 @@ class Profile:
             raise ProfileError(f"{where}: a calibration's labels must be among the model's")
         profile.fitted  # noqa: B018  (rebuild the method now: a bad parameter is refused on loading)
         return profile
+
+
+def _examples(raw: Any, n_model: int, n_labels: int) -> dict[str, NDArray[np.generic]] | None:
+    """The stored examples, checked for shape (a ValueError names what does not fit)."""
+    if raw is None:
+        return None
+    ex = {k: np.asarray(_decode(raw[k])) for k in ("embeddings", "plain", "labels")}
+    n = len(ex["labels"])
+    if ex["embeddings"].ndim != 2 or len(ex["embeddings"]) != n or ex["plain"].shape != (n, n_model):
+        raise ValueError("examples of mismatched shapes")
+    if n and (ex["labels"].min() < 0 or ex["labels"].max() >= n_labels):
+        raise ValueError("an example's label is out of range")
+    return ex
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -216,6 +239,33 @@ def _decode(v: Any) -> Any:
     if isinstance(v, list):
         return [_decode(x) for x in v]
     return v
+
+
+# --- how a profile reads ---------------------------------------------------------------------------
+def calibration_table(profile: Profile) -> str:
+    """Cross-validated accuracy per label, the plain model against the profile, and the verdict."""
+    own = profile.kind == "own"
+    rows = [f"{'label':<14} {'clips':>5} {'plain':>7} {'profile':>8}"]
+    for label in (*profile.labels, "overall"):
+        n = profile.clips.get(label, sum(profile.clips.values()))
+        plain, fitted = _pct(profile.cv_plain.get(label)), _pct(profile.cv_fitted.get(label))
+        rows.append(f"{label:<14} {n:>5} {plain:>7} {fitted:>8}")
+    if profile.changes_nothing:
+        verdict = (
+            "Calibration did not help in cross-validation on these clips: the profile keeps the plain "
+            "model's judgement (no change). More clips per label, or clearer ones, may help."
+        )
+    elif own:
+        verdict = f"Own labels ({profile.method}): the plain model has no such labels to compare with."
+    else:
+        verdict = f"Calibration helps in cross-validation ({profile.method})."
+    return "\n".join(
+        [f"profile {profile.name!r}: {profile.kind}, cross-validated on your clips", *rows, verdict]
+    )
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{100 * v:.0f} %"
 
 
 # --- where profiles live ----------------------------------------------------------------------------
