@@ -260,3 +260,21 @@ def _shipped() -> set[str]:
         except Exception:
             continue
     return names
+
+
+def test_listen_judges_through_the_profile(voices, profile_home, capsys):
+    from serlive.audio.sources import FileSource
+    from serlive.cli import commands as cli
+    from tests.voices import load16k
+
+    assert main(["calibrate", str(voices["own"]), "--name", "live"]) == 0
+    y = np.concatenate([load16k(p) for p in sorted((voices["test"] / "high").iterdir())])
+    args = cli.build_parser().parse_args(["listen", "--format", "json", "--profile", "live"])
+    capsys.readouterr()
+    assert cli.cmd_listen(args, source=FileSource(samples=y, realtime=False)) == 0
+    recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    voiced = [r for r in recs if not r["silent"]]
+    assert voiced and all(set(r["probabilities"]) == {"high", "low"} for r in voiced)
+    assert sum(r["label"] == "high" for r in voiced) >= 0.8 * len(voiced)
+    args = cli.build_parser().parse_args(["listen", "--profile", "live", "--adapt"])
+    assert cli.cmd_listen(args, source=FileSource(samples=y, realtime=False)) == 2
