@@ -55,7 +55,7 @@ class FileResult:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
-        """A flat row for a DataFrame: the summary fields, then one column per emotion (None without speech)."""
+        """A flat row for a DataFrame: the summary fields, then a column per emotion (None: no speech)."""
         row: dict[str, Any] = {
             "path": self.path,
             "label": self.label,
