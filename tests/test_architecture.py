@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1] / "serlive"
 
 #: rooms, by the dotted prefix of their modules; the first match wins
 ROOMS = (
+    ("serlive.api", "api"),
     ("serlive.gui", "gui"),
     ("serlive.cli", "cli"),
     ("serlive.train", "train"),

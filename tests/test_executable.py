@@ -40,8 +40,11 @@ pytestmark = pytest.mark.slow
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 BUILD_SCRIPT = REPO / "scripts" / "build_exe.sh"
 MAX_FOLDER_MB = 300  # issue 10's budget with the 11 MB encoder model and the VAD inside
-#: modules of the training stack that must not be in the executable
-FORBIDDEN = ("tensorflow", "keras", "tf_keras", "librosa", "numba", "llvmlite", "matplotlib", "sklearn")
+#: modules of the training stack and of the [cluster] extra that must not be in the executable
+FORBIDDEN = (
+    "tensorflow", "keras", "tf_keras", "librosa", "numba", "llvmlite", "matplotlib", "sklearn",
+    "dask", "distributed",
+)  # fmt: skip
 MODELS = REPO / "serlive" / "models"
 
 

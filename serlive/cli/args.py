@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", help="emotion of audio files (or folders of them)")
     pr.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
-    pr.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    pr.add_argument(
+        "--format",
+        choices=("text", "json", "csv"),
+        help="default: text, or with --output the file's suffix (.jsonl/.json: json, .csv: csv)",
+    )
     pr.add_argument("--timeline", action="store_true", help="include every 3 s window")
     pr.add_argument(
         "--segments",
@@ -99,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.add_argument("--model", help=MODEL_HELP)
     add_profile_option(pr)
+    add_predict_scale_options(pr)
 
     tr = sub.add_parser("train", help="train, export and score a model (needs the [train] extra)")
     tr.add_argument(
@@ -221,3 +226,26 @@ def _seconds(text: str) -> float:
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds (e.g. 30 or 2.5)")
     return value
+
+
+def add_predict_scale_options(pr: argparse.ArgumentParser) -> None:
+    """``predict``'s options for long work: a Dask cluster, an output file, and resuming into it."""
+    pr.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="analyse on a Dask cluster: a scheduler's address (tcp://host:8786) or local:N worker "
+        "processes here; default $SERLIVE_CLUSTER. The workers read the files by path. Needs the "
+        "[cluster] extra (docs/scale.md)",
+    )
+    pr.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the results to FILE (appended and flushed per file) instead of standard output; "
+        "a new file unless --resume",
+    )
+    pr.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --output: skip the files already in FILE (same path, size, modification time and "
+        "model), and append the rest",
+    )

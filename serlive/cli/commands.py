@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import queue
@@ -36,37 +37,6 @@ _PROFILE_OR_SESSION = (
 )
 
 
-class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal or forced."""
-
-    def __init__(self, total: int, enabled: bool | None = None, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.enabled = (self.stream.isatty() and total > 1) if enabled is None else enabled
-        self.t0 = time.monotonic()
-        self.done = 0
-
-    def step(self, label: str = "") -> None:
-        """Count one item and redraw."""
-        self.done += 1
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * self.done / max(1, self.total))
-        rate = self.done / max(1e-9, time.monotonic() - self.t0)
-        name = label[-40:]
-        self.stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {rate:5.1f}/s {name:<40}"
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the line."""
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, Path]]:
     """``(as_given, path)`` for each file; folders are searched recursively for audio files."""
     from serlive.audio.io import AUDIO_EXTENSIONS
@@ -89,52 +59,22 @@ def _segment_config(args: argparse.Namespace) -> Any:
     return SegmentConfig(**{k: v for k, v in given.items() if v is not None})
 
 
-def _segment_file(y: Any, segmenter: Any, model: Any) -> tuple[list[Any], dict[Any, Any]]:
-    """A file's segments (``segmenter`` was fed by its analysis) and the window centred on each short one.
-
-    The centred windows (the plain model's) are computed now, while the samples are at hand; they
-    label short segments unless a session adapts the file's windows (then its windows do, see
-    :func:`serlive.segments.utterances`).
-    """
-    from serlive.segments import complete, model_centred
-
-    segs = complete(segmenter, y)
-    short = [s for s in segs if s.duration_s < model.meta.windows.window_s]
-    centred = dict(zip(short, model_centred(model, y)(short), strict=True)) if short else {}
-    return segs, centred
-
-
-def _analyse_segmented(paths: list[str], model: Any, seg_cfg: Any, keep_embeddings: bool) -> Any:
-    """Each file's (Analysis, (segments, centred windows)), or (the reason it failed, None), in order.
-
-    The segmenter is fed as the analysis goes and takes the window rule's speech
-    probabilities from it, so ``--segments`` runs the speech detector once; that
-    ties it to the serial loop (``--jobs`` does not apply).
-    """
-    from serlive.audio.io import AudioLoadError, load_audio
-    from serlive.files.analysis import analyse_signal
-    from serlive.segments import Segmenter
-
-    for path in paths:
-        try:
-            y = load_audio(path, model.meta.features.sample_rate)
-        except AudioLoadError as exc:
-            yield exc.reason, None
-            continue
-        segmenter = Segmenter(seg_cfg)
-        a = analyse_signal(y, model, keep_embeddings=keep_embeddings, segmenter=segmenter)
-        yield a, _segment_file(y, segmenter, model)
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Analyse files and print one result per file."""
+    """Analyse files and print (or write to ``--output``) one result per file."""
+    from serlive.cli.predict_scale import check_scale_options, open_output, predict_results
+    from serlive.cli.progress import PredictProgress
+    from serlive.cli.resume import ResumeError, file_key
     from serlive.files.analysis import adapt_to_session
-    from serlive.files.parallel import analyse_files, default_jobs
+    from serlive.files.cluster import ClusterError
     from serlive.labelsets import LabelSetError, parse_labels
     from serlive.model import ModelError
 
     if args.session and profile_ref(args) is not None:
         print(_PROFILE_OR_SESSION.format(opt="--session"), file=sys.stderr)
+        return EXIT_USAGE
+    problem = check_scale_options(args)
+    if problem:
+        print(f"serlive predict: {problem}", file=sys.stderr)
         return EXIT_USAGE
     try:
         model = open_model(args)
@@ -162,29 +102,50 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.session and adaptation is None:
         print(f"serlive: --session: {model.path.name} has no session adaptation", file=sys.stderr)
         return EXIT_USAGE
-    out = sys.stdout
-    writer = None
+    header = ""
     if args.format == "csv":
-        writer = csv.writer(out, lineterminator="\n")
         head = ["path", "start", "end"] if args.timeline or args.segments else ["path"]
-        writer.writerow([*head, "label", "confidence", *args.labelset.names, "duration_s", "error"])
-    failed = 0
-    progress = Progress(len(inputs))
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(
+            [*head, "label", "confidence", *args.labelset.names, "duration_s", "error"]
+        )
+        header = buf.getvalue()
+    out: TextIO = sys.stdout
+    results_file = None
+    skipped = 0
+    if args.output:
+        try:
+            results_file = open_output(args, model, header)
+        except ResumeError as exc:
+            print(f"serlive predict: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        out = results_file.stream
+        kept = [(g, p) for g, p in inputs if file_key(p) not in results_file.keys]
+        skipped, inputs = len(inputs) - len(kept), kept
+    elif header:
+        out.write(header)
+    writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
+    progress = PredictProgress(len(inputs), skipped)
     # (given, Analysis or the reason it failed, (segments, centred windows) with --segments)
     done: list[tuple[str, Any, Any]] = []
-    if seg_cfg is not None:  # utterances are cut as each file's analysis goes: one file at a time
-        results: Any = _analyse_segmented([p for _, p in inputs], model, seg_cfg, args.session)
-    else:
-        jobs = args.jobs or default_jobs()
-        files = analyse_files([p for _, p in inputs], model, jobs, keep_embeddings=args.session)
-        results = ((a, None) for a in files)
-    for (given, _), (a, segs) in zip(inputs, results, strict=True):  # in input order, each when done
-        failed += isinstance(a, str)
-        done.append((given, a, segs))
-        if not args.session:  # one file at a time; a session waits for all its files
-            write_prediction(args, model, writer, *done.pop())
-        progress.step(given)
-    progress.close()
+    try:
+        results = predict_results(args, model, [p for _, p in inputs], seg_cfg)
+        for (given, path), (a, segs) in zip(inputs, results, strict=True):  # in input order, each when done
+            done.append((given, a, segs))
+            if not args.session:  # one file at a time; a session waits for all its files
+                write_prediction(args, model, writer, *done.pop(), out=out)
+                if results_file is not None:
+                    results_file.done(path)
+            progress.step(a)
+    except ClusterError as exc:
+        err = sys.stderr
+        progress.close(summary=False)
+        print(f"serlive predict: {exc}", file=sys.stderr)
+        if results_file is not None:
+            results_file.close()
+            print(f"serlive predict: {args.output} holds every file finished: --resume goes on", file=err)
+        return EXIT_USAGE
+    progress.close(summary=None if results_file is None and not args.cluster else True)
     if args.session and adaptation is not None:
         analyses = [a for _, a, _ in done if not isinstance(a, str)]
         heard = adapt_to_session(analyses, model)
@@ -195,9 +156,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 f"need {need:.0f} s; the results are not adapted",
                 file=sys.stderr,
             )
-        for given, a, segs in done:
-            write_prediction(args, model, writer, given, a, segs)
-    return EXIT_FAILED if failed else EXIT_OK
+        for (given, a, segs), (_, path) in zip(done, inputs, strict=True):
+            write_prediction(args, model, writer, given, a, segs, out=out)
+            if results_file is not None:
+                results_file.done(path)
+    if results_file is not None:
+        results_file.close()
+    return EXIT_FAILED if progress.failed else EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:

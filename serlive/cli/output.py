@@ -11,7 +11,7 @@ import argparse
 import io
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 
 def round_list(xs: Any, nd: int = 4) -> list[float]:
@@ -58,12 +58,21 @@ def labelled_segments(
 
 
 def write_prediction(
-    args: argparse.Namespace, model: Any, writer: Any, given: str, a: Any, segs: Any = None
+    args: argparse.Namespace,
+    model: Any,
+    writer: Any,
+    given: str,
+    a: Any,
+    segs: Any = None,
+    out: TextIO | None = None,
 ) -> None:
-    """One file's result (or, for a string, the reason it could not be read) in ``args.format``."""
+    """One file's result (or, for a string, the reason it could not be read) in ``args.format``.
+
+    ``out``: standard output, or ``--output``'s file (``writer`` must write to the same stream).
+    """
     from serlive.labelsets import view_analysis
 
-    out = sys.stdout
+    out = out or sys.stdout
     labelset = args.labelset
     if isinstance(a, str):
         if args.format == "json":
