@@ -89,13 +89,23 @@ class FileResult:
         )
 
 
-def load_model(path: str | Path | None = None) -> EmotionModel:
+def load_model(path: str | Path | None = None, profile: str | Path | None = None) -> EmotionModel:
     """The model at ``path`` (default: ``$SERLIVE_MODEL`` or the shipped one), checked and ready.
 
-    Load it once and pass it on: loading the encoder model takes a few hundred milliseconds.
-    Raises :class:`serlive.model.ModelError` with the reason for a file it cannot use.
+    ``profile``: a calibration profile's name or file (``serlive calibrate``); the model then
+    judges through it (its labels, its fit).  Load it once and pass it on: loading the encoder
+    model takes a few hundred milliseconds.  Raises :class:`serlive.model.ModelError` with the
+    reason for a file (model or profile) it cannot use.
     """
-    return EmotionModel(path)
+    if profile is None:
+        return EmotionModel(path)
+    from serlive.model import ModelError
+    from serlive.profiles.store import ProfileError, load_profile
+
+    try:
+        return EmotionModel(path, profile=load_profile(profile))
+    except ProfileError as exc:
+        raise ModelError(str(exc)) from exc
 
 
 def analyse_file(path: str | Path, model: EmotionModel | None = None) -> FileResult:

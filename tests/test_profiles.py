@@ -278,3 +278,15 @@ def test_listen_judges_through_the_profile(voices, profile_home, capsys):
     assert sum(r["label"] == "high" for r in voiced) >= 0.8 * len(voiced)
     args = cli.build_parser().parse_args(["listen", "--profile", "live", "--adapt"])
     assert cli.cmd_listen(args, source=FileSource(samples=y, realtime=False)) == 2
+
+
+def test_the_python_api_loads_a_model_through_a_profile(voices, profile_home):
+    import serlive
+
+    assert main(["calibrate", str(voices["own"]), "--name", "api"]) == 0
+    model = serlive.load_model(profile="api")
+    result = serlive.analyse_file(next((voices["test"] / "low").iterdir()), model)
+    assert set(result.probabilities) == {"high", "low"} and result.label in ("high", "low")
+    assert {"high", "low"} <= set(result.to_dict()) and "neutral" not in result.to_dict()
+    with pytest.raises(ModelError, match="no profile named 'nope'"):
+        serlive.load_model(profile="nope")
