@@ -421,10 +421,15 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         self._update_status(self.engine)
         return True
 
-    def stop(self) -> None:
-        """Stop the engine (bounded: returns within about 2 s whatever the device does)."""
+    def stop(self, take_timeout: float = 0.0) -> None:
+        """Stop the engine (bounded: returns within about 2 s whatever the device does).
+
+        ``take_timeout``: how much longer to wait for an open take's file to be closed (see
+        :meth:`Engine.stop`).  0 for the Stop button: the app lives on and the worker closes the take
+        on its own, without holding up the GUI thread; quitting waits (:meth:`shutdown`).
+        """
         if self.engine is not None:
-            self.engine.stop()
+            self.engine.stop(take_timeout=take_timeout)
             self.tick()  # drain the last results and the StreamEnd
         self.timer.stop()
         self._set_running(False)
@@ -555,5 +560,9 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         return None if self.engine is None else self.engine.record_path
 
     def shutdown(self) -> None:
-        """Stop everything (window closing)."""
-        self.stop()
+        """Stop everything (window closing).
+
+        Waits up to 10 s more for a take's file to be closed: the process exits next, and a take whose
+        worker was still in the model at the 2 s deadline lost its last second (issue 28, item 1).
+        """
+        self.stop(take_timeout=10.0)

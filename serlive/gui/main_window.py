@@ -95,7 +95,8 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
-        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        # "Ctrl+Q" itself: StandardKey.Quit is empty where the platform theme names none (offscreen, bare X)
+        quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         fm.addAction(self.open_action)
         # several files on the command line or dropped (a desktop entry's %F): opened one after another
         self._queue: list[Path] = []
