@@ -453,7 +453,10 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
             # exist), but showing that distribution under "no speech" contradicted the summary.
             self.bars.set_values(None)
             self.prob_text.setText("<i>no emotion distribution: no window has speech</i>")
-        self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
+        title = f"{d.path.name}  —  {dur:.1f} s"
+        # a file cut short reads as a shorter whole one: the header says it is not (issue 28, item 4)
+        self.title.setText(title if d.warning is None else f"{title}  —  ⚠ {d.warning}")
+        self.title.setToolTip(d.warning or "")
 
     def _run_steps(self, gen: int, steps: list[Any], done: Any) -> None:
         """Run one step, let Qt paint, then the next (a stale generation stops the chain)."""
