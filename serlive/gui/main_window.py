@@ -285,8 +285,9 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str | Path) -> None:
         """Show the File tab and analyse ``path``; a path that is not a file gets a message box."""
         p = Path(path)
-        if not p.is_file():
-            messages.show_error(self, "Cannot open file", f"{p}: no such file")
+        if not p.is_file():  # the File tab says so (header, status, box): not the file before it
+            self.tabs.setCurrentWidget(self.file)
+            self.file.show_failure(p, f"{p}: no such file")
             return
         self.settings.setValue("last_dir", str(p.resolve().parent))
         # Open Recent gets the file once it has opened (analysis_done): a corrupt or non-audio file
