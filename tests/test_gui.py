@@ -1742,6 +1742,11 @@ def test_about_lists_the_licence_of_every_corpus_of_the_model(window):
     listed = text.split("Corpora licences")[1]
     for c in corpora:
         assert CORPUS_LICENCES[c] in listed.replace("&#x27;", "'"), c
+    # once: the model licence line no longer repeats them (issue 28, item 9)
+    plain = text.replace("&#x27;", "'")
+    for c in corpora:
+        assert plain.count(CORPUS_LICENCES[c]) == 1, c
+    assert "Model licence:</b> for non-commercial use only" in text
 
 
 def test_clock_ticks_fall_on_round_steps_and_ctrl_equals_zooms_in(qtbot, tiny_window):

@@ -379,13 +379,18 @@ class MainWindow(QMainWindow):
             card = html.escape(str(shipped_model_path("README.md")))
             lines.append(f"<br><b>Metrics:</b> not in the model file; see the model card {card}")
         lines.append("</p>")
-        if extra.get("licence"):
-            lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
-        lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
         # every corpus of the model in use, from its metadata (the box listed RAVDESS and TESS only,
         # under a licence line naming seven: issue 20, item 12)
         names = [str(c) for c in corpora] if corpora else []
         licences = [CORPUS_LICENCES.get(c, f"{c} (licence not recorded)") for c in names]
+        licence = str(extra.get("licence") or "")
+        known = [CORPUS_LICENCES[c] for c in names if c in CORPUS_LICENCES]
+        if known and all(x in licence for x in known):
+            # the model's line is written from the same table: list the corpora once (issue 28, item 9)
+            licence = f"{licence.rsplit(': ', 1)[-1]}, by the licences of its training corpora (below)"
+        if licence:
+            lines.append(f"<p><b>Model licence:</b> {html.escape(licence)}</p>")
+        lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
         lines.append("<br>".join(html.escape(x) for x in licences) or "not recorded in the model file")
         lines.append("</p><p>Code: MIT licence.</p>")
         return "".join(lines)
