@@ -58,8 +58,8 @@ def rss_mb() -> float:
 
 
 def speech(seconds: float, sr: int = 16000) -> np.ndarray:
-    """Speech-like test signal (tests/conftest.py) with 1 s pauses every 4 s."""
-    from tests.conftest import speechlike
+    """Speech-like test signal (tests/signals.py: numpy only, no pytest) with 1 s pauses every 4 s."""
+    from tests.signals import speechlike
 
     parts = []
     i = 0

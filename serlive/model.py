@@ -84,10 +84,15 @@ def resolve_model_path(path: str | Path | None) -> Path:
 
 
 def default_model_path() -> Path:
-    """``$SERLIVE_MODEL`` when set (``--model`` overrides both), else the shipped default model."""
+    """``$SERLIVE_MODEL`` when set (``--model`` overrides both), else the shipped default model.
+
+    The variable takes what ``--model`` takes (:func:`resolve_model_path`: a file, ``cnn``,
+    ``whisper``, a shipped file name): ``SERLIVE_MODEL=cnn`` said "cnn: model file not found" where
+    ``--model cnn`` worked, and the app then never listened (issue 28, item 12).
+    """
     env = os.environ.get("SERLIVE_MODEL")
     if env:
-        return Path(env)
+        return resolve_model_path(env)
     return shipped_model_path()
 
 

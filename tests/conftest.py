@@ -28,8 +28,7 @@ import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from serlive.config import LABELS  # noqa: E402
-
-SR = 16000
+from tests.signals import SR, chirp, noise, speechlike, tone  # noqa: E402, F401
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,46 +44,6 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 # --- signal generators ------------------------------------------------------------
-def tone(freq: float, dur: float, sr: int = SR, amp: float = 0.5, phase: float = 0.0) -> np.ndarray:
-    """A sine of ``freq`` Hz lasting ``dur`` seconds, float32."""
-    t = np.arange(round(dur * sr)) / sr
-    return (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
-
-
-def chirp(f0: float, f1: float, dur: float, sr: int = SR, amp: float = 0.5) -> np.ndarray:
-    """A linear sweep from ``f0`` to ``f1`` Hz, float32."""
-    t = np.arange(round(dur * sr)) / sr
-    phase = 2 * np.pi * (f0 * t + 0.5 * (f1 - f0) / dur * t**2)
-    return (amp * np.sin(phase)).astype(np.float32)
-
-
-def noise(dur: float, sr: int = SR, colour: str = "white", amp: float = 0.1, seed: int = 0) -> np.ndarray:
-    """White, pink or brown noise with RMS ``amp``, float32."""
-    n = round(dur * sr)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(n)
-    if colour != "white":
-        spec = np.fft.rfft(x)
-        f = np.arange(len(spec), dtype=np.float64)
-        f[0] = 1.0
-        spec /= f ** (0.5 if colour == "pink" else 1.0)
-        x = np.fft.irfft(spec, n)
-    return (amp * x / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)
-
-
-def speechlike(dur: float, sr: int = SR, f0: float = 140.0, seed: int = 0, amp: float = 0.3) -> np.ndarray:
-    """Harmonic 'voice' with a wandering pitch, syllable envelope and some breath noise."""
-    rng = np.random.default_rng(seed)
-    n = round(dur * sr)
-    t = np.arange(n) / sr
-    pitch = f0 * (1 + 0.08 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6)))
-    phase = 2 * np.pi * np.cumsum(pitch) / sr
-    x = sum((0.6**k) * np.sin((k + 1) * phase) for k in range(8))
-    env = np.clip(np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)), 0, None) ** 0.7
-    x = x * (0.15 + env) + 0.05 * rng.standard_normal(n)
-    return (amp * x / np.max(np.abs(x))).astype(np.float32)
-
-
 #: espeak-ng speech shipped with the app (16 kHz mono, 5.4 s): real enough for the VAD, and always there
 EXAMPLE_SPEECH = REPO / "assets" / "example.wav"
 

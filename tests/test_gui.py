@@ -203,6 +203,32 @@ def test_bad_file_message_no_crash(qtbot, window, tmp_path, errors):
     assert window.isVisible()
 
 
+def test_header_status_and_axis_describe_the_file_last_asked_for(qtbot, window, make_audio, tmp_path, errors):
+    """``serlive good.wav notaudio.wav missing.wav``, then Open next file twice: after each failure the
+    header, the status bar and the (empty) time axis describe that file, not the one before it (issue 28,
+    item 3: the box named missing.wav while the header and status bar kept notaudio.wav's error and the
+    view kept the previous file's axis)."""
+    good = make_audio("good.wav", tone(220.0, 8.0, amp=0.2))
+    bad = tmp_path / "notaudio.wav"
+    bad.write_bytes(b"this is not audio at all" * 20)
+    missing = tmp_path / "missing.wav"
+    window.open_files([good, bad, missing])
+    qtbot.waitUntil(lambda: window.file.loaded is not None and not window.file.busy, timeout=30_000)
+    assert window.file.wave_plot.viewRange()[0][1] == pytest.approx(8.0, abs=0.01)
+    window.open_next()
+    qtbot.waitUntil(lambda: not window.file.busy, timeout=30_000)
+    qtbot.wait(50)
+    assert errors[-1][0] == "Cannot open file" and "notaudio.wav" in errors[-1][1]
+    assert window.file.title.text() == "Could not open notaudio.wav."
+    assert "notaudio.wav" in window.status_label.text()
+    assert window.file.wave_plot.viewRange()[0] == pytest.approx([0.0, 1.0])  # not the 8 s file's axis
+    window.open_next()
+    assert errors[-1] == ("Cannot open file", f"{missing}: no such file")
+    assert window.file.title.text() == "Could not open missing.wav."
+    assert window.status_label.text() == f"{missing}: no such file"
+    assert window.file.loaded is None and window.file.wave_plot.viewRange()[0] == pytest.approx([0.0, 1.0])
+
+
 def test_cancel(qtbot, window, make_audio):
     path = make_audio("long.wav", np.tile(speechlike(10.0), 12))
     window.open_file(path)
@@ -1716,6 +1742,11 @@ def test_about_lists_the_licence_of_every_corpus_of_the_model(window):
     listed = text.split("Corpora licences")[1]
     for c in corpora:
         assert CORPUS_LICENCES[c] in listed.replace("&#x27;", "'"), c
+    # once: the model licence line no longer repeats them (issue 28, item 9)
+    plain = text.replace("&#x27;", "'")
+    for c in corpora:
+        assert plain.count(CORPUS_LICENCES[c]) == 1, c
+    assert "Model licence:</b> for non-commercial use only" in text
 
 
 def test_clock_ticks_fall_on_round_steps_and_ctrl_equals_zooms_in(qtbot, tiny_window):

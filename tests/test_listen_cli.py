@@ -239,8 +239,8 @@ def test_no_device_in_a_real_process_is_one_line_and_exit_2(tiny_models, tmp_pat
 
 # --- recording (issue 11: every captured sample, never an overwrite) --------------------------------
 def test_listen_duration_record_holds_every_captured_sample(use_backend, tiny_models, capsys, tmp_path):
-    """``--duration 1.5 --record x.wav`` at real-time speed: the file holds exactly the samples the device
-    delivered, in order, and they are 1.5 s of audio (counted from the first block, not from opening)."""
+    """``--duration 1.5 --record x.wav`` at real-time speed: the file holds the device's samples in order
+    from its first block, and exactly 1.5 s of them (issue 28, item 11: ``--duration 25`` wrote 25.10 s)."""
     sd = fake_backend(speechlike(30.0, seed=4), speed=1.0)
     use_backend(sd)
     out = tmp_path / "x.wav"
@@ -249,9 +249,8 @@ def test_listen_duration_record_holds_every_captured_sample(use_backend, tiny_mo
     assert rc == 0, captured.err
     rec, sr = sf.read(out, dtype="float32")
     delivered = sum(s.delivered for s in sd.streams)
-    assert sr == SR and len(rec) == delivered, f"{len(rec)} recorded of {delivered} captured"
+    assert sr == SR and len(rec) == round(1.5 * SR) <= delivered, f"{len(rec)} of {delivered} captured"
     np.testing.assert_array_equal(rec, sd.signal[: len(rec)])
-    assert 1.5 <= len(rec) / SR < 1.5 + 0.35
     assert f"recorded {len(rec) / SR:.2f} s ({len(rec)} samples) to {out}" in captured.out
 
 

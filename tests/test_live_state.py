@@ -58,6 +58,26 @@ def test_status_line_says_the_take_the_wait_and_the_adaptation():
     assert no_speech_text(_result(0, silent=True)).startswith("no voice heard")
 
 
+def test_the_no_speech_reason_describes_the_newest_hop():
+    """Right after speech stops in digital silence the 3 s window still holds the loud tail, and the line
+    said "no voice heard (tone, music or noise?)" for 3 s (issue 28, item 7): a silent newest hop is a
+    pause; a loud one (a tone going on) still reads "no voice heard"; a quiet window stays too quiet."""
+    from serlive.gui.live_state import PAUSE_TEXT, loudest_dbfs
+
+    sr = 16000
+    speech_then_silence = np.concatenate([0.3 * np.sin(np.arange(sr) * 0.2), np.zeros(sr // 2)])
+    assert loudest_dbfs(np.zeros(8000, np.float32)) == float("-inf")
+    assert loudest_dbfs(np.full(640, 0.1, np.float32)) == pytest.approx(-20.0, abs=0.01)
+    assert loudest_dbfs(np.zeros(100, np.float32)) == float("-inf")  # shorter than a frame
+    newest = loudest_dbfs(speech_then_silence[-sr // 2 :].astype(np.float32))
+    loud_window = _result(0, silent=True)  # loud: the speech's tail is in it, no voice found
+    assert no_speech_text(loud_window, newest, -50.0) == PAUSE_TEXT
+    tone_now = loudest_dbfs(speech_then_silence[: sr // 2].astype(np.float32))
+    assert no_speech_text(loud_window, tone_now, -50.0).startswith("no voice heard")
+    assert no_speech_text(_result(0, silent=True, quiet=True), newest, -50.0).startswith("too quiet")
+    assert no_speech_text(loud_window, -49.0, -50.0).startswith("no voice heard")  # above the gate
+
+
 def test_the_views_state_data_and_export_import_no_qt():
     """The modules split from the views (issue 20, the house) can be used without Qt."""
     import os

@@ -392,6 +392,25 @@ def test_serlive_model_overrides_the_default(monkeypatch, tiny_models):
     assert EmotionModel().path == tiny_models.int8
 
 
+def test_serlive_model_takes_the_names_model_takes(monkeypatch, tmp_path):
+    """``SERLIVE_MODEL=cnn`` is the shipped CNN, as ``--model cnn`` is (issue 28, item 12: it said "cnn:
+    model file not found"); the live engine, which the app builds without a path, follows it."""
+    from serlive.live.engine import Engine
+    from serlive.model import SHIPPED_MODELS
+
+    for short, name in SHIPPED_MODELS.items():
+        for value in (short, name):
+            monkeypatch.setenv("SERLIVE_MODEL", value)
+            assert default_model_path() == shipped_model_path(name)
+    monkeypatch.setenv("SERLIVE_MODEL", "cnn")
+    assert EmotionModel().meta.features.kind == "logmel"
+    assert Engine(None).extractor.cfg.kind == "logmel"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SERLIVE_MODEL", "nosuch")
+    with pytest.raises(ModelError, match="nosuch"):
+        EmotionModel()
+
+
 def test_shipped_models_are_package_data():
     """Every model file in serlive/models matches a package-data glob, so wheels and sdists carry it."""
     import fnmatch

@@ -326,6 +326,8 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
     except (AudioDeviceError, RecordError, EngineError) as exc:
         print(f"serlive listen: {exc}", file=err)
         return EXIT_USAGE
+    if args.record is not None and args.duration is not None:  # exactly the duration, not the clock's
+        engine.end_take_at(round(args.duration * rate))
     how = f"at {source.sample_rate} Hz" + (f" (resampled to {rate} Hz)" if source.sample_rate != rate else "")
     stop_how = f"for {args.duration:g} s" if args.duration is not None else "until Ctrl-C"
     print(f"serlive listen: listening to {source.name} {how} {stop_how}", file=err, flush=True)
@@ -385,8 +387,11 @@ def cmd_listen(args: argparse.Namespace, source: Any = None) -> int:
             wait = 0.1
             if deadline is not None:
                 wait = min(wait, deadline - time.monotonic())
-                if wait <= 0:
+                # a take cut at its sample count: wait for its last samples (the device's blocks
+                # arrive after the clock says so), for at most 5 s
+                if wait <= 0 and not (engine.recording and time.monotonic() < deadline + 5.0):
                     break
+                wait = max(wait, 0.05)
             try:
                 item = engine.results.get(timeout=wait)
             except queue.Empty:

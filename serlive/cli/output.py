@@ -84,8 +84,16 @@ def write_prediction(
             print(f"serlive: {given}: {a}", file=sys.stderr)
         out.flush()
         return
+    from serlive.audio.io import truncation_warning
+
     utts = labelled_segments(model, a, segs, labelset) if segs is not None else None
     rec = analysis_record(given, view_analysis(a, labelset), args.timeline)
+    # a file cut short opens as a shorter complete one: say so (JSON: a field; text and CSV: stderr)
+    warning = truncation_warning(given)
+    if warning is not None:
+        rec["warning"] = warning
+        if args.format != "json":
+            print(f"serlive: {given}: warning: {warning}", file=sys.stderr)
     if utts is not None:
         rec["segments"] = [u.to_dict() for u in utts]
     if args.format == "json":

@@ -129,6 +129,8 @@ class Loaded:
     probs: NDArray[np.float64]  #: (windows, labels), NaN for silent windows (gaps in the curves)
     #: the file's utterances (unlabelled), or why there are none; None: not asked for
     segments: list[Segment] | str | None = None
+    #: one line when the file is not whole (a WAV cut short: :func:`serlive.audio.io.truncation_warning`)
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,11 +234,12 @@ def load_file(
     is set, AudioLoadError for a file that cannot be read.  ``segments``: also split the file into
     utterances by that rule, fed by the analysis (:func:`analyse_in_segments`).
     """
-    from serlive.audio.io import load_audio
+    from serlive.audio.io import load_audio, truncation_warning
 
     sr = int(model.meta.features.sample_rate)
     progress(0.0, "loading")
     y = load_audio(path, sr)
+    warning = truncation_warning(path)
     if cancel.is_set():
         raise AnalysisCancelled
     progress(0.1, "spectrogram")
@@ -261,7 +264,7 @@ def load_file(
         probs[np.array([w.silent for w in analysis.windows])] = np.nan
     else:
         probs = np.zeros((0, len(model.labels)))
-    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs, segs)
+    return Loaded(path, y, sr, spec, analysis, x / sr, v, t, probs, segs, warning)
 
 
 @dataclass(frozen=True)
@@ -298,7 +301,8 @@ def status_line(d: Loaded, model: Any) -> str:
     a = d.analysis
     w = model.meta.windows.for_files()
     speech = sum(not x.silent for x in a.windows)
-    return (
+    line = (
         f"{d.path}  |  {len(d.samples) / d.sample_rate:.1f} s  |  {plural(len(a.windows), 'window')} of "
         f"{w.window_s:g} s every {w.hop_s:g} s, {speech} with speech"
     )
+    return line if d.warning is None else f"{line}  |  ⚠ {d.warning}"

@@ -298,7 +298,27 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         self.summary_detail.setText("")
         self.bars.set_values(None)
         self.prob_text.setText("")
+        # the empty view has no file's time axis: the previous range and m:ss stayed (issue 28, item 3)
+        for p in (self.wave_plot, self.spec_plot, self.time_plot, self.strip):
+            p.setLimits(xMin=None, xMax=None, maxXRange=None, minXRange=None)
+        self.wave_plot.setXRange(0, 1, padding=0)
+        for p in (self.wave_plot, self.spec_plot, self.time_plot):
+            p.getAxis("bottom").set_duration(0.0, show_label=p is self.time_plot)
         self.cleared.emit()
+
+    def show_failure(self, path: str | Path, message: str) -> None:
+        """Say that ``path`` could not be opened, with the view emptied and nothing else running.
+
+        For a file that fails before any loading starts (the main window's "no such file"): the
+        header, status line and axis named the file before it, whose error they still showed while
+        the message box named this one (issue 28, item 3).  The box is shown here, once.
+        """
+        self.cancel()
+        self.stop_playback()
+        self._generation += 1
+        self.clear()
+        self._opening = Path(path).absolute()
+        self._on_failed(self._generation, message)
 
     def cancel(self) -> None:
         """Cancel the running analysis (its late results are ignored)."""
@@ -453,7 +473,10 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
             # exist), but showing that distribution under "no speech" contradicted the summary.
             self.bars.set_values(None)
             self.prob_text.setText("<i>no emotion distribution: no window has speech</i>")
-        self.title.setText(f"{d.path.name}  —  {dur:.1f} s")
+        title = f"{d.path.name}  —  {dur:.1f} s"
+        # a file cut short reads as a shorter whole one: the header says it is not (issue 28, item 4)
+        self.title.setText(title if d.warning is None else f"{title}  —  ⚠ {d.warning}")
+        self.title.setToolTip(d.warning or "")
 
     def _run_steps(self, gen: int, steps: list[Any], done: Any) -> None:
         """Run one step, let Qt paint, then the next (a stale generation stops the chain)."""

@@ -25,11 +25,32 @@ from serlive.labelsets import LabelSet, view
 HISTORY_S = 60.0  #: seconds of rolling probabilities
 
 
-def no_speech_text(r: Any) -> str:
-    """Why a window is "no speech": below the level gate, or loud without a voice (a tone is not quiet)."""
-    return (
-        "too quiet to judge (below the level gate)" if r.quiet else "no voice heard (tone, music or noise?)"
-    )
+PAUSE_TEXT = "pause: the newest audio is silent (below the level gate)"
+
+
+def loudest_dbfs(samples: NDArray[np.float32], frame: int = 320) -> float:
+    """The loudest ``frame``-sample stretch (20 ms at 16 kHz) of ``samples`` in dBFS, as the level gate
+    measures a window's frames (``-inf`` for no samples or digital silence)."""
+    n = len(samples) // frame * frame
+    if n == 0:
+        return float("-inf")
+    ms = np.mean(np.square(samples[:n].reshape(-1, frame), dtype=np.float64), axis=1).max()
+    return float(10 * np.log10(ms)) if ms > 0 else float("-inf")
+
+
+def no_speech_text(r: Any, newest_dbfs: float | None = None, gate_dbfs: float = -50.0) -> str:
+    """Why a window is "no speech": below the level gate, or loud without a voice (a tone is not quiet).
+
+    ``newest_dbfs``: the loudest frame of the newest hop of audio.  A window is 3 s, so for about 3 s
+    after speech stops in silence it still holds the speech's loud tail, and "no voice heard (tone,
+    music or noise?)" described audio that was over (issue 28, item 7): when the newest hop is below
+    the gate, the line says it is a pause.
+    """
+    if r.quiet:
+        return "too quiet to judge (below the level gate)"
+    if newest_dbfs is not None and newest_dbfs < gate_dbfs:
+        return PAUSE_TEXT
+    return "no voice heard (tone, music or noise?)"
 
 
 def strip_columns(

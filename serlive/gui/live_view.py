@@ -46,7 +46,7 @@ from serlive.gui.colors import NO_SPEECH_COLOR, emotion_color
 from serlive.gui.live_devices import DeviceListMixin, pulse_source
 from serlive.gui.live_draw import SPEC_S, WAVE_S, LiveDrawMixin
 from serlive.gui.live_record import RecordMixin
-from serlive.gui.live_state import HISTORY_S, LiveState, no_speech_text, strip_columns
+from serlive.gui.live_state import HISTORY_S, LiveState, loudest_dbfs, no_speech_text, strip_columns
 from serlive.gui.plots import (
     STRIP_AXIS_WIDTH,
     EmotionBars,
@@ -426,10 +426,15 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         self._update_status(self.engine)
         return True
 
-    def stop(self) -> None:
-        """Stop the engine (bounded: returns within about 2 s whatever the device does)."""
+    def stop(self, take_timeout: float = 0.0) -> None:
+        """Stop the engine (bounded: returns within about 2 s whatever the device does).
+
+        ``take_timeout``: how much longer to wait for an open take's file to be closed (see
+        :meth:`Engine.stop`).  0 for the Stop button: the app lives on and the worker closes the take
+        on its own, without holding up the GUI thread; quitting waits (:meth:`shutdown`).
+        """
         if self.engine is not None:
-            self.engine.stop()
+            self.engine.stop(take_timeout=take_timeout)
             self.tick()  # drain the last results and the StreamEnd
         self.timer.stop()
         self._set_running(False)
@@ -529,7 +534,8 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         if r.silent:
             self.emotion_label.setText("no speech")
             self.emotion_label.setStyleSheet(f"color: {NO_SPEECH_COLOR}")
-            self.confidence_label.setText(no_speech_text(r))  # why: a -6 dBFS tone is not "too quiet"
+            # why: a -6 dBFS tone is not "too quiet", and a pause after speech is not a tone
+            self.confidence_label.setText(no_speech_text(r, *self._newest_level()))
             self.bars.set_values(None)
         else:
             self.emotion_label.setText(r.label)
@@ -546,6 +552,14 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         x0, columns, dark = strip_columns(t, probs, silent, step)
         self.strip.set_windows(x0, step, columns, dark)
 
+    def _newest_level(self) -> tuple[float | None, float]:
+        """The newest hop's loudest 20 ms in dBFS (None without a stream) and the level gate."""
+        eng = self.engine
+        if eng is None or eng.ring is None:
+            return None, -50.0
+        _, x = eng.ring.latest(eng.hop)
+        return loudest_dbfs(x, max(1, eng.sample_rate // 50)), eng.silence_dbfs
+
     def _update_status(self, eng: Engine, final: bool = False) -> None:
         self.status_changed.emit(self.state.status_line(eng, self._device_text(), final))
 
@@ -560,5 +574,9 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         return None if self.engine is None else self.engine.record_path
 
     def shutdown(self) -> None:
-        """Stop everything (window closing)."""
-        self.stop()
+        """Stop everything (window closing).
+
+        Waits up to 10 s more for a take's file to be closed: the process exits next, and a take whose
+        worker was still in the model at the 2 s deadline lost its last second (issue 28, item 1).
+        """
+        self.stop(take_timeout=10.0)

@@ -109,7 +109,8 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
-        quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        # "Ctrl+Q" itself: StandardKey.Quit is empty where the platform theme names none (offscreen, bare X)
+        quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         fm.addAction(self.open_action)
         # several files on the command line or dropped (a desktop entry's %F): opened one after another
         self._queue: list[Path] = []
@@ -300,8 +301,9 @@ class MainWindow(QMainWindow):
     def open_file(self, path: str | Path) -> None:
         """Show the File tab and analyse ``path``; a path that is not a file gets a message box."""
         p = Path(path)
-        if not p.is_file():
-            messages.show_error(self, "Cannot open file", f"{p}: no such file")
+        if not p.is_file():  # the File tab says so (header, status, box): not the file before it
+            self.tabs.setCurrentWidget(self.file)
+            self.file.show_failure(p, f"{p}: no such file")
             return
         self.settings.setValue("last_dir", str(p.resolve().parent))
         # Open Recent gets the file once it has opened (analysis_done): a corrupt or non-audio file
@@ -394,13 +396,18 @@ class MainWindow(QMainWindow):
             card = html.escape(str(shipped_model_path("README.md")))
             lines.append(f"<br><b>Metrics:</b> not in the model file; see the model card {card}")
         lines.append("</p>")
-        if extra.get("licence"):
-            lines.append(f"<p><b>Model licence:</b> {html.escape(str(extra['licence']))}</p>")
-        lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
         # every corpus of the model in use, from its metadata (the box listed RAVDESS and TESS only,
         # under a licence line naming seven: issue 20, item 12)
         names = [str(c) for c in corpora] if corpora else []
         licences = [CORPUS_LICENCES.get(c, f"{c} (licence not recorded)") for c in names]
+        licence = str(extra.get("licence") or "")
+        known = [CORPUS_LICENCES[c] for c in names if c in CORPUS_LICENCES]
+        if known and all(x in licence for x in known):
+            # the model's line is written from the same table: list the corpora once (issue 28, item 9)
+            licence = f"{licence.rsplit(': ', 1)[-1]}, by the licences of its training corpora (below)"
+        if licence:
+            lines.append(f"<p><b>Model licence:</b> {html.escape(licence)}</p>")
+        lines.append("<p><b>Corpora licences (the model is for non-commercial use only):</b><br>")
         lines.append("<br>".join(html.escape(x) for x in licences) or "not recorded in the model file")
         lines.append("</p><p>Code: MIT licence.</p>")
         return "".join(lines)

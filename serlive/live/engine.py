@@ -226,11 +226,16 @@ class Engine(TakesMixin, UtterancesMixin, WindowMixin):
         self._run = run
         run.thread.start()
 
-    def stop(self, timeout: float = 2.0) -> bool:
+    def stop(self, timeout: float = 2.0, take_timeout: float = 10.0) -> bool:
         """Stop the stream; returns within about ``timeout`` s, True when everything ended.
 
         Bounded even if the device hangs on close or the worker is stuck in
         the model: both are daemon threads, waited for with a deadline.
+
+        A take still open at the deadline gets up to ``take_timeout`` s more: the worker writes its
+        tail after the model call it is in, and a process exiting first (Quit) left a header declaring
+        only the last flush: up to a second lost at a take's end (issue 28, item 1).  0 where the
+        process lives on (the app's Stop button): the worker still closes the take.
         """
         run = self._run
         if run is None:
@@ -241,6 +246,9 @@ class Engine(TakesMixin, UtterancesMixin, WindowMixin):
         ok = bounded_stop(run.source.stop, 0.5 * timeout)
         if run.thread is not None:
             run.thread.join(max(0.05, deadline - time.monotonic()))
+            if run.thread.is_alive() and run.take is not None and take_timeout > 0:
+                log.warning("waiting up to %g s to close %s", take_timeout, run.take.recorder.path)
+                run.thread.join(take_timeout)
             ok = ok and not run.thread.is_alive()
         return ok
 

@@ -84,6 +84,21 @@ class TakesMixin:
         run.capture.wake()
         return take.recorder.path
 
+    def end_take_at(self, end: int) -> None:
+        """End the current take at model-rate sample ``end`` of the stream, whenever that arrives.
+
+        Why: ``listen --duration 25 --record x.wav`` stopped on the wall clock and wrote the samples
+        captured by then, 25.10 s; a take cut at its sample count holds exactly the duration asked
+        for (issue 28, item 11).  Never before what is already written.  Raises EngineError when no
+        take is being recorded.
+        """
+        run = self._run
+        take = None if run is None else run.take
+        if take is None:
+            raise EngineError("no take is being recorded")
+        take.end = max(take.pos, take.start, int(end))
+        run.capture.wake()
+
     @property
     def recording(self) -> bool:
         """True while a take is open (started and not yet closed by the worker)."""
