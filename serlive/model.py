@@ -447,10 +447,9 @@ class EmotionModel:
     def use_profile(self, profile: Profile) -> None:
         """Judge through ``profile``: its labels, its mapping of the embedding and the plain head.
 
-        Why here: every path (files, threads, processes, the live engine, the GUI) asks the model
-        for probabilities and its labels; a profiled model answers both with the profile's, so
-        none of them needs to know profiles exist.  Session adaptation is off under a profile: the
-        profile was fitted on the plain head's output and is itself the adaptation to this voice.
+        Why here: every path (files, threads, processes, the live engine, the GUI) asks the model for
+        its probabilities and labels, so a profiled model answering with the profile's keeps profiles
+        out of all of them.  No session adaptation under a profile: it is the adaptation to this voice.
         """
         from serlive.profiles.store import ProfileError
 
