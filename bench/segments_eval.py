@@ -15,7 +15,7 @@ Three measurements, printed as a table and one ``BENCH`` JSON line:
   (:func:`serlive.segments.segment_signal`).  Figures on a busy machine vary; the ratio is of two
   timings of the same run.
 
-    python bench/segments_eval.py [--model cnn] [--ravdess ../shared/data/ravdess] [--minutes 2]
+    python bench/segments_eval.py [--model whisper] [--ravdess ../shared/data/ravdess] [--minutes 2]
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ class TimedSegmenter(Segmenter):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--model", default="whisper,cnn", help="models whose file analysis the cost is compared with"
+        "--model", default="whisper", help="models whose file analysis the cost is compared with"
     )
     ap.add_argument("--ravdess", default=str(REPO.parent / "shared" / "data" / "ravdess"))
     ap.add_argument("--ravdess-clips", type=int, default=240)

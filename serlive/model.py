@@ -63,8 +63,14 @@ def shipped_model_path(name: str = DEFAULT_MODEL_NAME) -> Path:
     return Path(os.fspath(importlib.resources.files("serlive").joinpath("models", name)))
 
 
-#: The shipped models by short name, for ``--model whisper`` / ``--model cnn`` and the GUI's choice.
-SHIPPED_MODELS = {"whisper": "serlive-whisper.tflite", "cnn": "serlive-cnn.tflite"}
+#: The shipped models by short name, for ``--model whisper`` and the GUI's choice.
+SHIPPED_MODELS = {"whisper": "serlive-whisper.tflite"}
+#: Models shipped once and retired: a name that asks for one gets why, not "file not found"
+RETIRED_MODELS = {
+    ("cnn", "serlive-cnn.tflite"): "the small CNN was retired on 2026-12-07: on held-out corpora it scored "
+    "34/28/28/27 % where the encoder model scores 76/49/64/43 % (model card, serlive/models/README.md); "
+    "use the default model, or a model of your own from serlive train"
+}
 
 
 def resolve_model_path(path: str | Path | None) -> Path:
@@ -80,15 +86,20 @@ def resolve_model_path(path: str | Path | None) -> Path:
         return p
     name = SHIPPED_MODELS.get(str(path), str(path))
     shipped = shipped_model_path(name)
-    return shipped if shipped.is_file() else p
+    if shipped.is_file():
+        return shipped
+    why = next((w for names, w in RETIRED_MODELS.items() if str(path) in names), None)
+    if why is not None:
+        raise ModelError(f"{path}: {why}")
+    return p
 
 
 def default_model_path() -> Path:
     """``$SERLIVE_MODEL`` when set (``--model`` overrides both), else the shipped default model.
 
-    The variable takes what ``--model`` takes (:func:`resolve_model_path`: a file, ``cnn``,
-    ``whisper``, a shipped file name): ``SERLIVE_MODEL=cnn`` said "cnn: model file not found" where
-    ``--model cnn`` worked, and the app then never listened (issue 28, item 12).
+    The variable takes what ``--model`` takes (:func:`resolve_model_path`: a file, ``whisper``, a
+    shipped file name): ``SERLIVE_MODEL=cnn`` said "cnn: model file not found" where ``--model cnn``
+    worked, and the app then never listened (issue 28, item 12).
     """
     env = os.environ.get("SERLIVE_MODEL")
     if env:

@@ -636,9 +636,9 @@ from serlive.files.analysis import analyse_signal
 from serlive.gui.file_model import WAVE_BINS, display_spectrogram
 from serlive.gui.plots import envelope
 
-# the small CNN: this test is about the loader's and the viewer's memory, and the encoder model's
-# 4800 windows would take minutes of CPU here without changing what is measured
-model = EmotionModel("cnn", num_threads=1)
+# a tiny CNN (argv[2]): this test is about the loader's and the viewer's memory, and the encoder
+# model's 4800 windows would take minutes of CPU here without changing what is measured
+model = EmotionModel(sys.argv[2], num_threads=1)
 model.predict(np.zeros((1, *model.input_shape), np.float32))
 base = peak_mb()
 t0 = time.perf_counter()
@@ -655,7 +655,7 @@ print(len(y), y.nbytes / 2**20, base, load_peak, peak_mb(), t_load, len(a.window
 
 
 @pytest.mark.slow
-def test_two_hour_file_is_streamed_with_bounded_memory(tmp_path):
+def test_two_hour_file_is_streamed_with_bounded_memory(tmp_path, tiny_models):
     """8 kHz 16-bit mono, 2 h (115 MB on disk, 461 MB as 16 kHz float32): peak well under twice the output."""
     sr, hours = 8000, 2.0
     path = tmp_path / "two_hours.wav"
@@ -667,7 +667,11 @@ def test_two_hour_file_is_streamed_with_bounded_memory(tmp_path):
             f.write(voiced if k % 10 else np.zeros(block))  # every tenth minute silent
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-c", MEASURE, str(path), str(tiny_models.int8)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     n, out_mb, base, load_peak, peak, t_load, windows, speech, cols, finite = proc.stdout.split()
@@ -678,7 +682,7 @@ def test_two_hour_file_is_streamed_with_bounded_memory(tmp_path):
     assert float(load_peak) - float(base) < 1.15 * out_mb_f + 64, proc.stdout
     # the viewer's whole worker path (spectrogram, segmented analysis, envelope) adds a bounded amount
     assert float(peak) - float(base) < 1.15 * out_mb_f + 160, proc.stdout
-    assert int(windows) == len(window_starts(n_out, 3 * SR, SR // 2))  # the CNN's hop
+    assert int(windows) == len(window_starts(n_out, 3 * SR, SR // 2))  # the tiny CNN's hop
     assert int(speech) == 1 and int(finite) == 1 and int(cols) <= 4000
     print(
         f"2 h file: output {out_mb_f:.0f} MiB, loader peak +{float(load_peak) - float(base):.0f} MiB, "

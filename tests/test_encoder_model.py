@@ -230,12 +230,12 @@ def test_predict_session_judges_files_against_their_own_speaker(encoder_model, t
     assert rec["probabilities"] == predict(short)[0]["probabilities"]
 
 
-def test_predict_session_needs_a_model_that_can_adapt(capsys, tmp_path):
+def test_predict_session_needs_a_model_that_can_adapt(capsys, tmp_path, tiny_models):
     from serlive.cli import main
     from tests.conftest import spoken, write_audio
 
     f = str(write_audio(tmp_path / "a.wav", spoken(3.0)))
-    assert main(["predict", "--session", "--model", "cnn", f]) == 2
+    assert main(["predict", "--session", "--model", str(tiny_models.int8), f]) == 2
     assert "has no session adaptation" in capsys.readouterr().err
 
 

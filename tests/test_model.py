@@ -357,15 +357,14 @@ def test_shipped_model_loads(shipped):
 
 
 def test_shipped_model_sizes():
-    """All model files together within the 30 MB budget; the small CNN stays small."""
+    """All model files together within the 30 MB budget."""
     from serlive.model import SHIPPED_MODELS
 
     sizes = {short: shipped_model_path(name).stat().st_size for short, name in SHIPPED_MODELS.items()}
     assert sum(sizes.values()) <= 30 * 1000 * 1000
-    assert sizes["cnn"] < 500 * 1024
 
 
-@pytest.mark.parametrize("short", ["whisper", "cnn"])
+@pytest.mark.parametrize("short", ["whisper"])
 def test_shipped_model_is_speaker_independent(short):
     """The held-out RAVDESS actors 21-24 and the declared test speakers never trained it."""
     m = EmotionModel(short)
@@ -393,8 +392,9 @@ def test_serlive_model_overrides_the_default(monkeypatch, tiny_models):
 
 
 def test_serlive_model_takes_the_names_model_takes(monkeypatch, tmp_path):
-    """``SERLIVE_MODEL=cnn`` is the shipped CNN, as ``--model cnn`` is (issue 28, item 12: it said "cnn:
-    model file not found"); the live engine, which the app builds without a path, follows it."""
+    """``SERLIVE_MODEL=whisper`` is the shipped model, as ``--model whisper`` is (issue 28, item 12:
+    ``cnn`` said "cnn: model file not found"); the live engine, which the app builds without a path,
+    follows it; a retired model's name says why it is gone, in both."""
     from serlive.live.engine import Engine
     from serlive.model import SHIPPED_MODELS
 
@@ -402,9 +402,12 @@ def test_serlive_model_takes_the_names_model_takes(monkeypatch, tmp_path):
         for value in (short, name):
             monkeypatch.setenv("SERLIVE_MODEL", value)
             assert default_model_path() == shipped_model_path(name)
+    monkeypatch.setenv("SERLIVE_MODEL", "whisper")
+    assert EmotionModel().meta.features.kind == "whisper_logmel"
+    assert Engine(None).extractor.cfg.kind == "whisper_logmel"
     monkeypatch.setenv("SERLIVE_MODEL", "cnn")
-    assert EmotionModel().meta.features.kind == "logmel"
-    assert Engine(None).extractor.cfg.kind == "logmel"
+    with pytest.raises(ModelError, match="retired on 2026-12-07"):
+        EmotionModel()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SERLIVE_MODEL", "nosuch")
     with pytest.raises(ModelError, match="nosuch"):
@@ -550,10 +553,12 @@ def test_shipped_models_by_short_name(tmp_path, monkeypatch):
         assert resolve_model_path(short) == shipped_model_path(name)
         assert resolve_model_path(name) == shipped_model_path(name)
         assert EmotionModel(short).path == shipped_model_path(name)
-    # the default is the encoder model; the small CNN stays available
+    # the default is the encoder model; the small CNN is retired, and its name says so
     assert EmotionModel().meta.features.kind == "whisper_logmel"
-    assert EmotionModel("cnn").meta.features.kind == "logmel"
-    # a real file of that name wins over the shipped model
+    for retired in ("cnn", "serlive-cnn.tflite"):
+        with pytest.raises(ModelError, match="retired"):
+            EmotionModel(retired)
+    # a real file of that name wins over a shipped (or retired) model's name
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cnn").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="cnn"):

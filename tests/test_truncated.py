@@ -70,15 +70,15 @@ def test_predict_warns_in_json_and_on_stderr_and_labels_what_is_there(tmp_path: 
     from serlive.cli import main
 
     cut = _cut(_clip(tmp_path), 50_000)
-    rc = main(["predict", "--model", "cnn", "--format", "json", str(cut)])
+    rc = main(["predict", "--format", "json", str(cut)])
     out, err = capsys.readouterr()
     rec = json.loads(out)
     assert rc == 0 and "truncated" in rec["warning"] and rec["duration_s"] == pytest.approx(1.56, abs=0.01)
     assert rec["label"]  # what is there is still labelled
-    rc = main(["predict", "--model", "cnn", str(cut)])
+    rc = main(["predict", str(cut)])
     out, err = capsys.readouterr()
     assert rc == 0 and f"serlive: {cut}: warning: truncated" in err and "(1.6 s)" in out
-    rc = main(["predict", "--model", "cnn", "--format", "json", str(_clip(tmp_path, "whole.wav"))])
+    rc = main(["predict", "--format", "json", str(_clip(tmp_path, "whole.wav"))])
     assert "warning" not in json.loads(capsys.readouterr().out)
 
 
@@ -86,7 +86,7 @@ def test_the_viewer_says_so_in_its_header_and_status_line(qtbot, tmp_path: Path)
     from serlive.gui.file_view import FileView
     from serlive.model import EmotionModel
 
-    view = FileView(EmotionModel("cnn", num_threads=1))
+    view = FileView(EmotionModel(num_threads=1))
     qtbot.addWidget(view)
     statuses: list[str] = []
     view.status_changed.connect(statuses.append)

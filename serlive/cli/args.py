@@ -33,7 +33,7 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-MODEL_HELP = "a .tflite exported by serlive train, or a shipped model: whisper (the default) or cnn"
+MODEL_HELP = "a .tflite exported by serlive train, or the shipped model: whisper (the default)"
 
 
 LABELS_HELP = (
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--hop",
         type=_seconds,
         help="seconds between windows, a multiple of the model's frame hop (0.01 s for the shipped model, "
-        "0.02 s for serlive-cnn) (default: 0.5, widened to 1 s while the machine is too busy; a hop "
+        "0.02 s for a serlive train CNN) (default: 0.5, widened to 1 s while the machine is too busy; a hop "
         "given here stays fixed)",
     )
     li.add_argument(
