@@ -28,6 +28,7 @@ import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from serlive.config import LABELS  # noqa: E402
+from serlive.train.augment import unit_noise  # noqa: E402
 
 SR = 16000
 
@@ -60,16 +61,7 @@ def chirp(f0: float, f1: float, dur: float, sr: int = SR, amp: float = 0.5) -> n
 
 def noise(dur: float, sr: int = SR, colour: str = "white", amp: float = 0.1, seed: int = 0) -> np.ndarray:
     """White, pink or brown noise with RMS ``amp``, float32."""
-    n = round(dur * sr)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(n)
-    if colour != "white":
-        spec = np.fft.rfft(x)
-        f = np.arange(len(spec), dtype=np.float64)
-        f[0] = 1.0
-        spec /= f ** (0.5 if colour == "pink" else 1.0)
-        x = np.fft.irfft(spec, n)
-    return (amp * x / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)
+    return (amp * unit_noise(round(dur * sr), np.random.default_rng(seed), colour)).astype(np.float32)
 
 
 def speechlike(dur: float, sr: int = SR, f0: float = 140.0, seed: int = 0, amp: float = 0.3) -> np.ndarray:
@@ -151,6 +143,21 @@ def make_audio(tmp_path: Path) -> Callable[..., Path]:
 
 
 ESPEAK = shutil.which("espeak-ng")
+
+
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Message boxes recorded instead of shown (a modal box would block the run).
+
+    Here, not in each GUI test module, so every window test records its boxes the same way; Qt is
+    imported only when a test asks for it.
+    """
+    from serlive.gui import messages
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
+    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
+    return seen
 
 
 def espeak_to(path: Path, text: str, speed: int = 160, pitch: int = 50, voice: str = "en") -> Path:

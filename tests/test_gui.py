@@ -31,17 +31,6 @@ def model() -> EmotionModel:
     return EmotionModel(num_threads=1)
 
 
-@pytest.fixture
-def errors(monkeypatch) -> list[tuple[str, str]]:
-    """Message boxes recorded instead of shown (a modal box would block the run)."""
-    from serlive.gui import messages
-
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
-    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
-    return seen
-
-
 @pytest.fixture(scope="module")
 def tiny(tiny_models) -> EmotionModel:
     """An untrained width-4 model (conftest): fast whatever the shipped default becomes."""
