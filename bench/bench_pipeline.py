@@ -105,6 +105,43 @@ def synthetic_speech(sr: int, seconds: float) -> np.ndarray:
     return (0.3 * y / np.max(np.abs(y))).astype(np.float32)
 
 
+def speech(sr: int, seconds: float, tmp: Path, synthetic: bool) -> tuple[np.ndarray, bool]:
+    """The bench's signal, and whether it is espeak-ng's: synthetic when asked or espeak-ng is missing.
+
+    Every bench falls back the same way, so a figure's ``signal`` says which of the two it was measured on.
+    """
+    y = None if synthetic else espeak_speech(sr, seconds, tmp)
+    if y is None:
+        return synthetic_speech(sr, seconds), False
+    return y, True
+
+
+def open_model(path: Path) -> EmotionModel | None:
+    """The model on one thread, or None after saying on stderr why it cannot be read (the bench exits 2)."""
+    try:
+        return EmotionModel(path, num_threads=1)
+    except ModelError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return None
+
+
+def machine(**extra: object) -> dict[str, object]:
+    """What a ``BENCH`` line was measured on, under the same keys in every bench so that runs compare."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        **extra,
+    }
+
+
+def emit(result: dict[str, object]) -> int:
+    """Print the ``BENCH`` line scripts read (keys sorted, so two runs diff line by line); exit status 0."""
+    print("BENCH " + json.dumps(result, sort_keys=True))
+    return 0
+
+
 def stats_ms(ns: list[int]) -> dict[str, float]:
     a = np.asarray(ns, dtype=np.float64) / 1e6
     return {"median_ms": round(float(np.median(a)), 4), "p95_ms": round(float(np.percentile(a, 95)), 4)}
@@ -197,19 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     path = Path(args.model) if args.model else default_model_path()
-    try:
-        model = EmotionModel(path, num_threads=1)
-    except ModelError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
+    model = open_model(path)
+    if model is None:
         return 2
     sr = model.meta.features.sample_rate
     with tempfile.TemporaryDirectory(prefix="serlive-bench-") as td:
         tmp = Path(td)
         t0 = time.perf_counter()
-        y = None if args.synthetic else espeak_speech(sr, args.minutes * 60, tmp)
-        source = "espeak-ng" if y is not None else "synthetic"
-        if y is None:
-            y = synthetic_speech(sr, args.minutes * 60)
+        y, spoken = speech(sr, args.minutes * 60, tmp, args.synthetic)
+        source = "espeak-ng" if spoken else "synthetic"
         t_gen = time.perf_counter() - t0
         per_window = bench_windows(model, y, args.windows, args.seed)
         per_file = bench_file(model, y, tmp)
@@ -229,13 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "windows_timed": args.windows,
         "per_window": per_window,
         "file": per_file,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "ai_edge_litert": litert,
-        },
+        "machine": machine(ai_edge_litert=litert),
     }
 
     print(f"model {path} ({result['model_kb']} KB, input {tuple(model.input_shape)}), one thread")
@@ -251,8 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  from FLAC  {f['seconds_from_flac']:7.2f} s  = {f['x_realtime_from_flac']:7.1f} x real time\n"
         f"  peak RSS   {f['peak_rss_mb']:7.1f} MB"
     )
-    print("BENCH " + json.dumps(result, sort_keys=True))
-    return 0
+    return emit(result)
 
 
 if __name__ == "__main__":

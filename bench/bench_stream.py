@@ -24,41 +24,30 @@ table and one ``BENCH {json}`` line.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
-# one thread everywhere, before numpy/scipy are imported
-for _var in (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-):
-    os.environ[_var] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 for _p in (str(REPO), str(HERE)):
     if _p not in sys.path:  # runnable from a checkout without an install
         sys.path.insert(0, _p)
 
-from bench_pipeline import espeak_speech, synthetic_speech  # noqa: E402
+# first: bench_pipeline sets one thread everywhere before numpy/scipy are imported
+from bench_pipeline import emit, machine, open_model, speech  # noqa: E402, I001 (order: threads)
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from serlive.audio.sources import FileSource  # noqa: E402
 from serlive.live.engine import Engine, EngineStats, StreamEnd  # noqa: E402
-from serlive.model import EmotionModel, ModelError, default_model_path  # noqa: E402
+from serlive.model import default_model_path  # noqa: E402
 from serlive.windows import window_starts  # noqa: E402
 
 
@@ -158,6 +147,22 @@ def run_stream(
     }
 
 
+def phase_summary(name: str, r: dict[str, Any]) -> str:
+    """One phase of :func:`run_stream` as the table prints it: what a reader compares between runs."""
+    lat = r["latency_ms"]
+    return (
+        f"{name}: {r['audio_s']:.0f} s of audio in {r['wall_s']:.1f} s\n"
+        f"  windows {r['windows']}/{r['windows_expected']}, dropped windows {r['dropped_windows']}, "
+        f"dropped samples {r['dropped_samples']}, error {r['error']}\n"
+        f"  decision latency  median {lat['median']:.2f} ms  p95 {lat['p95']:.2f} ms  "
+        f"max {lat['max']:.2f} ms\n"
+        f"  CPU per second of audio: worker {r['worker_cpu_pct_of_core']:.2f} % of a core, "
+        f"whole process {r['process_cpu_pct_of_core']:.2f} %\n"
+        f"  RSS {r['rss_mb_before']:.1f} MB before, {r['rss_mb_after']:.1f} MB after; "
+        f"samples (s, MB): {r['rss_mb_samples']}\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", help="a .tflite (default: the shipped model, else a tiny test model)")
@@ -176,17 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             path, which = default_model_path(), "shipped"
         else:
             path, which = tiny_model(tmp), "tiny untrained int8 cnn2d (width 4): no shipped model"
-        try:
-            model = EmotionModel(path, num_threads=1)
-        except ModelError as exc:
-            print(f"bench: {exc}", file=sys.stderr)
+        model = open_model(path)
+        if model is None:
             return 2
         sr = model.meta.features.sample_rate
         total = max(args.live_seconds, args.sim_minutes * 60)
-        y = None if args.synthetic else espeak_speech(sr, total, tmp)
-        signal = "espeak-ng speech with pauses" if y is not None else "synthetic speech-like"
-        if y is None:
-            y = synthetic_speech(sr, total)
+        y, spoken = speech(sr, total, tmp, args.synthetic)
+        signal = "espeak-ng speech with pauses" if spoken else "synthetic speech-like"
         live = run_stream(path, y[: int(args.live_seconds * sr)], sr, args.hop, 1.0)
         sim = run_stream(path, y[: int(args.sim_minutes * 60 * sr)], sr, args.hop, args.sim_speed)
 
@@ -198,30 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         "hop_s": args.hop,
         "live": live,
         "simulated": sim,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        },
+        "machine": machine(load_avg=os.getloadavg() if hasattr(os, "getloadavg") else None),
     }
     print(f"model {path} ({which}, {result['model_kb']} KB); signal: {signal}; hop {args.hop} s\n")
     for name, r in (("live (real time)", live), (f"simulated ({args.sim_speed:g}x)", sim)):
-        lat = r["latency_ms"]
-        print(
-            f"{name}: {r['audio_s']:.0f} s of audio in {r['wall_s']:.1f} s\n"
-            f"  windows {r['windows']}/{r['windows_expected']}, dropped windows {r['dropped_windows']}, "
-            f"dropped samples {r['dropped_samples']}, error {r['error']}\n"
-            f"  decision latency  median {lat['median']:.2f} ms  p95 {lat['p95']:.2f} ms  "
-            f"max {lat['max']:.2f} ms\n"
-            f"  CPU per second of audio: worker {r['worker_cpu_pct_of_core']:.2f} % of a core, "
-            f"whole process {r['process_cpu_pct_of_core']:.2f} %\n"
-            f"  RSS {r['rss_mb_before']:.1f} MB before, {r['rss_mb_after']:.1f} MB after; "
-            f"samples (s, MB): {r['rss_mb_samples']}\n"
-        )
-    print("BENCH " + json.dumps(result, sort_keys=True))
-    return 0
+        print(phase_summary(name, r))
+    return emit(result)
 
 
 if __name__ == "__main__":

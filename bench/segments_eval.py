@@ -46,8 +46,8 @@ if str(REPO) not in sys.path:
 from serlive.audio.io import load_audio  # noqa: E402
 from serlive.config import SegmentConfig  # noqa: E402
 from serlive.segments import Segmenter, complete, segment_signal  # noqa: E402
+from serlive.vad import SAMPLE_RATE as SR  # noqa: E402  (the rate segments.py cuts at)
 
-SR = 16000
 TOLERANCE_S = 0.15
 SENTENCES = [
     "Kids are talking by the door.",

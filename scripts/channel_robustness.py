@@ -37,12 +37,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from serlive.audio.io import load_audio, resample  # noqa: E402
+from serlive.config import DEFAULT_FEATURES  # noqa: E402
 from serlive.files.analysis import analyse_signal  # noqa: E402
 from serlive.model import EmotionModel  # noqa: E402
 from serlive.train import augment  # noqa: E402
 from serlive.train.corpora import default_data_root, load_corpus  # noqa: E402
 
-SR = 16000
+SR = DEFAULT_FEATURES.sample_rate  # config.py is the one source of the model rate
 Degrade = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 

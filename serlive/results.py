@@ -1,4 +1,4 @@
-"""What an analysis returns: one window's result, and a whole file's.
+"""What an analysis returns: one window's result, and a whole file's (and the rule that labels them).
 
 Why a module of its own: the file analysis (:mod:`serlive.files.analysis`), the
 utterance segmenter (:mod:`serlive.segments`), the label sets and the GUI all
@@ -12,6 +12,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+
+class Labelled:
+    """The label shown for probabilities over ``labels``: the most probable one, and its probability.
+
+    One rule for a file's aggregate (:class:`Analysis`) and an utterance's
+    (:class:`serlive.segments.Utterance`), so the two never disagree on a tie.
+    A mixin, not a dataclass: each subclass keeps its own fields and their order.
+    """
+
+    labels: tuple[str, ...]
+    probabilities: NDArray[np.float32]
+
+    @property
+    def label(self) -> str:
+        """Most probable label."""
+        return self.labels[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        """Probability of :attr:`label`."""
+        return float(np.max(self.probabilities))
 
 
 @dataclass
@@ -35,8 +57,8 @@ class WindowResult:
 
 
 @dataclass
-class Analysis:
-    """A whole file's result: per-window timeline and an aggregate."""
+class Analysis(Labelled):
+    """A whole file's result: per-window timeline and an aggregate (its label: :class:`Labelled`)."""
 
     duration_s: float
     labels: tuple[str, ...]
@@ -47,13 +69,3 @@ class Analysis:
     adapted: bool = False
     #: window hop used (seconds): how much new speech each voiced window brings to a session
     hop_s: float = 0.0
-
-    @property
-    def label(self) -> str:
-        """Most probable label of the aggregate."""
-        return self.labels[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        """Aggregate probability of :attr:`label`."""
-        return float(np.max(self.probabilities))

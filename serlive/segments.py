@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import SegmentConfig
+from serlive.results import Labelled
 from serlive.vad import CHUNK, CHUNK_HOP, SAMPLE_RATE, SpeechDetector, default_detector
 from serlive.windows import take_window
 
@@ -78,7 +79,7 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Utterance:
+class Utterance(Labelled):
     """A labelled segment: its probabilities over ``labels`` (summing to 1)."""
 
     start_s: float
@@ -90,16 +91,6 @@ class Utterance:
     def duration_s(self) -> float:
         """Length in seconds."""
         return self.end_s - self.start_s
-
-    @property
-    def label(self) -> str:
-        """Most probable label."""
-        return self.labels[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        """Probability of :attr:`label`."""
-        return float(np.max(self.probabilities))
 
     def to_dict(self, digits: int = 4) -> dict[str, Any]:
         """The JSON object of ``predict --segments``: start, end, label, confidence, probabilities."""

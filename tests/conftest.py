@@ -112,6 +112,21 @@ def make_audio(tmp_path: Path) -> Callable[..., Path]:
 ESPEAK = shutil.which("espeak-ng")
 
 
+@pytest.fixture
+def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Message boxes recorded instead of shown (a modal box would block the run).
+
+    Here, not in each GUI test module, so every window test records its boxes the same way; Qt is
+    imported only when a test asks for it.
+    """
+    from serlive.gui import messages
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
+    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
+    return seen
+
+
 def espeak_to(path: Path, text: str, speed: int = 160, pitch: int = 50, voice: str = "en") -> Path:
     """Synthesise ``text`` with espeak-ng into a wav file (22.05 kHz)."""
     assert ESPEAK is not None

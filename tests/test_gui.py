@@ -9,6 +9,7 @@ import gc
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,26 +21,32 @@ pytest.importorskip("pyqtgraph")
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 
-from serlive.audio.sources import AudioDeviceError, FileSource, InputDevice
+from serlive.audio.sources import AudioDeviceError, FileSource, InputDevice, ThreadedSource
 from serlive.cli import commands as cli
 from serlive.model import EmotionModel
 from tests.conftest import SR, speechlike, spoken, tone
 
 
+def unplugged(samples: np.ndarray) -> ThreadedSource:
+    """A fake microphone that delivers ``samples``, then fails as a device that vanished.
+
+    One fake for every test of a stream that dies, so they all die the way a pulled USB mic does.
+    """
+
+    class Unplugged(ThreadedSource):
+        sample_rate = SR
+        name = "fake mic"
+
+        def produce(self, ring, stop: threading.Event) -> None:
+            ring.write(samples)
+            raise RuntimeError("device unplugged")
+
+    return Unplugged()
+
+
 @pytest.fixture(scope="module")
 def model() -> EmotionModel:
     return EmotionModel(num_threads=1)
-
-
-@pytest.fixture
-def errors(monkeypatch) -> list[tuple[str, str]]:
-    """Message boxes recorded instead of shown (a modal box would block the run)."""
-    from serlive.gui import messages
-
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
-    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
-    return seen
 
 
 @pytest.fixture(scope="module")
@@ -392,25 +399,12 @@ def test_segmented_analysis_equals_whole_file(model):
 
 
 def test_stream_error_shown_as_notice(qtbot, model):
-    import threading
-
-    from serlive.audio.sources import ThreadedSource
     from serlive.gui.live_view import LiveView
-
-    class Unplugged(ThreadedSource):
-        """Delivers 4 s, then fails as a device that vanished."""
-
-        sample_rate = SR
-        name = "fake mic"
-
-        def produce(self, ring, stop: threading.Event) -> None:
-            ring.write(speechlike(4.0))
-            raise RuntimeError("device unplugged")
 
     view = LiveView(None, model.labels, list_devices=lambda: [])
     qtbot.addWidget(view)
     view.show()
-    assert view.start_source(Unplugged())
+    assert view.start_source(unplugged(speechlike(4.0)))
     qtbot.waitUntil(lambda: not view.engine.running, timeout=20_000)
     qtbot.waitUntil(lambda: view.notice.isVisible(), timeout=5_000)
     assert "device unplugged" in view.notice.text()
@@ -469,7 +463,6 @@ def test_zoom_renders_spectrogram_detail(qtbot, window, make_audio, monkeypatch)
 
 
 def test_status_bar_counts_device_overflows(qtbot, model):
-    import threading
 
     from serlive.audio.sources import ThreadedSource
     from serlive.gui.live_view import LiveView
@@ -692,7 +685,6 @@ def test_refresh_stops_file_playback_before_reinitialising_portaudio(qtbot, wind
 def test_status_says_when_the_device_has_not_delivered_audio_yet(qtbot, model, tmp_path):
     """PulseAudio's first block can come 0.3-1.9 s after Start: the status bar says so, so that time is not
     taken for recorded audio (a 3.2 s take that holds 1.8 s looked like lost audio in issue 11)."""
-    import threading
 
     from serlive.audio.sources import ThreadedSource
     from serlive.gui.live_view import LiveView
@@ -738,18 +730,9 @@ def test_live_view_never_shows_a_previous_runs_state(qtbot, tiny, tiny_models):
     """A stream that dies before its first decision leaves no "listening…" above "stopped"; a restart begins
     with empty plots, no latency and no windows (it used to show the previous run's curves and latency
     beside "windows 0")."""
-    import threading
 
     from serlive.audio.sources import ThreadedSource
     from serlive.gui.live_view import LiveView
-
-    class Dies(ThreadedSource):
-        sample_rate = SR
-        name = "fake mic"
-
-        def produce(self, ring, stop: threading.Event) -> None:
-            ring.write(spoken(1.0))
-            raise RuntimeError("device unplugged")
 
     class Quiet(ThreadedSource):
         """Open, but delivers nothing until stopped (a device that has not started yet)."""
@@ -765,7 +748,7 @@ def test_live_view_never_shows_a_previous_runs_state(qtbot, tiny, tiny_models):
     seen: list[str] = []
     view.status_changed.connect(seen.append)
     view.show()
-    assert view.start_source(Dies())
+    assert view.start_source(unplugged(spoken(1.0)))
     qtbot.waitUntil(lambda: view.start_button.text() == "Start", timeout=20_000)
     assert view.confidence_label.text() == "stopped"
     assert view.emotion_label.text() != "listening…", "a stopped view says it is listening"

@@ -49,6 +49,11 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return rc, cap.out, cap.err
 
 
+def run_csv(capsys, tiny_models, *args: str) -> tuple[int, str, str]:
+    """``predict ARGS`` with the tiny model as CSV: the CSV tests differ only in their files and flags."""
+    return run(capsys, *args, "--model", str(tiny_models.int8), "--format", "csv")
+
+
 def json_lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
@@ -160,16 +165,7 @@ def test_empty_folder(capsys, audio, tiny_models):
 
 
 def test_csv(capsys, audio, tiny_models):
-    rc, out, _ = run(
-        capsys,
-        str(audio["six"]),
-        str(audio["bad"]),
-        str(audio["two"]),
-        "--model",
-        str(tiny_models.int8),
-        "--format",
-        "csv",
-    )
+    rc, out, _ = run_csv(capsys, tiny_models, str(audio["six"]), str(audio["bad"]), str(audio["two"]))
     assert rc == 1
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[0] == ["path", "label", "confidence", *LABELS, "duration_s", "error"]
@@ -185,16 +181,7 @@ def test_csv(capsys, audio, tiny_models):
 
 
 def test_csv_timeline(capsys, audio, tiny_models):
-    rc, out, _ = run(
-        capsys,
-        str(audio["six"]),
-        str(audio["two"]),
-        "--model",
-        str(tiny_models.int8),
-        "--format",
-        "csv",
-        "--timeline",
-    )
+    rc, out, _ = run_csv(capsys, tiny_models, str(audio["six"]), str(audio["two"]), "--timeline")
     assert rc == 0
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[0] == ["path", "start", "end", "label", "confidence", *LABELS, "duration_s", "error"]

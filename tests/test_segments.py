@@ -295,6 +295,21 @@ class CountingDetector:
         return self.inner.decode(gates)
 
 
+def flat(segs: list) -> list[float]:
+    """Every segment's start and end in order, so two segmentations compare as one list."""
+    return [t for s in segs for t in (s.start_s, s.end_s)]
+
+
+def assert_standalone_segments_reusing_the_analysis(got: list, y: np.ndarray, det: CountingDetector) -> None:
+    """``got`` (segments fed by an analysis) are the standalone rule's, and the VAD ran on under a tenth
+    of the chunks: the analysis's probabilities were used (one check for the serial and parallel feeds)."""
+    whole = segment_signal(y)
+    assert len(got) == len(whole) > 3
+    assert flat(got) == pytest.approx(flat(whole), abs=1e-9)
+    n_chunks = (len(y) - 512) // 500 + 1
+    assert det.encoded < 0.1 * n_chunks, (det.encoded, n_chunks)
+
+
 @pytest.mark.parametrize("model_name", ["int8", "whisper_hop"])
 def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_windows(
     conversation, tiny_models, model_name
@@ -312,12 +327,7 @@ def test_segmenting_during_file_analysis_gives_the_same_segments_and_reuses_its_
     seg = Segmenter(detector=det)  # type: ignore[arg-type]
     a = analyse_signal(y, model, windows=windows, segmenter=seg)
     got = complete(seg, y)
-    whole = segment_signal(y)
-    flat = lambda segs: [t for s in segs for t in (s.start_s, s.end_s)]  # noqa: E731
-    assert len(got) == len(whole) > 3
-    assert flat(got) == pytest.approx(flat(whole), abs=1e-9)
-    n_chunks = (len(y) - 512) // 500 + 1
-    assert det.encoded < 0.1 * n_chunks, (det.encoded, n_chunks)
+    assert_standalone_segments_reusing_the_analysis(got, y, det)
     # the analysis itself is what it is without a segmenter
     plain = analyse_signal(y, model, windows=windows)
     assert [w.silent for w in plain.windows] == [w.silent for w in a.windows]
@@ -350,12 +360,7 @@ def test_the_parallel_analysis_feeds_the_segmenter_the_serial_calls(conversation
         progress=lambda f: fractions.append(f) and False,
     )
     got = complete(seg, y)
-    whole = segment_signal(y)
-    flat = lambda segs: [t for s in segs for t in (s.start_s, s.end_s)]  # noqa: E731
-    assert len(got) == len(whole) > 3
-    assert flat(got) == pytest.approx(flat(whole), abs=1e-9)
-    n_chunks = (len(y) - 512) // 500 + 1
-    assert det.encoded < 0.1 * n_chunks, (det.encoded, n_chunks)  # the analysis's probabilities were used
+    assert_standalone_segments_reusing_the_analysis(got, y, det)
     assert fractions[-1] == 1.0
     serial = Segmenter()
     plain = analyse_signal(y, model, batch=4, segment_windows=12, segmenter=serial)

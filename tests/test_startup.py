@@ -25,17 +25,6 @@ from tests.conftest import REPO, spoken, write_audio
 
 
 @pytest.fixture
-def errors(monkeypatch) -> list[tuple[str, str]]:
-    """Message boxes recorded instead of shown (a modal box would block the run)."""
-    from serlive.gui import messages
-
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
-    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
-    return seen
-
-
-@pytest.fixture
 def settings(tmp_path, monkeypatch) -> None:
     """The window's settings in the test's folder, never in ~/.config."""
     from serlive.gui import main_window

@@ -36,6 +36,11 @@ from serlive.vad import (
 )
 from serlive.windows import take_window, window_starts
 
+#: windows per model call: the batch is also the unit a worker takes and progress reports after
+BATCH = 32
+#: windows per segment whose frames are computed once (2 minutes at the default hop): bounded memory
+SEGMENT_WINDOWS = 240
+
 
 class SegmentWindows:
     """Overlapping windows of one stretch of signal, sharing one computation of its frames.
@@ -118,8 +123,8 @@ def plan_signal(
     n_samples: int,
     model: EmotionModel,
     windows: WindowConfig | None = None,
-    batch: int = 32,
-    segment_windows: int = 240,
+    batch: int = BATCH,
+    segment_windows: int = SEGMENT_WINDOWS,
 ) -> SignalPlan:
     """The :class:`SignalPlan` of ``n_samples`` samples for ``model`` (see :func:`analyse_signal`)."""
     meta = model.meta
@@ -185,9 +190,9 @@ def analyse_signal(
     y: NDArray[np.float32],
     model: EmotionModel,
     windows: WindowConfig | None = None,
-    batch: int = 32,
+    batch: int = BATCH,
     progress: Callable[[float], bool | None] | None = None,
-    segment_windows: int = 240,
+    segment_windows: int = SEGMENT_WINDOWS,
     detector: SpeechDetector | None = None,
     keep_embeddings: bool = False,
     segmenter: Segmenter | None = None,

@@ -39,6 +39,8 @@ from numpy.typing import NDArray
 from serlive.audio.io import AudioLoadError, _available_bytes, load_audio
 from serlive.config import WindowConfig
 from serlive.files.analysis import (
+    BATCH,
+    SEGMENT_WINDOWS,
     Analysis,
     SegmentWindows,
     SignalPlan,
@@ -415,8 +417,8 @@ def analyse_files(
     *,
     keep_embeddings: bool = False,
     windows: WindowConfig | None = None,
-    batch: int = 32,
-    segment_windows: int = 240,
+    batch: int = BATCH,
+    segment_windows: int = SEGMENT_WINDOWS,
 ) -> Iterator[Analysis | str]:
     """Each file's :class:`Analysis` (or, as a string, why it could not be read), in input order.
 
@@ -505,9 +507,9 @@ def analyse_signal_parallel(
     jobs: int = 1,
     *,
     windows: WindowConfig | None = None,
-    batch: int = 32,
+    batch: int = BATCH,
     progress: Callable[[float], bool | None] | None = None,
-    segment_windows: int = 240,
+    segment_windows: int = SEGMENT_WINDOWS,
     detector: SpeechDetector | None = None,
     keep_embeddings: bool = False,
     segmenter: Segmenter | None = None,

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from serlive.audio.io import AudioLoadError
 from serlive.config import WindowConfig
-from serlive.files.analysis import Analysis, analyse_file
+from serlive.files.analysis import BATCH, SEGMENT_WINDOWS, Analysis, analyse_file
 from serlive.model import EmotionModel
 from serlive.profiles.store import Profile
 
@@ -241,8 +241,8 @@ def analyse_files_in_processes(
     *,
     keep_embeddings: bool = False,
     windows: WindowConfig | None = None,
-    batch: int = 32,
-    segment_windows: int = 240,
+    batch: int = BATCH,
+    segment_windows: int = SEGMENT_WINDOWS,
 ) -> Iterator[Analysis | str]:
     """Each file's :class:`Analysis` (or why it could not be read), in input order (module docstring)."""
     options: dict[str, Any] = {

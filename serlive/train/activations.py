@@ -20,10 +20,9 @@ them instead of reading 3 GB.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from serlive.config import DEFAULT_WINDOWS, WHISPER_FEATURES, FeatureConfig, Win
 from serlive.features import FeatureExtractor
 from serlive.files.analysis import SegmentWindows
 from serlive.train.corpora import Utterance
-from serlive.train.embed import _prefetched
+from serlive.train.embed import CacheConfig, _prefetched
 from serlive.vad import is_silent
 
 #: Bump when the extraction changes in a way the key cannot see.
@@ -42,7 +41,7 @@ ACTIVATION_VERSION = 1
 
 
 @dataclass(frozen=True)
-class ActivationConfig:
+class ActivationConfig(CacheConfig):
     """Everything that determines the cached activations."""
 
     features: FeatureConfig = WHISPER_FEATURES
@@ -53,17 +52,13 @@ class ActivationConfig:
     def key(self) -> str:
         """Stable hash naming the cache folder (only the window fields that change a window's samples)."""
         w = self.windows
-        d = asdict(self) | {
-            "version": ACTIVATION_VERSION,
-            "windows": {"window_s": w.window_s, "silence_dbfs": w.silence_dbfs},
-            "placement": "centre",
-        }
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-    @property
-    def active_units(self) -> float:
-        """The pooling threshold in Whisper's normalised units (40 dB = 1.0)."""
-        return self.features.active_db / 40.0
+        return self.digest(
+            {
+                "version": ACTIVATION_VERSION,
+                "windows": {"window_s": w.window_s, "silence_dbfs": w.silence_dbfs},
+                "placement": "centre",
+            }
+        )
 
 
 @dataclass

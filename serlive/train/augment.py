@@ -25,8 +25,11 @@ def _power(y: Audio) -> float:
     return float(np.mean(np.square(y, dtype=np.float64))) + 1e-12
 
 
-def coloured_noise(n: int, rng: np.random.Generator, colour: str = "white") -> Audio:
-    """White, pink (1/f) or brown (1/f^2) noise of unit RMS."""
+def unit_noise(n: int, rng: np.random.Generator, colour: str = "white") -> NDArray[np.float64]:
+    """White, pink (1/f) or brown (1/f^2) noise of unit RMS, in float64.
+
+    float64 so that a caller scaling it (the tests' noise at a given RMS) rounds to float32 once.
+    """
     white = rng.standard_normal(n)
     if colour != "white":
         spec = np.fft.rfft(white)
@@ -34,7 +37,12 @@ def coloured_noise(n: int, rng: np.random.Generator, colour: str = "white") -> A
         f[0] = 1.0
         spec /= f ** (0.5 if colour == "pink" else 1.0)
         white = np.fft.irfft(spec, n)
-    return (white / (np.sqrt(np.mean(white**2)) + 1e-12)).astype(np.float32)
+    return white / (np.sqrt(np.mean(white**2)) + 1e-12)
+
+
+def coloured_noise(n: int, rng: np.random.Generator, colour: str = "white") -> Audio:
+    """White, pink (1/f) or brown (1/f^2) noise of unit RMS."""
+    return unit_noise(n, rng, colour).astype(np.float32)
 
 
 def add_noise(y: Audio, snr_db: float, rng: np.random.Generator, colour: str = "white") -> Audio:

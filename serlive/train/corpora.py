@@ -104,16 +104,26 @@ CREMAD_EMOTIONS = {
 _CREMAD_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 
 
-def _cremad_genders(root: Path) -> dict[str, str]:
-    """Actor genders from CREMA-D's ``VideoDemographics.csv`` when it is present."""
-    for candidate in root.rglob("VideoDemographics.csv"):
-        with candidate.open(newline="") as fh:
+def _genders_table(
+    root: Path, name: str, speaker: str, gender: str, delimiter: str = ",", encoding: str | None = None
+) -> dict[str, str]:
+    """Speaker → lower-case gender from the first table ``name`` below ``root``; empty when there is none.
+
+    Ids and genders are stripped (nEMO's ids carry leading spaces); rows missing either are skipped.
+    """
+    for candidate in root.rglob(name):
+        with candidate.open(newline="", encoding=encoding) as fh:
             return {
-                row["ActorID"].strip(): row["Sex"].strip().lower()
-                for row in csv.DictReader(fh)
-                if row.get("ActorID") and row.get("Sex")
+                row[speaker].strip(): row[gender].strip().lower()
+                for row in csv.DictReader(fh, delimiter=delimiter)
+                if row.get(speaker) and row.get(gender)
             }
     return {}
+
+
+def _cremad_genders(root: Path) -> dict[str, str]:
+    """Actor genders from CREMA-D's ``VideoDemographics.csv`` when it is present."""
+    return _genders_table(root, "VideoDemographics.csv", "ActorID", "Sex")
 
 
 def parse_cremad(path: Path, genders: dict[str, str] | None = None) -> Utterance | None:
@@ -170,14 +180,7 @@ _NEMO_RE = re.compile(r"^([A-Z]{2}\d)_([a-z]+)_(\d+)$")
 
 def _nemo_genders(root: Path) -> dict[str, str]:
     """Speaker genders from nEMO's ``data.tsv`` (speaker ids there carry leading spaces)."""
-    for candidate in root.rglob("data.tsv"):
-        with candidate.open(newline="", encoding="utf-8") as fh:
-            return {
-                row["speaker_id"].strip(): row["gender"].strip().lower()
-                for row in csv.DictReader(fh, delimiter="\t")
-                if row.get("speaker_id") and row.get("gender")
-            }
-    return {}
+    return _genders_table(root, "data.tsv", "speaker_id", "gender", delimiter="\t", encoding="utf-8")
 
 
 def parse_nemo(path: Path, genders: dict[str, str] | None = None) -> Utterance | None:

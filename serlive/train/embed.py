@@ -40,8 +40,28 @@ from serlive.windows import window_starts
 EMBED_VERSION = 1
 
 
+class CacheConfig:
+    """What the embedding cache and the activation cache (:mod:`serlive.train.activations`) share.
+
+    One hash and one pooling threshold for both, so a cache folder's name means
+    the same in each and the two pool a window's voiced frames alike.
+    """
+
+    features: FeatureConfig
+
+    def digest(self, over: dict[str, Any]) -> str:
+        """The cache folder's name: a stable hash of the config's fields, ``over`` replacing some of them."""
+        d = asdict(self) | over  # type: ignore[call-overload]  (subclasses are dataclasses)
+        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def active_units(self) -> float:
+        """The pooling threshold in Whisper's normalised units (40 dB = 1.0)."""
+        return self.features.active_db / 40.0
+
+
 @dataclass(frozen=True)
-class EmbedConfig:
+class EmbedConfig(CacheConfig):
     """Everything that determines the cached embeddings."""
 
     features: FeatureConfig = WHISPER_FEATURES
@@ -60,16 +80,12 @@ class EmbedConfig:
         hour of embeddings.
         """
         w = self.windows
-        d = asdict(self) | {
-            "version": EMBED_VERSION,
-            "windows": {"window_s": w.window_s, "hop_s": w.hop_s, "silence_dbfs": w.silence_dbfs},
-        }
-        return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
-
-    @property
-    def active_units(self) -> float:
-        """The pooling threshold in Whisper's normalised units (40 dB = 1.0)."""
-        return self.features.active_db / 40.0
+        return self.digest(
+            {
+                "version": EMBED_VERSION,
+                "windows": {"window_s": w.window_s, "hop_s": w.hop_s, "silence_dbfs": w.silence_dbfs},
+            }
+        )
 
 
 @dataclass
