@@ -45,19 +45,8 @@ from serlive.model import EmotionModel  # noqa: E402
 from serlive.profiles.build import make_profile  # noqa: E402
 from serlive.profiles.methods import Enrolment  # noqa: E402
 from serlive.profiles.store import save_profile  # noqa: E402
+from tests.signals import SENTENCES  # noqa: E402
 
-SENTENCES = (
-    "the weather is nice today",
-    "please open the window now",
-    "we will meet at noon tomorrow",
-    "the train leaves at seven",
-    "can you hear the music",
-    "put the book on the table",
-    "the river runs to the sea",
-    "turn left at the corner",
-    "it is raining again",
-    "they built a tall house",
-)
 #: four "labels": voices of different pitch and rate
 VOICES = {"a": (20, 120), "b": (45, 160), "c": (70, 190), "d": (90, 230)}
 

@@ -191,9 +191,7 @@ class TimedSegmenter(Segmenter):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--model", default="whisper", help="models whose file analysis the cost is compared with"
-    )
+    ap.add_argument("--model", default="whisper", help="models whose file analysis the cost is compared with")
     ap.add_argument("--ravdess", default=str(REPO.parent / "shared" / "data" / "ravdess"))
     ap.add_argument("--ravdess-clips", type=int, default=240)
     ap.add_argument("--minutes", type=float, default=2.0, help="length of the signal timed for the cost")

@@ -112,6 +112,30 @@ def make_audio(tmp_path: Path) -> Callable[..., Path]:
 ESPEAK = shutil.which("espeak-ng")
 
 
+def clip_folder(d: Path, n: int, bad: int, silent: int, step: int, mod: int, shift: float) -> list[Path]:
+    """``n`` files of different lengths (finished out of order); ``bad`` unreadable, ``silent`` silent."""
+    paths = []
+    for i in range(n):
+        p = d / f"clip_{i:02d}.wav"
+        if i == bad:
+            p.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+        elif i == silent:
+            write_audio(p, np.zeros(4 * SR, np.float32))
+        else:
+            write_audio(p, spoken(2.0 + (step * i) % mod, start_s=shift * i))
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture
+def profile_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty profiles folder of the test's own (``$SERLIVE_PROFILE_DIR``), and no ``$SERLIVE_PROFILE``."""
+    folder = tmp_path / "profiles"
+    monkeypatch.setenv("SERLIVE_PROFILE_DIR", str(folder))
+    monkeypatch.delenv("SERLIVE_PROFILE", raising=False)
+    return folder
+
+
 @pytest.fixture
 def errors(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Message boxes recorded instead of shown (a modal box would block the run).

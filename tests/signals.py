@@ -1,4 +1,4 @@
-"""Synthetic test signals, shared by the tests and the benchmarks (numpy only, no pytest).
+"""Synthetic test signals, shared by the tests and the benchmarks (numpy and serlive only, no pytest).
 
 Why a module of its own: ``bench/bench_gui.py`` imported ``speechlike`` from ``tests/conftest.py``,
 which imports pytest (and sets Qt up for the suite), so the benchmark needed the test extras to run
@@ -26,17 +26,10 @@ def chirp(f0: float, f1: float, dur: float, sr: int = SR, amp: float = 0.5) -> n
 
 
 def noise(dur: float, sr: int = SR, colour: str = "white", amp: float = 0.1, seed: int = 0) -> np.ndarray:
-    """White, pink or brown noise with RMS ``amp``, float32."""
-    n = round(dur * sr)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(n)
-    if colour != "white":
-        spec = np.fft.rfft(x)
-        f = np.arange(len(spec), dtype=np.float64)
-        f[0] = 1.0
-        spec /= f ** (0.5 if colour == "pink" else 1.0)
-        x = np.fft.irfft(spec, n)
-    return (amp * x / (np.sqrt(np.mean(x**2)) + 1e-12)).astype(np.float32)
+    """White, pink or brown noise with RMS ``amp``, float32 (the training augmentation's noise, scaled)."""
+    from serlive.train.augment import unit_noise  # numpy and scipy only: fine for the benches too
+
+    return (amp * unit_noise(round(dur * sr), np.random.default_rng(seed), colour)).astype(np.float32)
 
 
 def speechlike(dur: float, sr: int = SR, f0: float = 140.0, seed: int = 0, amp: float = 0.3) -> np.ndarray:
@@ -50,3 +43,18 @@ def speechlike(dur: float, sr: int = SR, f0: float = 140.0, seed: int = 0, amp: 
     env = np.clip(np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)), 0, None) ** 0.7
     x = x * (0.15 + env) + 0.05 * rng.standard_normal(n)
     return (amp * x / np.max(np.abs(x))).astype(np.float32)
+
+
+#: sentences with no emotion of their own, for espeak-ng voices (calibration tests, bench_profile)
+SENTENCES = (
+    "the weather is nice today",
+    "please open the window now",
+    "we will meet at noon tomorrow",
+    "the train leaves at seven",
+    "can you hear the music",
+    "put the book on the table",
+    "the river runs to the sea",
+    "turn left at the corner",
+    "it is raining again",
+    "they built a tall house",
+)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from serlive.cli import main
-from tests.conftest import REPO, SR, spoken, write_audio
+from tests.conftest import REPO, clip_folder, spoken, write_audio
 
 distributed = pytest.importorskip("distributed", reason="needs the [cluster] extra")
 
@@ -62,18 +62,9 @@ def own_cluster() -> Iterator[distributed.LocalCluster]:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Nine files of different lengths (they finish out of order), one unreadable, one silent."""
-    d = tmp_path_factory.mktemp("cluster_clips")
-    paths = []
-    for i in range(9):
-        p = d / f"clip_{i}.wav"
-        if i == 3:
-            p.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
-        elif i == 6:
-            write_audio(p, np.zeros(4 * SR, np.float32))
-        else:
-            write_audio(p, spoken(2.0 + (5 * i) % 9, start_s=0.41 * i))
-        paths.append(p)
-    return paths
+    return clip_folder(
+        tmp_path_factory.mktemp("cluster_clips"), 9, bad=3, silent=6, step=5, mod=9, shift=0.41
+    )
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +276,6 @@ def test_the_api_runs_on_a_client_given(cluster, clips, tiny_models):
 
 def test_a_profile_travels_to_the_workers(cluster, clips, tmp_path, monkeypatch):
     """``--profile`` on a cluster: the workers judge through it, byte-identical to one job."""
-    import numpy as np
 
     from serlive.files.analysis import analyse_file
     from serlive.files.enrolment import clip_vectors

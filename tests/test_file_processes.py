@@ -13,7 +13,6 @@ import os
 import signal
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import serlive.files.parallel as parallel
@@ -22,25 +21,14 @@ from serlive.files.analysis import Analysis
 from serlive.files.parallel import analyse_files
 from serlive.files.processes import MIN_FILES_PER_JOB, analyse_files_in_processes, use_processes
 from serlive.model import EmotionModel
-from tests.conftest import SR, spoken, write_audio
+from tests.conftest import clip_folder
 from tests.test_parallel import assert_same_analysis
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Twenty files of different lengths (they finish out of order), one unreadable, one silent."""
-    d = tmp_path_factory.mktemp("folder")
-    paths = []
-    for i in range(20):
-        p = d / f"clip_{i:02d}.wav"
-        if i == 5:
-            p.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
-        elif i == 11:
-            write_audio(p, np.zeros(4 * SR, np.float32))
-        else:
-            write_audio(p, spoken(2.0 + (7 * i) % 13, start_s=0.37 * i))
-        paths.append(p)
-    return paths
+    return clip_folder(tmp_path_factory.mktemp("folder"), 20, bad=5, silent=11, step=7, mod=13, shift=0.37)
 
 
 def assert_same_results(got: list[Analysis | str], want: list[Analysis | str]) -> None:

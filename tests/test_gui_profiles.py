@@ -34,24 +34,6 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-@pytest.fixture
-def errors(monkeypatch) -> list[tuple[str, str]]:
-    from serlive.gui import messages
-
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(messages, "show_error", lambda parent, title, text: seen.append((title, text)))
-    monkeypatch.setattr(messages, "show_info", lambda parent, title, text: seen.append((title, text)))
-    return seen
-
-
-@pytest.fixture
-def profile_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "profiles"
-    monkeypatch.setenv("SERLIVE_PROFILE_DIR", str(folder))
-    monkeypatch.delenv("SERLIVE_PROFILE", raising=False)
-    return folder
-
-
 def _window(qtbot, tmp_path, monkeypatch, profile=None):
     from serlive.gui import live_view
     from serlive.gui.main_window import MainWindow

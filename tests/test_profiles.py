@@ -40,14 +40,6 @@ def voices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_voices(tmp_path_factory.mktemp("voices"))
 
 
-@pytest.fixture
-def profile_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "profiles"
-    monkeypatch.setenv("SERLIVE_PROFILE_DIR", str(folder))
-    monkeypatch.delenv("SERLIVE_PROFILE", raising=False)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def model() -> EmotionModel:
     return EmotionModel()

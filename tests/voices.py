@@ -11,21 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import ESPEAK, espeak_to
+from tests.signals import SENTENCES
 
-TRAIN = (
-    "the weather is nice today",
-    "please open the window now",
-    "we will meet at noon tomorrow",
-    "the train leaves at seven",
-    "can you hear the music",
-    "put the book on the table",
-)
-HELD_OUT = (
-    "the river runs to the sea",
-    "turn left at the corner",
-    "it is raining again",
-    "they built a tall house",
-)
+TRAIN, HELD_OUT = SENTENCES[:6], SENTENCES[6:]
 #: the two voices: (pitch, words per minute)
 LOW, HIGH = (15, 110), (85, 210)
 

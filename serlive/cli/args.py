@@ -206,26 +206,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _number(text: str, kind: type, ok: Any, not_a_number: str, out_of_range: str) -> Any:
+    """``text`` as ``kind`` when ``ok`` accepts it; else argparse's error with our message, not its own."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(not_a_number) from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(out_of_range)
+    return value
+
+
 def _jobs_count(text: str) -> int:
     """``--jobs``: a whole number of workers, at least 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number of workers, not {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
-    return n
+    return _number(
+        text,
+        int,
+        lambda n: n >= 1,
+        f"takes a whole number of workers, not {text!r}",
+        f"must be at least 1, not {text}",
+    )
 
 
 def _seconds(text: str) -> float:
     """A positive number of seconds; argparse said "invalid _positive_float value: 'abc'" for a word."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30 or 2.5)") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds (e.g. 30 or 2.5)")
-    return value
+    return _number(
+        text,
+        float,
+        lambda v: v > 0 and v != float("inf"),  # NaN fails v > 0
+        f"{text!r} is not a number of seconds (e.g. 30 or 2.5)",
+        f"{text!r}: expected a positive number of seconds (e.g. 30 or 2.5)",
+    )
 
 
 def add_predict_scale_options(pr: argparse.ArgumentParser) -> None:

@@ -496,22 +496,19 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--install-desktop-entry and --uninstall-desktop-entry take no subcommand")
         return cmd_desktop_entry(install=args.install_desktop_entry)
     try:
-        if args.command == "predict":
-            return cmd_predict(args)
         if args.command == "train":
             return cmd_train(args, argv[1:])
-        if args.command == "evaluate":
-            return cmd_evaluate(args)
-        if args.command == "devices":
-            return cmd_devices(args)
-        if args.command == "listen":
-            return cmd_listen(args)
-        if args.command == "gui":
-            return cmd_gui(args)
-        if args.command == "calibrate":
-            return cmd_calibrate(args)
-        if args.command == "profiles":
-            return cmd_profiles(args)
+        commands = {
+            "predict": cmd_predict,
+            "evaluate": cmd_evaluate,
+            "devices": cmd_devices,
+            "listen": cmd_listen,
+            "gui": cmd_gui,
+            "calibrate": cmd_calibrate,
+            "profiles": cmd_profiles,
+        }
+        if args.command in commands:
+            return commands[args.command](args)
         parser.print_help()
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -152,21 +152,13 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         self.refresh_button.clicked.connect(lambda: self.refresh_devices(rescan=True))
         controls.addWidget(self.refresh_button)
         controls.addWidget(QLabel("Hop:"))
-        self.hop_spin = QDoubleSpinBox()
-        self.hop_spin.setRange(0.1, 3.0)
-        self.hop_spin.setSingleStep(0.1)
-        self.hop_spin.setDecimals(2)
-        self.hop_spin.setSuffix(" s")
-        self.hop_spin.setValue(0.5)
+        self.hop_spin = _spin(0.1, 3.0, 0.1, 0.5, suffix=" s")
         #: the model's frame hop: the hop is a multiple of it (set by the main window from the model)
         self.frame_hop_s = DEFAULT_FEATURES.hop_length / DEFAULT_FEATURES.sample_rate
         self.set_frame_hop(self.frame_hop_s)
         controls.addWidget(self.hop_spin)
         controls.addWidget(QLabel("Smoothing:"))
-        self.smooth_spin = QDoubleSpinBox()
-        self.smooth_spin.setRange(0.0, 0.95)
-        self.smooth_spin.setSingleStep(0.05)
-        self.smooth_spin.setValue(0.5)
+        self.smooth_spin = _spin(0.0, 0.95, 0.05, 0.5)
         self.smooth_spin.setToolTip("Weight of the past in the exponential smoothing; 0 = off")
         controls.addWidget(self.smooth_spin)
         self.record_check = QCheckBox("Record")
@@ -580,3 +572,14 @@ class LiveView(DeviceListMixin, RecordMixin, LiveDrawMixin, QWidget):
         worker was still in the model at the 2 s deadline lost its last second (issue 28, item 1).
         """
         self.stop(take_timeout=10.0)
+
+
+def _spin(lo: float, hi: float, step: float, value: float, suffix: str = "") -> QDoubleSpinBox:
+    """A two-decimal spin box for the live controls (hop, smoothing)."""
+    spin = QDoubleSpinBox()
+    spin.setRange(lo, hi)
+    spin.setSingleStep(step)
+    spin.setDecimals(2)
+    spin.setSuffix(suffix)
+    spin.setValue(value)
+    return spin

@@ -28,12 +28,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.audio.io import AudioLoadError, load_audio
 from serlive.config import DEFAULT_WINDOWS, WHISPER_FEATURES, FeatureConfig, WindowConfig
 from serlive.features import FeatureExtractor
 from serlive.files.analysis import SegmentWindows
 from serlive.train.corpora import Utterance
-from serlive.train.embed import CacheConfig, _prefetched
+from serlive.train.embed import CacheConfig, readable_clips, run_batched
 from serlive.vad import is_silent
 
 #: Bump when the extraction changes in a way the key cannot see.
@@ -148,37 +147,26 @@ def activate_corpus(
         frozen = tf.function(build_frozen_part(weights, cfg, n_frames))
 
     def windows():
-        for i, u in enumerate(utts):
-            try:
-                y = load_audio(u.path, cfg.features.sample_rate)
-            except AudioLoadError as exc:
-                print(f"activations: skipping {exc}", file=sys.stderr)
-                continue
+        for i, y in readable_clips(utts, cfg.features.sample_rate, "activations"):
             got = centred_window(y, ext, cfg)
             if got is not None:
                 yield i, *got
 
-    states, masks, clips, silents = [], [], [], []
-    pending: list[tuple[int, NDArray[np.float32], bool]] = []
+    states: list[NDArray[np.float16]] = []
+    masks: list[NDArray[np.uint8]] = []
     t0 = time.monotonic()
 
-    def flush() -> None:
-        h, m = frozen(np.stack([p[1] for p in pending]))
+    def run(x: NDArray[np.float32]) -> None:
+        h, m = frozen(x)
         states.append(np.asarray(h, np.float16))
         masks.append(np.asarray(m, np.uint8))
-        clips.extend(p[0] for p in pending)
-        silents.extend(p[2] for p in pending)
-        pending.clear()
 
-    for item in _prefetched(windows()):
-        pending.append(item)
-        if len(pending) == batch:
-            flush()
-            if len(clips) % (batch * 40) == 0:
-                rate = len(clips) / (time.monotonic() - t0)
-                print(f"activations {name}: {len(clips)}/{len(utts)} windows, {rate:.1f}/s", file=sys.stderr)
-    if pending:
-        flush()
+    def progress(done: int) -> None:
+        if done % (batch * 40) == 0:
+            rate = done / (time.monotonic() - t0)
+            print(f"activations {name}: {done}/{len(utts)} windows, {rate:.1f}/s", file=sys.stderr)
+
+    clips, silents = run_batched(windows(), batch, run, progress)
     if not clips:
         raise ValueError(f"no readable clip in corpus {name!r}")
     out = {
@@ -199,13 +187,11 @@ def activate_corpus(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.activations --data ROOTS [corpus ...]``: fill the activation cache."""
-    import argparse
 
-    from serlive.train.corpora import default_data_root, load_all
+    from serlive.train.corpora import command_parser, default_data_root, load_all
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap = command_parser(main.__doc__)
     ap.add_argument("corpora", nargs="*")
-    ap.add_argument("--data", default=None)
     ap.add_argument("--frozen-blocks", type=int, default=2)
     args = ap.parse_args(argv)
     utts = load_all(args.data or default_data_root(), args.corpora or None)

@@ -9,6 +9,7 @@ follow the convention.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
 import re
@@ -417,6 +418,13 @@ def default_data_root() -> str | None:
         return env
     guess = Path(__file__).resolve().parents[3] / "shared" / "data"
     return str(guess) if guess.is_dir() else None
+
+
+def command_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A training command's parser with ``--data``: every one reads the data roots the same way."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--data", default=None, help="data roots joined by os.pathsep (default $SERLIVE_DATA)")
+    return ap
 
 
 def load_all(data_roots: DataRoots, corpora: list[str] | None = None) -> list[Utterance]:

@@ -19,7 +19,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -122,14 +122,19 @@ def _augment(y: NDArray[np.float32], rng: np.random.Generator) -> NDArray[np.flo
     return augment_channel(augment_voice(y, rng, a).astype(np.float32), rng, a).astype(np.float32)
 
 
-def _windows_of(utts: list[Utterance], cfg: EmbedConfig) -> Iterator[tuple[int, NDArray[np.float32], bool]]:
-    ext = FeatureExtractor(cfg.features)
+def readable_clips(utts: list[Utterance], rate: int, tag: str) -> Iterator[tuple[int, NDArray[np.float32]]]:
+    """``(index, samples at rate)`` of every clip that loads; one "skipping" line for each that does not."""
     for i, u in enumerate(utts):
         try:
-            y = load_audio(u.path, cfg.features.sample_rate)
+            yield i, load_audio(u.path, rate)
         except AudioLoadError as exc:
-            print(f"embed: skipping {exc}", file=sys.stderr)
-            continue
+            print(f"{tag}: skipping {exc}", file=sys.stderr)
+
+
+def _windows_of(utts: list[Utterance], cfg: EmbedConfig) -> Iterator[tuple[int, NDArray[np.float32], bool]]:
+    ext = FeatureExtractor(cfg.features)
+    for i, y in readable_clips(utts, cfg.features.sample_rate, "embed"):
+        u = utts[i]
         if cfg.aug:
             digest = int(hashlib.sha1(f"{u.path}:{cfg.aug}:{cfg.seed}".encode()).hexdigest()[:8], 16)
             y = _augment(y, np.random.default_rng(digest))
@@ -153,6 +158,37 @@ def _prefetched(items: Iterator[Any], depth: int = 256) -> Iterator[Any]:
     threading.Thread(target=work, daemon=True).start()
     while (item := q.get()) is not done:
         yield item
+
+
+def run_batched(
+    items: Iterator[tuple[int, NDArray[np.float32], bool]],
+    batch: int,
+    run: Callable[[NDArray[np.float32]], None],
+    progress: Callable[[int], None],
+) -> tuple[list[int], list[bool]]:
+    """Feed ``(clip, window input, silent)`` items to ``run`` in batches (prefetched on a thread).
+
+    Returns every window's clip and silent flag in order; ``progress(windows done)`` after each full
+    batch.  The embedding cache and the activation cache both run their network this way.
+    """
+    clips: list[int] = []
+    silents: list[bool] = []
+    pending: list[tuple[int, NDArray[np.float32], bool]] = []
+
+    def flush() -> None:
+        run(np.stack([p[1] for p in pending]))
+        clips.extend(p[0] for p in pending)
+        silents.extend(p[2] for p in pending)
+        pending.clear()
+
+    for item in _prefetched(items):
+        pending.append(item)
+        if len(pending) == batch:
+            flush()
+            progress(len(clips))
+    if pending:
+        flush()
+    return clips, silents
 
 
 def default_embed_dir() -> Path:
@@ -180,26 +216,17 @@ def embed_corpus(
     weights = read_ct2(whisper_dir() / "model.bin")
     n_frames = FeatureExtractor(cfg.features).n_frames(cfg.windows.window_samples(cfg.features.sample_rate))
     encoder = tf.function(build_pooled_encoder(weights, cfg.layers, n_frames, cfg.active_units))
-    embs, clips, silents = [], [], []
-    pending: list[tuple[int, NDArray[np.float32], bool]] = []
+    embs: list[NDArray[np.float16]] = []
     t0 = time.monotonic()
 
-    def flush() -> None:
-        x = np.stack([p[1] for p in pending])
-        embs.append(encoder(x).numpy().astype(np.float16))
-        clips.extend(p[0] for p in pending)
-        silents.extend(p[2] for p in pending)
-        pending.clear()
+    def progress(done: int) -> None:
+        if done % (batch * 20) == 0:
+            rate = done / (time.monotonic() - t0)
+            print(f"embed {name} aug{cfg.aug}: {done} windows, {rate:.1f}/s", file=sys.stderr)
 
-    for item in _prefetched(_windows_of(utts, cfg)):
-        pending.append(item)
-        if len(pending) == batch:
-            flush()
-            if len(clips) % (batch * 20) == 0:
-                rate = len(clips) / (time.monotonic() - t0)
-                print(f"embed {name} aug{cfg.aug}: {len(clips)} windows, {rate:.1f}/s", file=sys.stderr)
-    if pending:
-        flush()
+    clips, silents = run_batched(
+        _windows_of(utts, cfg), batch, lambda x: embs.append(encoder(x).numpy().astype(np.float16)), progress
+    )
     out = CorpusEmbeddings(
         paths, np.concatenate(embs), np.asarray(clips, np.int32), np.asarray(silents, bool)
     )
@@ -214,13 +241,11 @@ def embed_corpus(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.embed --data ROOTS [--aug N] [corpus ...]``: fill the cache."""
-    import argparse
 
-    from serlive.train.corpora import default_data_root, load_all
+    from serlive.train.corpora import command_parser, default_data_root, load_all
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap = command_parser(main.__doc__)
     ap.add_argument("corpora", nargs="*")
-    ap.add_argument("--data", default=None)
     ap.add_argument("--aug", type=int, default=0)
     ap.add_argument("--layers", default="2,3", help="encoder blocks to pool, counted from 1")
     args = ap.parse_args(argv)

@@ -191,9 +191,8 @@ def export_encoder_model(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.encoder_model --data ROOTS --out DIR``: train on all corpora, export."""
-    import argparse
 
-    from serlive.train.corpora import default_data_root, licence_note
+    from serlive.train.corpora import command_parser, default_data_root, licence_note
     from serlive.train.protocol import (
         clip_predictions,
         fit_head,
@@ -207,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     from serlive.train.speakers import speakers_arg, split_by_speaker
     from serlive.train.whisper import read_ct2, whisper_dir
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--data", default=None)
+    ap = command_parser(main.__doc__)
     ap.add_argument("--out", type=Path, default=Path("runs/encoder"))
     ap.add_argument("--head", default="{}", help="HeadConfig fields as JSON, over the shipped recipe's")
     ap.add_argument("--corpora", default=None, help="comma list (default: the shipped model's seven)")

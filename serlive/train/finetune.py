@@ -300,15 +300,13 @@ def scorer(ap: ActPool, sets: dict[str, NDArray[np.int64]], full: bool = False) 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.finetune --split A|B|final --out runs/ft-A``: LP-FT block 3 (resumable)."""
-    import argparse
 
-    from serlive.train.corpora import default_data_root
+    from serlive.train.corpora import command_parser, default_data_root
     from serlive.train.protocol import pool_groups
     from serlive.train.speakers import split_by_speaker
     from serlive.train.whisper import read_ct2, whisper_dir
 
-    ap_ = argparse.ArgumentParser(description=main.__doc__)
-    ap_.add_argument("--data", default=None)
+    ap_ = command_parser(main.__doc__)
     ap_.add_argument("--split", default="final", choices=[*SPLITS, "final"])
     ap_.add_argument("--out", type=Path, required=True)
     ap_.add_argument("--config", default="{}", help="FinetuneConfig fields as JSON (head: HeadConfig fields)")

@@ -29,7 +29,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.train.finetune import SPLITS, ActPool, FinetuneConfig, test_sets
+from serlive.train.finetune import (
+    SPLITS,
+    ActPool,
+    FinetuneConfig,
+    block_model,
+    finetune,
+    load_act_pool,
+    pooled,
+    probe_head,
+    test_sets,
+    training_windows,
+)
+from serlive.train.finetune_export import finetuned_weights
 from serlive.train.protocol import HeadConfig, Pool
 
 #: the protocol's session-adaptation condition as shipped: 20 s of each test speaker, blend 0.5
@@ -176,23 +188,12 @@ def gender_rows(ap: ActPool) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.finetune_report --runs runs [--adapt]``: the card's fine-tune tables."""
-    import argparse
 
     from serlive.train.activations import ActivationConfig
-    from serlive.train.corpora import default_data_root
-    from serlive.train.finetune import (
-        block_model,
-        finetune,
-        load_act_pool,
-        pooled,
-        probe_head,
-        training_windows,
-    )
-    from serlive.train.finetune_export import finetuned_weights
+    from serlive.train.corpora import command_parser, default_data_root
     from serlive.train.whisper import read_ct2, whisper_dir
 
-    ap_ = argparse.ArgumentParser(description=main.__doc__)
-    ap_.add_argument("--data", default=None)
+    ap_ = command_parser(main.__doc__)
     ap_.add_argument("--runs", type=Path, default=Path("runs"))
     ap_.add_argument("--adapt", action="store_true", help="also measure session adaptation (minutes)")
     ap_.add_argument(

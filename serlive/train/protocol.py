@@ -507,12 +507,10 @@ def load_pool(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.protocol --data ROOTS --recipe NAME=JSON ...``: run and print the table."""
-    import argparse
 
-    from serlive.train.corpora import default_data_root
+    from serlive.train.corpora import command_parser, default_data_root
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--data", default=None, help="data roots joined by os.pathsep (default $SERLIVE_DATA)")
+    ap = command_parser(main.__doc__)
     ap.add_argument(
         "--recipe", action="append", default=[], help='name={"hidden": 0, ...} (HeadConfig fields)'
     )

@@ -73,13 +73,11 @@ def out_of_fold(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m serlive.train.teacher --out FILE``: out-of-fold soft labels of every cached clip."""
-    import argparse
 
-    from serlive.train.corpora import default_data_root
+    from serlive.train.corpora import command_parser, default_data_root
     from serlive.train.protocol import load_pool
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument("--data", default=None, help="data roots joined by os.pathsep (default $SERLIVE_DATA)")
+    ap = command_parser(main.__doc__)
     ap.add_argument("--out", type=Path, default=Path("runs/teacher.json"))
     ap.add_argument(
         "--exclude",
