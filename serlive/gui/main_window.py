@@ -61,6 +61,8 @@ class MainWindow(QMainWindow):
         # the file's utterances under the viewer: spans on its waveform, a table, CSV export (issue 21)
         self.segments = SegmentsPanel(self.file)
         self.file.layout().addWidget(self.segments)
+        # both tables' right-click "This was… ▸ <label>" teaches the active profile (issue 28)
+        self.segments.table.profiles = self.live_utterances.table.profiles = self.profiles
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.file, "File")
         self.setCentralWidget(self.tabs)

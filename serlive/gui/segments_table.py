@@ -17,18 +17,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +33,7 @@ from PySide6.QtWidgets import (
 from serlive.config import SegmentConfig
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
+from serlive.gui.utterance_table import Samples, UtteranceTable
 from serlive.labelsets import LabelSet, view
 from serlive.segments import Segment, Utterance, clock, utterances, write_csv
 
@@ -83,13 +81,8 @@ class SegmentsPanel(QWidget):
         self.export_button.clicked.connect(self.export_dialog)
         head.addWidget(self.export_button)
         layout.addLayout(head)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["start", "end", "emotion", "confidence"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = UtteranceTable(selectable=True)
+        self.table.samples_for = self.samples_for
         self.table.cellClicked.connect(lambda row, _col: self.activate(row))
         self.table.setMaximumHeight(170)
         layout.addWidget(self.table)
@@ -164,16 +157,8 @@ class SegmentsPanel(QWidget):
         ls = self.labelset
         utts = self._raw if ls is None else [view(u, ls, "probabilities") for u in self._raw]
         self.utterances = utts
-        self.table.setRowCount(len(utts))
-        for i, u in enumerate(utts):
-            cells = (clock(u.start_s), clock(u.end_s), u.label, f"{100 * u.confidence:.0f} %")
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 2:
-                    item.setForeground(QColor(emotion_color(u.label)))
-                if col != 2:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(i, col, item)
+        self.table.show_utterances(utts)
+        for u in utts:
             self._spans.append(self._span(u))
         n = len(utts)
         pause = SegmentConfig().min_pause_s
@@ -230,6 +215,16 @@ class SegmentsPanel(QWidget):
     def selected(self) -> int:
         """Index of the selected utterance, -1 for none."""
         return self._selected
+
+    def samples_for(self, row: int) -> Samples:
+        """Utterance ``row``'s samples from the file on screen (the model-rate copy), for "This was…"."""
+        loaded = self.view.loaded
+        if loaded is None or not 0 <= row < len(self.utterances):
+            return "That utterance is no longer on screen."
+        u = self.utterances[row]
+        rate = loaded.sample_rate
+        y = loaded.samples[round(u.start_s * rate) : round(u.end_s * rate)]
+        return np.ascontiguousarray(y, dtype=np.float32), u.start_s, u.end_s
 
     def activate(self, index: int) -> None:
         """Select utterance ``index``, put the cursor at its start and play it to its end."""
@@ -297,12 +292,8 @@ class LiveUtterancesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.state = QLabel("Utterances: start listening")
         layout.addWidget(self.state)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["start", "end", "emotion", "confidence"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = UtteranceTable(selectable=False)
+        self.table.samples_for = self.samples_for
         self.table.setMaximumHeight(150)
         layout.addWidget(self.table)
         self.timer = QTimer(self)
@@ -342,13 +333,34 @@ class LiveUtterancesPanel(QWidget):
         self._show()
 
     def _show(self) -> None:
-        self.table.setRowCount(len(self.utterances))
         ls = self.labelset
-        for i, raw in enumerate(self.utterances):
-            u = raw if ls is None else view(raw, ls, "probabilities")
-            cells = (clock(u.start_s), clock(u.end_s), u.label, f"{100 * u.confidence:.0f} %")
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 2:
-                    item.setForeground(QColor(emotion_color(u.label)))
-                self.table.setItem(i, col, item)
+        self.table.show_utterances(
+            [u if ls is None else view(u, ls, "probabilities") for u in self.utterances]
+        )
+
+    def samples_for(self, row: int) -> Samples:
+        """Utterance ``row``'s samples, read back from this run's model-rate ring (for "This was…").
+
+        The engine keeps only the last ``ring_s`` seconds (30 s by default): an older utterance
+        is gone, and the answer says so instead of labelling silence or another stretch.
+        """
+        if not 0 <= row < len(self.utterances):
+            return "That utterance is no longer in the list."
+        u = self.utterances[row]
+        eng = self._engine
+        ring = None if eng is None else eng.ring
+        if ring is None:
+            return "The audio of that utterance is no longer held (listening was restarted)."
+        rate = eng.sample_rate
+        start, n = round(u.start_s * rate), round(u.duration_s * rate)
+        try:
+            y = ring.read(start, n) if n <= ring.capacity and start + n <= ring.written else None
+        except ValueError:
+            y = None
+        if y is None:
+            held = ring.capacity / rate
+            return (
+                f"The audio of the utterance at {clock(u.start_s)} is no longer held: listening keeps "
+                f"only the last {held:.0f} s. Nothing was changed."
+            )
+        return y, u.start_s, u.end_s
