@@ -13,7 +13,9 @@ waveform and lists it in a table.  Clicking a span or a row selects both, and pl
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,29 @@ from serlive.segments import Segment, Utterance, clock, utterances, write_csv
 #: Spans drawn under the waveform curve, filled with the emotion's colour at this opacity (0-255).
 SPAN_ALPHA = 45
 SELECTED_ALPHA = 110
+
+
+#: pixels kept free after a label before the next utterance's start
+LABEL_GAP_PX = 6
+
+
+def fitting_labels(
+    starts: Sequence[float], widths_px: Sequence[float], x0: float, x1: float, width_px: float
+) -> list[bool]:
+    """Which span labels to show at this zoom: those that fit before the next utterance starts.
+
+    Why: on a 10-minute file, or on close utterances, every label drawn at once piled into an
+    unreadable smear (issue 28, item 2).  A label starts at its utterance's start; it is shown when
+    the room up to the next utterance's start, in pixels at the visible range ``x0..x1`` over
+    ``width_px``, holds it and a small gap.  Utterances do not overlap, so shown labels never do,
+    and zooming in widens every room: the hidden labels appear.  The last one always has room.
+    """
+    scale = width_px / max(x1 - x0, 1e-9)
+    out = []
+    for i, start in enumerate(starts):
+        room = math.inf if i + 1 == len(starts) else (starts[i + 1] - start) * scale
+        out.append(room >= widths_px[i] + LABEL_GAP_PX)
+    return out
 
 
 class _Signals(QObject):
@@ -90,6 +115,9 @@ class SegmentsPanel(QWidget):
         view.analysis_done.connect(self._on_analysis)
         view.cleared.connect(self.clear)
         view.wave_plot.scene().sigMouseClicked.connect(self._plot_clicked)
+        vb = view.wave_plot.getPlotItem().vb
+        vb.sigXRangeChanged.connect(self.place_labels)
+        vb.sigResized.connect(self.place_labels)
 
     # --- segmenting ------------------------------------------------------------------------
     def _on_analysis(self, analysis: Any) -> None:
@@ -160,6 +188,7 @@ class SegmentsPanel(QWidget):
         self.table.show_utterances(utts)
         for u in utts:
             self._spans.append(self._span(u))
+        self.place_labels()
         n = len(utts)
         pause = SegmentConfig().min_pause_s
         self.title.setText(
@@ -183,6 +212,19 @@ class SegmentsPanel(QWidget):
         plot.addItem(region)
         plot.addItem(text)
         return region, text
+
+    def place_labels(self, *_: Any) -> None:
+        """Show the span labels that fit at the current zoom (:func:`fitting_labels`); colours stay."""
+        if not self._spans:
+            return
+        vb = self.view.wave_plot.getPlotItem().vb
+        (x0, x1), _ = vb.viewRange()
+        widths = [text.textItem.boundingRect().width() for _, text in self._spans]
+        starts = [u.start_s for u in self.utterances]
+        for (_, text), shown in zip(
+            self._spans, fitting_labels(starts, widths, x0, x1, vb.width()), strict=True
+        ):
+            text.setVisible(shown)
 
     def clear(self) -> None:
         """No file, or another one coming: empty the table and take the spans off the waveform."""
