@@ -333,6 +333,22 @@ def test_the_record_folder_and_name_persist_across_a_restart(qtbot, model, tmp_p
     win2.close()
 
 
+def test_the_playback_cursor_crosses_every_lane_the_strip_included(qtbot, model, errors):
+    """Issue 28, item 8: the cursor crossed the waveform, spectrogram and curves, not the strip."""
+    import pyqtgraph as pg
+
+    from serlive.gui.file_view import FileView
+
+    view = FileView(model)
+    qtbot.addWidget(view)
+    view.set_cursor(1.5)  # where seek and playback put it
+    lanes = (view.wave_plot, view.spec_plot, view.strip, view.time_plot)
+    for lane in lanes:
+        lines = [it for it in lane.getPlotItem().items if isinstance(it, pg.InfiniteLine)]
+        assert len(lines) == 1 and lines[0].value() == pytest.approx(1.5), lane
+    view.shutdown()
+
+
 def test_cli_routes_to_gui(monkeypatch, make_audio):
     seen = []
     monkeypatch.setattr(cli, "cmd_gui", lambda args: seen.append(args.paths) or 0)
