@@ -41,11 +41,17 @@ def main() -> int:
     player: list[subprocess.Popen] = []
 
     if mode == "file":
+        labelled: list[bool] = []  # the utterances' spans and labels are on the waveform
+        win.segments.ready.connect(lambda: labelled.append(True))
         win.open_file(arg)
 
         def poll_file() -> None:
-            if win.file.loaded is not None or time.monotonic() - t0 > 60:
+            # a 10-minute file takes minutes on a busy 2-core machine: wait for its spans too
+            if (win.file.loaded is not None and labelled) or time.monotonic() - t0 > 900:
                 win.file.seek(win.file.loaded.analysis.duration_s * 0.4 if win.file.loaded else 0)
+                if len(sys.argv) > 5 and win.file.loaded:  # a window of this many seconds at the cursor
+                    t = win.file.loaded.analysis.duration_s * 0.4
+                    win.file.wave_plot.setXRange(t - 5, t - 5 + float(sys.argv[5]), padding=0)
                 QTimer.singleShot(500, lambda: (save(win, out), app.quit()))
             else:
                 QTimer.singleShot(100, poll_file)

@@ -37,6 +37,13 @@ for size in 1400x900 1000x650; do
     "docs/screenshot-file$suffix.png" "$size"
 done
 
+# a 10-minute file: the span labels show only where they fit (issue 28, item 2)
+sox "$TMP/speech.wav" "$TMP/long.wav" repeat 42 trim 0 600
+xvfb-run -a -s "-screen 0 1400x900x24" "$PY" scripts/screenshots.py file "$TMP/long.wav" \
+  docs/screenshot-file-10min.png 1400x900
+xvfb-run -a -s "-screen 0 1400x900x24" "$PY" scripts/screenshots.py file "$TMP/long.wav" \
+  docs/screenshot-file-10min-zoom.png 1400x900 40
+
 export XDG_RUNTIME_DIR="$TMP/xdg"; mkdir -m 700 "$XDG_RUNTIME_DIR"
 pulseaudio -n --daemonize=no --exit-idle-time=-1 --disallow-exit \
   -L "module-native-protocol-unix auth-anonymous=1" \

@@ -311,6 +311,51 @@ def test_settings_persist(qtbot, model, tmp_path, errors):
     win2.close()
 
 
+def test_the_record_folder_and_name_persist_across_a_restart(qtbot, model, tmp_path, errors, monkeypatch):
+    """Issue 28, item 6: the save dialog opened in the home folder proposing recording.wav."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from serlive.gui.main_window import MainWindow
+
+    proposed: list[str] = []
+    target = tmp_path / "takes" / "interview.wav"
+
+    def save_dialog(parent, caption, start, *a, **k):
+        proposed.append(start)
+        return str(target), "WAV audio (*.wav)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    ini = str(tmp_path / "s.ini")
+    win = MainWindow(model, settings=QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    assert win.live.choose_record_file()
+    win.close()  # quit: the settings are saved
+    win2 = MainWindow(model, settings=QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(win2)
+    assert win2.live.record_path == str(target)
+    assert "interview" in win2.live.record_file_button.text()
+    assert not win2.live.record_check.isChecked()  # remembered, not recording by itself
+    win2.live.choose_record_file()  # the dialog starts in that folder, with that name
+    assert proposed == [str(Path.home() / "recording.wav"), str(target)]
+    win2.close()
+
+
+def test_the_playback_cursor_crosses_every_lane_the_strip_included(qtbot, model, errors):
+    """Issue 28, item 8: the cursor crossed the waveform, spectrogram and curves, not the strip."""
+    import pyqtgraph as pg
+
+    from serlive.gui.file_view import FileView
+
+    view = FileView(model)
+    qtbot.addWidget(view)
+    view.set_cursor(1.5)  # where seek and playback put it
+    lanes = (view.wave_plot, view.spec_plot, view.strip, view.time_plot)
+    for lane in lanes:
+        lines = [it for it in lane.getPlotItem().items if isinstance(it, pg.InfiniteLine)]
+        assert len(lines) == 1 and lines[0].value() == pytest.approx(1.5), lane
+    view.shutdown()
+
+
 def test_cli_routes_to_gui(monkeypatch, make_audio):
     seen = []
     monkeypatch.setattr(cli, "cmd_gui", lambda args: seen.append(args.paths) or 0)

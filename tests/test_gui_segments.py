@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
 import pyqtgraph as pg
+from PySide6.QtGui import QColor
 
 from serlive.model import EmotionModel
 from tests.conftest import SR, spoken, write_audio
@@ -186,3 +188,52 @@ def test_the_label_set_choice_is_remembered(qtbot, tiny_models, tmp_path, monkey
     third = _make_window(qtbot, model, tiny_models.int8, tmp_path, monkeypatch)
     assert third.labels_spec == "all" and third.segments.labelset is None
     third.close()
+
+
+def test_span_labels_show_only_where_they_fit_and_appear_as_you_zoom_in(qtbot, viewer, tmp_path):
+    """Issue 28, item 2: close utterances on a long file no longer pile their labels into a smear."""
+    from serlive.gui.colors import emotion_color
+    from serlive.gui.segments_table import SPAN_ALPHA
+
+    view, panel, _ = viewer
+    view.resize(900, 600)
+    z = lambda s: np.zeros(round(s * SR), np.float32)  # noqa: E731
+    words = [part for i in range(6) for part in (spoken(0.5, start_s=0.4 * i), z(0.6))]
+    y = np.concatenate([z(1.0), *words, z(60.0)])  # six words 1.1 s apart, then a minute of quiet
+    with qtbot.waitSignal(panel.ready, timeout=120_000):
+        view.open_file(str(write_audio(tmp_path / "close.wav", y)))
+    n = len(panel.utterances)
+    assert n >= 4
+    texts = [text for _, text in panel._spans]
+
+    def shown() -> list[int]:
+        return [i for i, t in enumerate(texts) if t.isVisible()]
+
+    def no_overlap() -> bool:
+        boxes = sorted(
+            (t.sceneBoundingRect().left(), t.sceneBoundingRect().right()) for t in texts if t.isVisible()
+        )
+        return all(a[1] <= b[0] for a, b in itertools.pairwise(boxes))
+
+    # (a TextItem moves to its place at its next paint: wait for the drawn state, not the model's)
+    assert len(shown()) < n  # the whole file: 1.1 s is a few pixels
+    qtbot.waitUntil(no_overlap, timeout=3000)
+    first, last = panel.utterances[0].start_s, panel.utterances[-1].end_s
+    view.wave_plot.setXRange(first - 0.1, last + 0.1, padding=0)  # zoom in on the words
+    qtbot.waitUntil(lambda: shown() == list(range(n)))
+    qtbot.waitUntil(no_overlap, timeout=3000)
+    for (region, _), u in zip(panel._spans, panel.utterances, strict=True):  # the colours stay
+        assert region.brush.color().rgb() == QColor(emotion_color(u.label)).rgb()
+        assert region.brush.color().alpha() == SPAN_ALPHA
+    view.wave_plot.setXRange(0, len(y) / SR, padding=0)  # and out again: hidden again
+    qtbot.waitUntil(lambda: len(shown()) < n)
+
+
+def test_fitting_labels_keeps_a_label_to_the_room_before_the_next_start() -> None:
+    from serlive.gui.segments_table import LABEL_GAP_PX, fitting_labels
+
+    starts, widths = [0.0, 1.0, 1.5, 10.0], [50.0, 50.0, 50.0, 50.0]
+    assert fitting_labels(starts, widths, 0, 10, 1000) == [True, False, True, True]  # 100 px a second
+    assert fitting_labels(starts, widths, 0, 100, 1000) == [False, False, True, True]  # 8.5 s: 85 px
+    room = 50 + LABEL_GAP_PX  # exactly enough room for the second label at 112 px a second
+    assert fitting_labels(starts, widths, 0, 1.0, room * 2) == [True, True, True, True]

@@ -217,6 +217,11 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
             p.scene().sigMouseClicked.connect(lambda ev, plot=p: self._clicked(plot, ev))
             if p is self.time_plot:
                 pl.addWidget(self.strip)
+                # the cursor crosses the emotion strip too (issue 28, item 8)
+                strip_cur = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#ffffff", width=1))
+                strip_cur.setZValue(10)
+                self.strip.addItem(strip_cur)
+                self.cursors.append(strip_cur)
             pl.addWidget(p)
         self.legend = EmotionLegend(self.labels, self.time_curves)
         pl.addWidget(self.legend)
@@ -489,7 +494,7 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         QTimer.singleShot(5, lambda: self._run_steps(gen, steps[1:], done))
 
     def set_cursor(self, seconds: float) -> None:
-        """Move the playback cursor in all three plots."""
+        """Move the playback cursor in every lane: waveform, spectrogram, strip and curves."""
         for c in self.cursors:
             c.setValue(seconds)
 

@@ -51,10 +51,19 @@ class RecordMixin:
 
     def set_record_file(self, path: str | Path) -> None:
         """Record to ``path`` (Record ticked: now while listening, else from the next Start); numbered."""
+        self.remember_record_file(path)
+        self.record_check.setChecked(True)
+
+    def remember_record_file(self, path: str | Path) -> None:
+        """Make ``path`` the record file without ticking Record (the last session's, from QSettings).
+
+        Why: the folder and name were forgotten at a restart, so the save dialog opened in the home
+        folder proposing ``recording.wav`` (issue 28, item 6).  Ticking Record then records there
+        (the next free numbered name) without asking; the dialog, when opened, starts from it.
+        """
         self.record_path = str(path)
         self.record_file_button.setText(self._elided(Path(path).name))
         self.record_file_button.setToolTip(f"Recording to {path} (click to choose another file)")
-        self.record_check.setChecked(True)
 
     def _elided(self, text: str) -> str:
         width = self.record_file_button.width() - 16

@@ -61,6 +61,8 @@ class MainWindow(QMainWindow):
         # the file's utterances under the viewer: spans on its waveform, a table, CSV export (issue 21)
         self.segments = SegmentsPanel(self.file)
         self.file.layout().addWidget(self.segments)
+        # both tables' right-click "This was… ▸ <label>" teaches the active profile (issue 28)
+        self.segments.table.profiles = self.live_utterances.table.profiles = self.profiles
         self.tabs.addTab(self.live, "Live")
         self.tabs.addTab(self.file, "File")
         self.setCentralWidget(self.tabs)
@@ -433,6 +435,8 @@ class MainWindow(QMainWindow):
         dev = s.value("device_name")
         if dev:
             self.live.select_device(str(dev))
+        if s.value("record_path"):  # the record folder and name persist (issue 28, item 6)
+            self.live.remember_record_file(str(s.value("record_path")))
         self.set_labels(str(s.value("labels", "all")))
 
     def set_labels(self, spec: str) -> None:
@@ -486,6 +490,8 @@ class MainWindow(QMainWindow):
         s.setValue("hop_s", self.live.hop_spin.value())
         s.setValue("smoothing", self.live.smooth_spin.value())
         s.setValue("adapt", "true" if self.live.adapt_action.isChecked() else "false")
+        if self.live.record_path:
+            s.setValue("record_path", self.live.record_path)
         i = self.live.device_combo.currentIndex()
         if 0 <= i < len(self.live.devices):
             s.setValue("device_name", self.live.devices[i].name)

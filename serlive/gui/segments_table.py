@@ -13,22 +13,21 @@ waveform and lists it in a table.  Clicking a span or a row selects both, and pl
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -36,12 +35,36 @@ from PySide6.QtWidgets import (
 from serlive.config import SegmentConfig
 from serlive.gui import messages
 from serlive.gui.colors import emotion_color
+from serlive.gui.utterance_table import Samples, UtteranceTable
 from serlive.labelsets import LabelSet, view
 from serlive.segments import Segment, Utterance, clock, utterances, write_csv
 
 #: Spans drawn under the waveform curve, filled with the emotion's colour at this opacity (0-255).
 SPAN_ALPHA = 45
 SELECTED_ALPHA = 110
+
+
+#: pixels kept free after a label before the next utterance's start
+LABEL_GAP_PX = 6
+
+
+def fitting_labels(
+    starts: Sequence[float], widths_px: Sequence[float], x0: float, x1: float, width_px: float
+) -> list[bool]:
+    """Which span labels to show at this zoom: those that fit before the next utterance starts.
+
+    Why: on a 10-minute file, or on close utterances, every label drawn at once piled into an
+    unreadable smear (issue 28, item 2).  A label starts at its utterance's start; it is shown when
+    the room up to the next utterance's start, in pixels at the visible range ``x0..x1`` over
+    ``width_px``, holds it and a small gap.  Utterances do not overlap, so shown labels never do,
+    and zooming in widens every room: the hidden labels appear.  The last one always has room.
+    """
+    scale = width_px / max(x1 - x0, 1e-9)
+    out = []
+    for i, start in enumerate(starts):
+        room = math.inf if i + 1 == len(starts) else (starts[i + 1] - start) * scale
+        out.append(room >= widths_px[i] + LABEL_GAP_PX)
+    return out
 
 
 class _Signals(QObject):
@@ -83,13 +106,8 @@ class SegmentsPanel(QWidget):
         self.export_button.clicked.connect(self.export_dialog)
         head.addWidget(self.export_button)
         layout.addLayout(head)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["start", "end", "emotion", "confidence"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = UtteranceTable(selectable=True)
+        self.table.samples_for = self.samples_for
         self.table.cellClicked.connect(lambda row, _col: self.activate(row))
         self.table.setMaximumHeight(170)
         layout.addWidget(self.table)
@@ -97,6 +115,9 @@ class SegmentsPanel(QWidget):
         view.analysis_done.connect(self._on_analysis)
         view.cleared.connect(self.clear)
         view.wave_plot.scene().sigMouseClicked.connect(self._plot_clicked)
+        vb = view.wave_plot.getPlotItem().vb
+        vb.sigXRangeChanged.connect(self.place_labels)
+        vb.sigResized.connect(self.place_labels)
 
     # --- segmenting ------------------------------------------------------------------------
     def _on_analysis(self, analysis: Any) -> None:
@@ -164,17 +185,10 @@ class SegmentsPanel(QWidget):
         ls = self.labelset
         utts = self._raw if ls is None else [view(u, ls, "probabilities") for u in self._raw]
         self.utterances = utts
-        self.table.setRowCount(len(utts))
-        for i, u in enumerate(utts):
-            cells = (clock(u.start_s), clock(u.end_s), u.label, f"{100 * u.confidence:.0f} %")
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 2:
-                    item.setForeground(QColor(emotion_color(u.label)))
-                if col != 2:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(i, col, item)
+        self.table.show_utterances(utts)
+        for u in utts:
             self._spans.append(self._span(u))
+        self.place_labels()
         n = len(utts)
         pause = SegmentConfig().min_pause_s
         self.title.setText(
@@ -198,6 +212,19 @@ class SegmentsPanel(QWidget):
         plot.addItem(region)
         plot.addItem(text)
         return region, text
+
+    def place_labels(self, *_: Any) -> None:
+        """Show the span labels that fit at the current zoom (:func:`fitting_labels`); colours stay."""
+        if not self._spans:
+            return
+        vb = self.view.wave_plot.getPlotItem().vb
+        (x0, x1), _ = vb.viewRange()
+        widths = [text.textItem.boundingRect().width() for _, text in self._spans]
+        starts = [u.start_s for u in self.utterances]
+        for (_, text), shown in zip(
+            self._spans, fitting_labels(starts, widths, x0, x1, vb.width()), strict=True
+        ):
+            text.setVisible(shown)
 
     def clear(self) -> None:
         """No file, or another one coming: empty the table and take the spans off the waveform."""
@@ -230,6 +257,16 @@ class SegmentsPanel(QWidget):
     def selected(self) -> int:
         """Index of the selected utterance, -1 for none."""
         return self._selected
+
+    def samples_for(self, row: int) -> Samples:
+        """Utterance ``row``'s samples from the file on screen (the model-rate copy), for "This was…"."""
+        loaded = self.view.loaded
+        if loaded is None or not 0 <= row < len(self.utterances):
+            return "That utterance is no longer on screen."
+        u = self.utterances[row]
+        rate = loaded.sample_rate
+        y = loaded.samples[round(u.start_s * rate) : round(u.end_s * rate)]
+        return np.ascontiguousarray(y, dtype=np.float32), u.start_s, u.end_s
 
     def activate(self, index: int) -> None:
         """Select utterance ``index``, put the cursor at its start and play it to its end."""
@@ -297,12 +334,8 @@ class LiveUtterancesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.state = QLabel("Utterances: start listening")
         layout.addWidget(self.state)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["start", "end", "emotion", "confidence"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = UtteranceTable(selectable=False)
+        self.table.samples_for = self.samples_for
         self.table.setMaximumHeight(150)
         layout.addWidget(self.table)
         self.timer = QTimer(self)
@@ -342,13 +375,34 @@ class LiveUtterancesPanel(QWidget):
         self._show()
 
     def _show(self) -> None:
-        self.table.setRowCount(len(self.utterances))
         ls = self.labelset
-        for i, raw in enumerate(self.utterances):
-            u = raw if ls is None else view(raw, ls, "probabilities")
-            cells = (clock(u.start_s), clock(u.end_s), u.label, f"{100 * u.confidence:.0f} %")
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 2:
-                    item.setForeground(QColor(emotion_color(u.label)))
-                self.table.setItem(i, col, item)
+        self.table.show_utterances(
+            [u if ls is None else view(u, ls, "probabilities") for u in self.utterances]
+        )
+
+    def samples_for(self, row: int) -> Samples:
+        """Utterance ``row``'s samples, read back from this run's model-rate ring (for "This was…").
+
+        The engine keeps only the last ``ring_s`` seconds (30 s by default): an older utterance
+        is gone, and the answer says so instead of labelling silence or another stretch.
+        """
+        if not 0 <= row < len(self.utterances):
+            return "That utterance is no longer in the list."
+        u = self.utterances[row]
+        eng = self._engine
+        ring = None if eng is None else eng.ring
+        if ring is None:
+            return "The audio of that utterance is no longer held (listening was restarted)."
+        rate = eng.sample_rate
+        start, n = round(u.start_s * rate), round(u.duration_s * rate)
+        try:
+            y = ring.read(start, n) if n <= ring.capacity and start + n <= ring.written else None
+        except ValueError:
+            y = None
+        if y is None:
+            held = ring.capacity / rate
+            return (
+                f"The audio of the utterance at {clock(u.start_s)} is no longer held: listening keeps "
+                f"only the last {held:.0f} s. Nothing was changed."
+            )
+        return y, u.start_s, u.end_s
