@@ -126,29 +126,6 @@ def test_the_window_opens_again_on_a_profile_with_its_labels(
         new.close()
 
 
-def test_this_was_refits_the_active_profile_and_undo_takes_it_back(
-    qtbot, voices, profile_home, tmp_path, monkeypatch, errors
-):
-    assert main(["calibrate", str(voices["own"]), "--name", "mine"]) == 0
-    profile = load_profile("mine")
-    win = _window(qtbot, tmp_path, monkeypatch, profile=profile)
-    control = win.profiles
-    before = profile_path("mine").read_text()
-    clip = load16k(next((voices["test"] / "high").iterdir()))
-    lines: list[str] = []
-    control.changed.connect(lines.append)
-    control.this_was("high", clip, 0.0, len(clip) / 16000)
-    qtbot.waitUntil(lambda: control.profile.clips["high"] == profile.clips["high"] + 1, timeout=30000)
-    assert load_profile("mine").clips["high"] == profile.clips["high"] + 1  # saved
-    assert win.model.profile is control.profile  # the viewer's model judges through the refit now
-    assert control.undo_action.isEnabled() and "Undo" in lines[-1]
-    control.undo_action.trigger()
-    assert control.profile.clips == profile.clips
-    assert profile_path("mine").read_text() == before
-    assert not control.undo_action.isEnabled()
-    assert not errors
-
-
 def test_this_was_with_silence_says_so_and_changes_nothing(
     qtbot, voices, profile_home, tmp_path, monkeypatch, errors
 ):

@@ -27,7 +27,7 @@ from serlive.audio.sources import FileSource
 from serlive.cli import main
 from serlive.profiles.store import load_profile, profile_path
 from tests.conftest import write_audio
-from tests.test_gui_profiles import _window, errors, profile_home, voices  # noqa: F401 (fixtures)
+from tests.test_gui_profiles import _window, voices  # noqa: F401 (voices: a fixture)
 from tests.voices import load16k
 
 SR = 16000
@@ -97,6 +97,7 @@ def test_this_was_on_a_file_utterance_refits_and_undo_takes_it_back(
     qtbot.waitUntil(lambda: win.profiles.profile.clips["high"] == profile.clips["high"] + 1, timeout=60_000)
     assert load_profile("mine").clips["high"] == profile.clips["high"] + 1  # the file gained the example
     assert profile_path("mine").read_text() != before
+    assert win.model.profile is win.profiles.profile  # the viewer's model judges through the refit now
     qtbot.keyClick(win.file, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # Listen ▸ Undo
     assert win.profiles.profile.clips == profile.clips
     assert profile_path("mine").read_text() == before
