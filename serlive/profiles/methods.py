@@ -169,6 +169,40 @@ def _class_weights(y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
     return len(y) / (present.sum() * counts[y])
 
 
+def _newton(
+    z0: NDArray[np.float64],
+    feats: NDArray[np.float64],
+    onehot: NDArray[np.float64],
+    w: NDArray[np.float64],
+    present: NDArray[np.bool_],
+    theta: NDArray[np.float64],
+    prec: NDArray[np.float64],
+    objective: Any,
+) -> NDArray[np.float64]:
+    """Minimise ``objective`` (logits ``z0 + feats @ theta``, Gaussian prior of precision ``prec``)."""
+    f = feats[:, present, :]
+    loss, grad = objective(theta)
+    for _ in range(50):
+        z = np.where(present, z0 + feats @ theta, -1e9)
+        p = _softmax(z)[:, present]
+        fp = np.einsum("ikp,ik->ip", f, p)  # sum_k p_k F_k
+        hess = np.einsum("i,ikp,ik,ikq->pq", w, f, p, f) - np.einsum("i,ip,iq->pq", w, fp, fp)
+        hess += np.diag(prec)
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while t > 1e-4:
+            new_loss, new_grad = objective(theta - t * step)
+            if new_loss <= loss + 1e-12:
+                break
+            t /= 2
+        theta = theta - t * step
+        done = abs(loss - new_loss) < 1e-9 * max(1.0, abs(loss))
+        loss, grad = new_loss, new_grad
+        if done or np.max(np.abs(t * step)) < 1e-7:
+            break
+    return theta
+
+
 def _fit_terms(
     z0: NDArray[np.float64],
     y: NDArray[np.int64],
@@ -225,7 +259,15 @@ def _fit_terms(
     theta0 = np.zeros(nb + na + nA)
     if na:
         theta0[nb] = PROTO_WEIGHT
-    if len(theta0):
+    if nA == 0 and len(theta0):  # a handful of parameters: Newton's method, exact and fast
+        feats = []
+        if use_bias:
+            feats.append(np.broadcast_to(np.eye(k), (n, k, k)))
+        if na:
+            feats.append(s[:, :, None])
+        prec = np.array([1 / BIAS_SD**2] * nb + [1 / PROTO_SD**2] * na)
+        theta0 = _newton(z0, np.concatenate(feats, axis=2), onehot, w, present, theta0, prec, objective)
+    elif len(theta0):
         res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 300})
         theta0 = res.x
     b, a, amat = unpack(theta0)
@@ -410,19 +452,35 @@ class Fitted:
         return cls(method, p, tuple(names), tuple(model_labels), kind)
 
 
-def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) -> Fitted:
-    """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
+@dataclass
+class CrossValidation:
+    """Out-of-fold predictions of the plain model and of each candidate on one enrolment."""
 
-    Balanced accuracy (the mean over labels) decides; a tie goes to the
-    earlier (simpler) candidate.  For ``calibration`` the plain model is a
-    candidate too and wins ties: when no method beats it on held-out clips of
-    the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
-    the profile is ``none`` (the plain model, no change).
-    """
+    z0: NDArray[np.float64]
+    y: NDArray[np.int64]
+    names: tuple[str, ...]
+    preds: dict[str, NDArray[np.int64]]
+    scores: dict[str, dict[str, float]]
+
+    def choose(self, kind: str, candidates: tuple[str, ...]) -> str:
+        """The best of ``candidates`` by balanced accuracy (ties: the earlier); for a calibration,
+        ``none`` unless it beats the plain model with a :func:`clear_gain`."""
+        pool = (("none",) if kind == "calibration" else ()) + tuple(candidates)
+        best = max(pool, key=lambda m: self.scores[m]["balanced"])  # first of the best
+        if (
+            kind == "calibration"
+            and best != "none"
+            and not clear_gain(self.preds["none"], self.preds[best], self.y)
+        ):
+            return "none"
+        return best
+
+
+def check_enrolment(enrol: Enrolment, kind: str) -> tuple[NDArray, NDArray[np.int64], NDArray[np.float64]]:
+    """Embeddings, labels and base logits of a valid enrolment (a ValueError says what is wrong)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
-    names = tuple(enrol.names)
-    k = len(names)
+    k = len(enrol.names)
     y = np.asarray(enrol.labels, np.int64)
     x = np.asarray(enrol.embeddings, np.float32)
     if x.ndim != 2 or len(x) != len(y):
@@ -432,22 +490,41 @@ def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) 
     if y.min() < 0 or y.max() >= k:
         raise ValueError("labels must index names")
     if kind == "calibration":
-        fold = label_map(names, tuple(enrol.model_labels))
-        z0 = base_logits(enrol.plain, fold)
+        z0 = base_logits(enrol.plain, label_map(tuple(enrol.names), tuple(enrol.model_labels)))
     else:
         z0 = np.zeros((len(y), k))
-    cands = tuple(candidates or CANDIDATES[kind])
+    return x, y, z0
+
+
+def cross_validate(enrol: Enrolment, kind: str, candidates: tuple[str, ...]) -> CrossValidation:
+    """Every candidate's out-of-fold predictions on the enrolment (one set of folds for all)."""
+    x, y, z0 = check_enrolment(enrol, kind)
+    names = tuple(enrol.names)
     folds = cv_folds(y, enrol.groups)
-    scores: dict[str, dict[str, float]] = {}
-    preds: dict[str, NDArray[np.int64]] = {"none": np.argmax(z0, axis=1)}
-    if kind == "calibration":
-        scores["none"] = accuracies(preds["none"], y, names)
-    for m in cands:
-        preds[m] = cv_predictions(m, x, z0, y, k, folds)
-        scores[m] = accuracies(preds[m], y, names)
-    best = max(scores, key=lambda m: scores[m]["balanced"])  # first of the best: plain, then simplest
-    if kind == "calibration" and best != "none" and not clear_gain(preds["none"], preds[best], y):
-        best = "none"
-    params = fit_method(best, x, z0, y, k)
-    plain_cv = {n: math.nan for n in [*names, "overall", "balanced"]} if kind == "own" else scores["none"]
-    return Fitted(best, params, names, tuple(enrol.model_labels), kind, plain_cv, scores[best])
+    preds = {"none": np.argmax(z0, axis=1)}
+    for m in candidates:
+        preds[m] = cv_predictions(m, x, z0, y, len(names), folds)
+    return CrossValidation(z0, y, names, preds, {m: accuracies(p, y, names) for m, p in preds.items()})
+
+
+def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) -> Fitted:
+    """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
+
+    Balanced accuracy (the mean over labels) decides; a tie goes to the
+    earlier (simpler) candidate.  For ``calibration`` the plain model is a
+    candidate too and wins ties: when no method beats it on held-out clips of
+    the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
+    the profile is ``none`` (the plain model, no change).
+    """
+    cands = tuple(candidates or CANDIDATES.get(kind, ()))
+    cv = cross_validate(enrol, kind, cands)
+    best = cv.choose(kind, cands)
+    return fitted_from(enrol, kind, best, cv)
+
+
+def fitted_from(enrol: Enrolment, kind: str, method: str, cv: CrossValidation) -> Fitted:
+    """The profile of ``method`` fitted on all of the enrolment, with its cross-validated figures."""
+    params = fit_method(method, np.asarray(enrol.embeddings, np.float32), cv.z0, cv.y, len(cv.names))
+    nan = {n: math.nan for n in [*cv.names, "overall", "balanced"]}
+    plain_cv = nan if kind == "own" else cv.scores["none"]
+    return Fitted(method, params, cv.names, tuple(enrol.model_labels), kind, plain_cv, cv.scores[method])
