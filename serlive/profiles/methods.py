@@ -54,6 +54,8 @@ BIAS_SD = 2.0
 PROTO_WEIGHT = 5.0
 PROTO_SD = 5.0
 HEAD_L2 = 1.0
+#: fits with up to this many parameters use Newton's method, larger ones L-BFGS
+NEWTON_MAX = 800
 #: floor of a probability before its log is taken
 _EPS = 1e-6
 _CALM, _NEUTRAL = "calm", "neutral"
@@ -172,22 +174,22 @@ def _class_weights(y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
 def _newton(
     z0: NDArray[np.float64],
     feats: NDArray[np.float64],
-    onehot: NDArray[np.float64],
     w: NDArray[np.float64],
     present: NDArray[np.bool_],
     theta: NDArray[np.float64],
     prec: NDArray[np.float64],
     objective: Any,
 ) -> NDArray[np.float64]:
-    """Minimise ``objective`` (logits ``z0 + feats @ theta``, Gaussian prior of precision ``prec``)."""
+    """Minimise ``objective`` (logits ``z0 + feats @ theta``; ``prec``: the prior's Hessian)."""
     f = feats[:, present, :]
     loss, grad = objective(theta)
     for _ in range(50):
         z = np.where(present, z0 + feats @ theta, -1e9)
         p = _softmax(z)[:, present]
         fp = np.einsum("ikp,ik->ip", f, p)  # sum_k p_k F_k
-        hess = np.einsum("i,ikp,ik,ikq->pq", w, f, p, f) - np.einsum("i,ip,iq->pq", w, fp, fp)
-        hess += np.diag(prec)
+        flat = f.reshape(-1, f.shape[2])
+        hess = (flat * (w[:, None] * p).reshape(-1, 1)).T @ flat - (fp * w[:, None]).T @ fp
+        hess += prec
         step = np.linalg.solve(hess, grad)
         t = 1.0
         while t > 1e-4:
@@ -259,14 +261,23 @@ def _fit_terms(
     theta0 = np.zeros(nb + na + nA)
     if na:
         theta0[nb] = PROTO_WEIGHT
-    if nA == 0 and len(theta0):  # a handful of parameters: Newton's method, exact and fast
+    if len(theta0) and len(theta0) <= NEWTON_MAX:  # Newton's method: exact, and fast at this size
         feats = []
         if use_bias:
             feats.append(np.broadcast_to(np.eye(k), (n, k, k)))
         if na:
             feats.append(s[:, :, None])
-        prec = np.array([1 / BIAS_SD**2] * nb + [1 / PROTO_SD**2] * na)
-        theta0 = _newton(z0, np.concatenate(feats, axis=2), onehot, w, present, theta0, prec, objective)
+        if nA:  # logits[i, k] += sum_j G[i, j] A[k, j]
+            fa = np.zeros((n, k, k, n))
+            fa[:, np.arange(k), np.arange(k), :] = g[:, None, :]
+            feats.append(fa.reshape(n, k, k * n))
+        prec = np.zeros((len(theta0), len(theta0)))
+        prec[np.arange(nb), np.arange(nb)] = 1 / BIAS_SD**2
+        if na:
+            prec[nb, nb] = 1 / PROTO_SD**2
+        if nA:
+            prec[nb + na :, nb + na :] = HEAD_L2 * np.kron(np.eye(k), g) + 1e-8 * np.eye(nA)
+        theta0 = _newton(z0, np.concatenate(feats, axis=2), w, present, theta0, prec, objective)
     elif len(theta0):
         res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 300})
         theta0 = res.x
