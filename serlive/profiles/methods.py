@@ -22,7 +22,8 @@ The candidate methods (docs/calibration.md has the study that chose among them):
 ``head``
     ``log p + b + W u``: a linear correction on ``u``, L2-regularised towards no
     correction (``lambda`` = 1): the general head, moved only as far as the
-    clips ask.
+    clips ask.  ``W`` lives in the enrolment's leading 32 principal directions
+    (all of them up to 32 clips), which keeps the fit small.
 
 Own labels use the same pieces without ``log p``.  :func:`fit` chooses by
 cross-validation on the enrolment itself and keeps the plain model ("none")
@@ -54,8 +55,10 @@ BIAS_SD = 2.0
 PROTO_WEIGHT = 5.0
 PROTO_SD = 5.0
 HEAD_L2 = 1.0
+#: the head's correction lives in the enrolment's leading directions (all of them up to this many clips)
+HEAD_RANK = 32
 #: fits with up to this many parameters use Newton's method, larger ones L-BFGS
-NEWTON_MAX = 800
+NEWTON_MAX = 1200
 #: floor of a probability before its log is taken
 _EPS = 1e-6
 _CALM, _NEUTRAL = "calm", "neutral"
@@ -215,9 +218,11 @@ def _fit_terms(
 ) -> tuple[NDArray, float, NDArray | None]:
     """MAP fit of ``z0 + b + a * s + g @ A.T`` to labels ``y`` (cross-entropy, weighted per label).
 
-    ``g`` is the Gram matrix of the clips' directions: a ridge-penalised linear
-    map of them lies in their span (``W = A @ U``), so the fit is ``n``-sized,
-    not ``D``-sized.  Labels absent from ``y`` are left out of the softmax.
+    ``g`` is the clips' directions in their own leading (at most
+    :data:`HEAD_RANK`) principal directions: a ridge-penalised linear map lies
+    in the clips' span, so this is the full ridge fit up to that many clips, and
+    a small fit (not ``D``-sized) beyond.  Labels absent from ``y`` are left out
+    of the softmax.
     """
     n = len(y)
     present = np.bincount(y, minlength=k) > 0
@@ -226,12 +231,12 @@ def _fit_terms(
     onehot[np.arange(n), y] = 1.0
     nb = k if use_bias else 0
     na = 1 if s is not None else 0
-    nA = k * n if g is not None else 0
+    nA = k * g.shape[1] if g is not None else 0
 
     def unpack(theta: NDArray) -> tuple[NDArray, float, NDArray | None]:
         b = theta[:nb] if use_bias else np.zeros(k)
         a = float(theta[nb]) if na else 0.0
-        amat = theta[nb + na :].reshape(k, n) if nA else None
+        amat = theta[nb + na :].reshape(k, -1) if nA else None
         return b, a, amat
 
     def objective(theta: NDArray) -> tuple[float, NDArray]:
@@ -253,9 +258,8 @@ def _fit_terms(
             loss += 0.5 * (a - PROTO_WEIGHT) ** 2 / PROTO_SD**2
             grads.append(np.array([np.sum(r * s) + (a - PROTO_WEIGHT) / PROTO_SD**2]))
         if amat is not None:
-            ag = amat @ g
-            loss += 0.5 * HEAD_L2 * np.sum(ag * amat)
-            grads.append((r.T @ g + HEAD_L2 * ag).ravel())
+            loss += 0.5 * HEAD_L2 * np.sum(amat**2)
+            grads.append((r.T @ g + HEAD_L2 * amat).ravel())
         return float(loss), np.concatenate(grads) if grads else np.zeros(0)
 
     theta0 = np.zeros(nb + na + nA)
@@ -268,15 +272,15 @@ def _fit_terms(
         if na:
             feats.append(s[:, :, None])
         if nA:  # logits[i, k] += sum_j G[i, j] A[k, j]
-            fa = np.zeros((n, k, k, n))
+            fa = np.zeros((n, k, k, g.shape[1]))
             fa[:, np.arange(k), np.arange(k), :] = g[:, None, :]
-            feats.append(fa.reshape(n, k, k * n))
+            feats.append(fa.reshape(n, k, nA))
         prec = np.zeros((len(theta0), len(theta0)))
         prec[np.arange(nb), np.arange(nb)] = 1 / BIAS_SD**2
         if na:
             prec[nb, nb] = 1 / PROTO_SD**2
         if nA:
-            prec[nb + na :, nb + na :] = HEAD_L2 * np.kron(np.eye(k), g) + 1e-8 * np.eye(nA)
+            prec[nb + na :, nb + na :] = HEAD_L2 * np.eye(nA)
         theta0 = _newton(z0, np.concatenate(feats, axis=2), w, present, theta0, prec, objective)
     elif len(theta0):
         res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 300})
@@ -310,14 +314,15 @@ def fit_method(
     use_h = method.startswith("head")
     use_b = method != "prototypes"
     s = _impute(loo_cosines(u, y, k)) if use_p else None
-    g = u @ u.T if use_h else None
+    basis = np.linalg.svd(u, full_matrices=False)[2][:HEAD_RANK] if use_h else None
+    g = u @ basis.T if basis is not None else None
     b, a, amat = _fit_terms(z0, y, k, s, g, use_b)
     params["b"] = b.astype(np.float32)
     if use_p:
         params["protos"] = prototypes(u, y, k).astype(np.float32)
         params["a"] = float(a)
     if use_h:
-        params["W"] = (amat @ u).astype(np.float32)
+        params["W"] = (amat @ basis).astype(np.float32)
     return params
 
 

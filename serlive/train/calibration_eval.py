@@ -31,7 +31,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import DEFAULT_WINDOWS, LABELS
-from serlive.profiles.methods import CANDIDATES, Enrolment, cross_validate, fit, fitted_from, label_map
+from serlive.profiles.methods import (
+    CANDIDATES,
+    Enrolment,
+    Fitted,
+    base_logits,
+    cross_validate,
+    fit,
+    fit_method,
+    fitted_from,
+    label_map,
+)
 from serlive.train.recipe import FILE_HOP_S
 
 OUT = Path("runs/calib")
@@ -522,11 +532,38 @@ def report() -> str:
     return "\n".join(lines).replace("%", " %").replace("  %", " %")
 
 
+def bench(n: int = 100, dim: int = 1024, repeats: int = 3) -> dict[str, float]:
+    """Fit time for ``n`` clips of 8 labels (the default candidates), apply time per window, params size."""
+    rng = np.random.default_rng(0)
+    centres = 0.3 * rng.normal(size=(8, dim))
+    y = np.arange(n) % 8
+    x = (centres[y] + rng.normal(size=(n, dim))).astype(np.float32)
+    p = rng.dirichlet(np.ones(8), n).astype(np.float32)
+    fits = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f = fit(Enrolment(x, p, y, LABELS, LABELS), "calibration")
+        fits.append(time.perf_counter() - t0)
+    out = {"fit_s_median": float(np.median(fits)), "method": f.method}
+    for m in CANDIDATES["calibration"]:
+        z0 = base_logits(p, label_map(LABELS, LABELS))
+        g = Fitted(m, fit_method(m, x, z0, y, 8), LABELS, LABELS)
+        t0 = time.perf_counter()
+        for i in range(1000):
+            g.apply(x[i % n], p[i % n])
+        size = len(
+            json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in g.params.items()})
+        )
+        out[f"apply_ms:{m}"] = time.perf_counter() - t0
+        out[f"json_bytes:{m}"] = size
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from serlive.train.corpora import default_data_root
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=("embed", "heads", "study", "baved", "report"))
+    ap.add_argument("stage", choices=("embed", "heads", "study", "baved", "bench", "report"))
     ap.add_argument("--data", default=None)
     ap.add_argument("--corpora", default=",".join((*EMBED_ORDER, "baved")))
     ap.add_argument("--train-corpora", default="ravdess,turevdb,nemo,ased,esd")
@@ -540,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
         stage_study(args.sets.split(","), args.tag)
     elif args.stage == "baved":
         stage_baved(root)
+    elif args.stage == "bench":
+        print(json.dumps(bench(), indent=1))
     elif args.stage == "report":
         text = report()
         (OUT / "report.md").write_text(text)
