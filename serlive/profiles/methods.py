@@ -22,7 +22,8 @@ The candidate methods (docs/calibration.md has the study that chose among them):
 ``head``
     ``log p + b + W u``: a linear correction on ``u``, L2-regularised towards no
     correction (``lambda`` = 1): the general head, moved only as far as the
-    clips ask.
+    clips ask.  ``W`` lives in the enrolment's leading 32 principal directions
+    (all of them up to 32 clips), which keeps the fit small.
 
 Own labels use the same pieces without ``log p``.  :func:`fit` chooses by
 cross-validation on the enrolment itself and keeps the plain model ("none")
@@ -54,6 +55,10 @@ BIAS_SD = 2.0
 PROTO_WEIGHT = 5.0
 PROTO_SD = 5.0
 HEAD_L2 = 1.0
+#: the head's correction lives in the enrolment's leading directions (all of them up to this many clips)
+HEAD_RANK = 32
+#: fits with up to this many parameters use Newton's method, larger ones L-BFGS
+NEWTON_MAX = 1200
 #: floor of a probability before its log is taken
 _EPS = 1e-6
 _CALM, _NEUTRAL = "calm", "neutral"
@@ -169,6 +174,40 @@ def _class_weights(y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
     return len(y) / (present.sum() * counts[y])
 
 
+def _newton(
+    z0: NDArray[np.float64],
+    feats: NDArray[np.float64],
+    w: NDArray[np.float64],
+    present: NDArray[np.bool_],
+    theta: NDArray[np.float64],
+    prec: NDArray[np.float64],
+    objective: Any,
+) -> NDArray[np.float64]:
+    """Minimise ``objective`` (logits ``z0 + feats @ theta``; ``prec``: the prior's Hessian)."""
+    f = feats[:, present, :]
+    loss, grad = objective(theta)
+    for _ in range(50):
+        z = np.where(present, z0 + feats @ theta, -1e9)
+        p = _softmax(z)[:, present]
+        fp = np.einsum("ikp,ik->ip", f, p)  # sum_k p_k F_k
+        flat = f.reshape(-1, f.shape[2])
+        hess = (flat * (w[:, None] * p).reshape(-1, 1)).T @ flat - (fp * w[:, None]).T @ fp
+        hess += prec
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while t > 1e-4:
+            new_loss, new_grad = objective(theta - t * step)
+            if new_loss <= loss + 1e-12:
+                break
+            t /= 2
+        theta = theta - t * step
+        done = abs(loss - new_loss) < 1e-9 * max(1.0, abs(loss))
+        loss, grad = new_loss, new_grad
+        if done or np.max(np.abs(t * step)) < 1e-7:
+            break
+    return theta
+
+
 def _fit_terms(
     z0: NDArray[np.float64],
     y: NDArray[np.int64],
@@ -179,9 +218,11 @@ def _fit_terms(
 ) -> tuple[NDArray, float, NDArray | None]:
     """MAP fit of ``z0 + b + a * s + g @ A.T`` to labels ``y`` (cross-entropy, weighted per label).
 
-    ``g`` is the Gram matrix of the clips' directions: a ridge-penalised linear
-    map of them lies in their span (``W = A @ U``), so the fit is ``n``-sized,
-    not ``D``-sized.  Labels absent from ``y`` are left out of the softmax.
+    ``g`` is the clips' directions in their own leading (at most
+    :data:`HEAD_RANK`) principal directions: a ridge-penalised linear map lies
+    in the clips' span, so this is the full ridge fit up to that many clips, and
+    a small fit (not ``D``-sized) beyond.  Labels absent from ``y`` are left out
+    of the softmax.
     """
     n = len(y)
     present = np.bincount(y, minlength=k) > 0
@@ -190,12 +231,12 @@ def _fit_terms(
     onehot[np.arange(n), y] = 1.0
     nb = k if use_bias else 0
     na = 1 if s is not None else 0
-    nA = k * n if g is not None else 0
+    nA = k * g.shape[1] if g is not None else 0
 
     def unpack(theta: NDArray) -> tuple[NDArray, float, NDArray | None]:
         b = theta[:nb] if use_bias else np.zeros(k)
         a = float(theta[nb]) if na else 0.0
-        amat = theta[nb + na :].reshape(k, n) if nA else None
+        amat = theta[nb + na :].reshape(k, -1) if nA else None
         return b, a, amat
 
     def objective(theta: NDArray) -> tuple[float, NDArray]:
@@ -217,15 +258,31 @@ def _fit_terms(
             loss += 0.5 * (a - PROTO_WEIGHT) ** 2 / PROTO_SD**2
             grads.append(np.array([np.sum(r * s) + (a - PROTO_WEIGHT) / PROTO_SD**2]))
         if amat is not None:
-            ag = amat @ g
-            loss += 0.5 * HEAD_L2 * np.sum(ag * amat)
-            grads.append((r.T @ g + HEAD_L2 * ag).ravel())
+            loss += 0.5 * HEAD_L2 * np.sum(amat**2)
+            grads.append((r.T @ g + HEAD_L2 * amat).ravel())
         return float(loss), np.concatenate(grads) if grads else np.zeros(0)
 
     theta0 = np.zeros(nb + na + nA)
     if na:
         theta0[nb] = PROTO_WEIGHT
-    if len(theta0):
+    if len(theta0) and len(theta0) <= NEWTON_MAX:  # Newton's method: exact, and fast at this size
+        feats = []
+        if use_bias:
+            feats.append(np.broadcast_to(np.eye(k), (n, k, k)))
+        if na:
+            feats.append(s[:, :, None])
+        if nA:  # logits[i, k] += sum_j G[i, j] A[k, j]
+            fa = np.zeros((n, k, k, g.shape[1]))
+            fa[:, np.arange(k), np.arange(k), :] = g[:, None, :]
+            feats.append(fa.reshape(n, k, nA))
+        prec = np.zeros((len(theta0), len(theta0)))
+        prec[np.arange(nb), np.arange(nb)] = 1 / BIAS_SD**2
+        if na:
+            prec[nb, nb] = 1 / PROTO_SD**2
+        if nA:
+            prec[nb + na :, nb + na :] = HEAD_L2 * np.eye(nA)
+        theta0 = _newton(z0, np.concatenate(feats, axis=2), w, present, theta0, prec, objective)
+    elif len(theta0):
         res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 300})
         theta0 = res.x
     b, a, amat = unpack(theta0)
@@ -257,14 +314,15 @@ def fit_method(
     use_h = method.startswith("head")
     use_b = method != "prototypes"
     s = _impute(loo_cosines(u, y, k)) if use_p else None
-    g = u @ u.T if use_h else None
+    basis = np.linalg.svd(u, full_matrices=False)[2][:HEAD_RANK] if use_h else None
+    g = u @ basis.T if basis is not None else None
     b, a, amat = _fit_terms(z0, y, k, s, g, use_b)
     params["b"] = b.astype(np.float32)
     if use_p:
         params["protos"] = prototypes(u, y, k).astype(np.float32)
         params["a"] = float(a)
     if use_h:
-        params["W"] = (amat @ u).astype(np.float32)
+        params["W"] = (amat @ basis).astype(np.float32)
     return params
 
 
@@ -410,19 +468,35 @@ class Fitted:
         return cls(method, p, tuple(names), tuple(model_labels), kind)
 
 
-def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) -> Fitted:
-    """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
+@dataclass
+class CrossValidation:
+    """Out-of-fold predictions of the plain model and of each candidate on one enrolment."""
 
-    Balanced accuracy (the mean over labels) decides; a tie goes to the
-    earlier (simpler) candidate.  For ``calibration`` the plain model is a
-    candidate too and wins ties: when no method beats it on held-out clips of
-    the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
-    the profile is ``none`` (the plain model, no change).
-    """
+    z0: NDArray[np.float64]
+    y: NDArray[np.int64]
+    names: tuple[str, ...]
+    preds: dict[str, NDArray[np.int64]]
+    scores: dict[str, dict[str, float]]
+
+    def choose(self, kind: str, candidates: tuple[str, ...]) -> str:
+        """The best of ``candidates`` by balanced accuracy (ties: the earlier); for a calibration,
+        ``none`` unless it beats the plain model with a :func:`clear_gain`."""
+        pool = (("none",) if kind == "calibration" else ()) + tuple(candidates)
+        best = max(pool, key=lambda m: self.scores[m]["balanced"])  # first of the best
+        if (
+            kind == "calibration"
+            and best != "none"
+            and not clear_gain(self.preds["none"], self.preds[best], self.y)
+        ):
+            return "none"
+        return best
+
+
+def check_enrolment(enrol: Enrolment, kind: str) -> tuple[NDArray, NDArray[np.int64], NDArray[np.float64]]:
+    """Embeddings, labels and base logits of a valid enrolment (a ValueError says what is wrong)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
-    names = tuple(enrol.names)
-    k = len(names)
+    k = len(enrol.names)
     y = np.asarray(enrol.labels, np.int64)
     x = np.asarray(enrol.embeddings, np.float32)
     if x.ndim != 2 or len(x) != len(y):
@@ -432,22 +506,41 @@ def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) 
     if y.min() < 0 or y.max() >= k:
         raise ValueError("labels must index names")
     if kind == "calibration":
-        fold = label_map(names, tuple(enrol.model_labels))
-        z0 = base_logits(enrol.plain, fold)
+        z0 = base_logits(enrol.plain, label_map(tuple(enrol.names), tuple(enrol.model_labels)))
     else:
         z0 = np.zeros((len(y), k))
-    cands = tuple(candidates or CANDIDATES[kind])
+    return x, y, z0
+
+
+def cross_validate(enrol: Enrolment, kind: str, candidates: tuple[str, ...]) -> CrossValidation:
+    """Every candidate's out-of-fold predictions on the enrolment (one set of folds for all)."""
+    x, y, z0 = check_enrolment(enrol, kind)
+    names = tuple(enrol.names)
     folds = cv_folds(y, enrol.groups)
-    scores: dict[str, dict[str, float]] = {}
-    preds: dict[str, NDArray[np.int64]] = {"none": np.argmax(z0, axis=1)}
-    if kind == "calibration":
-        scores["none"] = accuracies(preds["none"], y, names)
-    for m in cands:
-        preds[m] = cv_predictions(m, x, z0, y, k, folds)
-        scores[m] = accuracies(preds[m], y, names)
-    best = max(scores, key=lambda m: scores[m]["balanced"])  # first of the best: plain, then simplest
-    if kind == "calibration" and best != "none" and not clear_gain(preds["none"], preds[best], y):
-        best = "none"
-    params = fit_method(best, x, z0, y, k)
-    plain_cv = {n: math.nan for n in [*names, "overall", "balanced"]} if kind == "own" else scores["none"]
-    return Fitted(best, params, names, tuple(enrol.model_labels), kind, plain_cv, scores[best])
+    preds = {"none": np.argmax(z0, axis=1)}
+    for m in candidates:
+        preds[m] = cv_predictions(m, x, z0, y, len(names), folds)
+    return CrossValidation(z0, y, names, preds, {m: accuracies(p, y, names) for m, p in preds.items()})
+
+
+def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) -> Fitted:
+    """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
+
+    Balanced accuracy (the mean over labels) decides; a tie goes to the
+    earlier (simpler) candidate.  For ``calibration`` the plain model is a
+    candidate too and wins ties: when no method beats it on held-out clips of
+    the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
+    the profile is ``none`` (the plain model, no change).
+    """
+    cands = tuple(candidates or CANDIDATES.get(kind, ()))
+    cv = cross_validate(enrol, kind, cands)
+    best = cv.choose(kind, cands)
+    return fitted_from(enrol, kind, best, cv)
+
+
+def fitted_from(enrol: Enrolment, kind: str, method: str, cv: CrossValidation) -> Fitted:
+    """The profile of ``method`` fitted on all of the enrolment, with its cross-validated figures."""
+    params = fit_method(method, np.asarray(enrol.embeddings, np.float32), cv.z0, cv.y, len(cv.names))
+    nan = {n: math.nan for n in [*cv.names, "overall", "balanced"]}
+    plain_cv = nan if kind == "own" else cv.scores["none"]
+    return Fitted(method, params, cv.names, tuple(enrol.model_labels), kind, plain_cv, cv.scores[method])
