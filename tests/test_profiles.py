@@ -267,3 +267,18 @@ def test_the_python_api_loads_a_model_through_a_profile(voices, profile_home):
     assert {"high", "low"} <= set(result.to_dict()) and "neutral" not in result.to_dict()
     with pytest.raises(ModelError, match="no profile named 'nope'"):
         serlive.load_model(profile="nope")
+
+
+def test_the_app_tells_a_profile_asked_for_from_none_asked_for(monkeypatch):
+    """``--profile none`` (or the variable) is the general model now; nothing given is last time's choice."""
+    from serlive.cli.args import build_parser
+    from serlive.cli.profiles import asked_profile, profile_ref
+
+    monkeypatch.delenv("SERLIVE_PROFILE", raising=False)
+    parse = build_parser().parse_args
+    assert asked_profile(parse(["gui"])) is None and profile_ref(parse(["gui"])) is None
+    assert asked_profile(parse(["gui", "--profile", "none"])) == "none"
+    assert profile_ref(parse(["gui", "--profile", "none"])) is None
+    monkeypatch.setenv("SERLIVE_PROFILE", "me")
+    assert asked_profile(parse(["gui"])) == "me" == profile_ref(parse(["predict", "x.wav"]))
+    assert asked_profile(parse(["gui", "--profile", "none"])) == "none"

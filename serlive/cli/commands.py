@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from serlive.cli.args import build_parser
 from serlive.cli.output import format_result_line, format_utterance_line, write_prediction
-from serlive.cli.profiles import cmd_calibrate, cmd_profiles, open_model, profile_ref
+from serlive.cli.profiles import asked_profile, cmd_calibrate, cmd_profiles, open_model, profile_ref
 
 # one BLAS thread: OpenBLAS threads cause 8 ms spikes when the other core is busy
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -481,7 +481,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"serlive: the desktop app needs PySide6 and pyqtgraph ({exc})", file=sys.stderr)
         return EXIT_USAGE
-    return run(args.paths, args.model, profile_ref(args))
+    return run(args.paths, args.model, asked_profile(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,18 @@ def profile_ref(args: argparse.Namespace) -> str | None:
     return None if ref.strip().lower() in NO_PROFILE else ref
 
 
+def asked_profile(args: argparse.Namespace) -> str | None:
+    """What ``--profile`` or ``$SERLIVE_PROFILE`` says, ``"none"`` included; None when neither is given.
+
+    The app needs the difference: nothing given means the profile chosen last time in
+    Listen ▸ Profile, while ``none`` means the general model now.
+    """
+    ref = getattr(args, "profile", None)
+    if ref is None:
+        ref = os.environ.get("SERLIVE_PROFILE") or None
+    return ref
+
+
 def open_model(args: argparse.Namespace, **kwargs: Any) -> EmotionModel:
     """The model of ``--model``, judging through the profile asked for; ModelError says why not."""
     from serlive.profiles.store import ProfileError, load_profile
