@@ -475,8 +475,10 @@ class MainWindow(QMainWindow):
         self.model.profile = profile
         loaded = getattr(self.model, "_model", None) if hasattr(self.model, "loaded") else self.model
         if loaded is not None:
-            with self.file.model_lock:
-                loaded.use_profile(profile)
+            # no lock: use_profile only swaps a reference (the interpreter is not touched), so a worker
+            # mid-analysis judges each window by the old or the new profile, of the same labels; waiting
+            # for the viewer's lock could hold the GUI thread for a whole batch of a long file
+            loaded.use_profile(profile)
         self.live.profile = profile
         engine = self.live.engine
         if engine is not None and engine.running and hasattr(engine.model, "use_profile"):
