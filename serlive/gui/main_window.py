@@ -9,8 +9,24 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QTabWidget,
+    QWidget,
+)
 
 from serlive import __version__
 from serlive.config import CORPUS_LICENCES
@@ -20,6 +36,7 @@ from serlive.gui.live_view import LiveView
 from serlive.gui.plots import plural
 from serlive.gui.profile_menu import ProfileControl
 from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
+from serlive.gui.status_fit import fit_status
 from serlive.model import model_date, shipped_model_path
 
 #: View ▸ Emotions shown: (``--labels`` spec, menu text); every view follows the choice
@@ -29,6 +46,40 @@ LABEL_CHOICES = (
 )
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
 MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
+
+
+class StatusLabel(QLabel):
+    """The status line: shows what fits its width (:func:`status_fit.fit_status`), all of it as a tooltip.
+
+    A plain label cut a long line off mid-word at about 1200 px (issue 28, item 5).  Its width is
+    the status bar's to give (an ignored size hint), so a long line never widens the window.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
+        self._fit()
+
+    def set_line(self, text: str) -> None:
+        """Show ``text``, shortened to the width where it does not fit."""
+        self._full = text
+        self._fit()
+
+    def full_text(self) -> str:
+        """The whole line, whatever shows."""
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.contentsRect().width() - 2 * self.margin() - 2  # a hair for rounding
+        shown = fit_status(self._full, width, self.fontMetrics().horizontalAdvance)
+        super().setText(shown)
+        self.setToolTip("" if shown == self._full else self._full)
 
 
 class MainWindow(QMainWindow):
@@ -69,7 +120,7 @@ class MainWindow(QMainWindow):
         # The status line is a label in the status bar, not its temporary message: hovering a menu's items
         # sends status tips (empty ones too), which replace a temporary message and so cleared it.
         # Each tab has its own line (the File tab used to show the live statistics).
-        self.status_label = QLabel("ready")
+        self.status_label = StatusLabel("ready")
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addWidget(self.status_label, 1)
         self.profile_label = QLabel(self.profiles.status_text())
@@ -91,10 +142,10 @@ class MainWindow(QMainWindow):
         """Keep ``tab``'s status line; show it when that tab is the one on screen."""
         self._status[tab] = text
         if self.tabs.currentWidget() is tab:
-            self.status_label.setText(text)
+            self.status_label.set_line(text)
 
     def _tab_changed(self) -> None:
-        self.status_label.setText(self._status.get(self.tabs.currentWidget(), ""))
+        self.status_label.set_line(self._status.get(self.tabs.currentWidget(), ""))
         self._update_actions()
 
     # --- menus -------------------------------------------------------------------------
