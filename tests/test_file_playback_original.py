@@ -82,10 +82,11 @@ def test_feeder_mixes_down_for_a_mono_device_and_silences_bad_samples(tmp_path):
     assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
 
 
-@pytest.fixture
-def viewer(qtbot, monkeypatch):
-    """A FileView on the shipped model, with a fake sounddevice whose default output is stereo."""
-    pytest.importorskip("PySide6")
+def viewer_on_fake_output(qtbot, monkeypatch, speed: float = 3.0) -> tuple:
+    """A FileView on the shipped model, with a fake sounddevice whose default output is stereo.
+
+    (view, fake sounddevice, message boxes recorded); also used by tests/test_file_selection.py.
+    """
     from serlive.audio import sources
     from serlive.gui import messages
     from serlive.gui.file_view import FileView
@@ -94,10 +95,17 @@ def viewer(qtbot, monkeypatch):
     errors: list[tuple[str, str]] = []
     monkeypatch.setattr(messages, "show_error", lambda _p, title, text: errors.append((title, text)))
     sd = FakeSoundDevice([device("speakers", inputs=0, outputs=2, rate=RATE)], default=0)
-    sd.speed = 3.0
+    sd.speed = speed
     monkeypatch.setattr(sources, "load_backend", lambda: sd)
     view = FileView(EmotionModel(num_threads=1))
     qtbot.addWidget(view)
+    return view, sd, errors
+
+
+@pytest.fixture
+def viewer(qtbot, monkeypatch):
+    pytest.importorskip("PySide6")
+    view, sd, errors = viewer_on_fake_output(qtbot, monkeypatch)
     view.show()
     yield view, sd, errors
     view.shutdown()

@@ -78,8 +78,12 @@ class Feeder:
         start_frame: int,
         downmix: bool = False,
         stop_exception: type[BaseException] = StopIteration,
+        end_frame: int | None = None,
     ) -> None:
         self.reader, self.rate, self.start_frame = reader, rate, start_frame
+        #: play up to this frame (a selection's end); None: to the end of the file
+        self.end_frame = end_frame
+        self._read_pos = start_frame
         self.downmix = downmix
         self.channels = 1 if downmix else channels  #: what the stream is opened with
         self.stop_exception = stop_exception
@@ -95,8 +99,10 @@ class Feeder:
         self._read_block()  # something to play from the first callback on (a block: well under a ms)
 
     @classmethod
-    def for_file(cls, path: str | Path, start_s: float, max_channels: int, **kw: Any) -> Feeder:
-        """The file at ``path`` from ``start_s``; mixed to mono where the device has fewer channels.
+    def for_file(
+        cls, path: str | Path, start_s: float, max_channels: int, end_s: float | None = None, **kw: Any
+    ) -> Feeder:
+        """The file at ``path`` from ``start_s`` (to ``end_s``), in mono for a device with fewer channels.
 
         :class:`AudioLoadError` where it cannot be read (moved, deleted, changed since it was analysed).
         """
@@ -112,13 +118,19 @@ class Feeder:
             f.close()
             raise AudioLoadError(path, f"cannot be read for playback ({exc})") from None
         downmix = info.channels > max(1, max_channels)
-        return cls(_FileReader(f), int(info.samplerate), int(info.channels), start, downmix, **kw)
+        end = None if end_s is None else round(end_s * info.samplerate)
+        return cls(
+            _FileReader(f), int(info.samplerate), int(info.channels), start, downmix, end_frame=end, **kw
+        )
 
     @classmethod
-    def for_samples(cls, y: NDArray[np.float32], rate: int, start_s: float, **kw: Any) -> Feeder:
+    def for_samples(
+        cls, y: NDArray[np.float32], rate: int, start_s: float, end_s: float | None = None, **kw: Any
+    ) -> Feeder:
         """Mono samples held in memory (the analysis copy, where the file itself cannot be played)."""
         start = min(max(0, round(start_s * rate)), len(y))
-        return cls(_ArrayReader(y, start), rate, 1, start, **kw)
+        end = None if end_s is None else round(end_s * rate)
+        return cls(_ArrayReader(y, start), rate, 1, start, end_frame=end, **kw)
 
     @property
     def position_s(self) -> float:
@@ -139,20 +151,22 @@ class Feeder:
 
     def _read_block(self) -> bool:
         """Read one block into the deque; False at the end (the end marker is queued)."""
+        want = self.block if self.end_frame is None else min(self.block, self.end_frame - self._read_pos)
         try:
-            got = self.reader.read(self.block)
+            got = self.reader.read(want) if want > 0 else np.zeros((0, self.channels), np.float32)
         except (sf.LibsndfileError, RuntimeError, OSError):
             got = np.zeros((0, self.channels), np.float32)  # a file cut off under us: end here
         if len(got) == 0:
             self._blocks.append(None)
             return False
+        self._read_pos += len(got)
         # NaN/Inf play as silence and nothing goes past full scale: a float file scaled like
         # 16-bit integers (up to 32768) would otherwise hit the speakers at full volume
         got = np.clip(np.nan_to_num(got, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
         if self.downmix:  # after: one NaN channel would silence the other
             got = got.mean(axis=1, keepdims=True, dtype=np.float32)
         self._blocks.append(np.ascontiguousarray(got, dtype=np.float32))
-        if len(got) < self.block:
+        if len(got) < want or self._read_pos == self.end_frame:
             self._blocks.append(None)
             return False
         return True

@@ -28,6 +28,7 @@ class PlaybackMixin:
     _feeder: Any = None  #: the :class:`serlive.audio.player.Feeder` of the stream playing
     #: why the analysis copy plays instead of the file ("" when the file itself plays)
     playback_note: str = ""
+    selection: tuple[float, float] | None  # the view's (file_selection.py)
 
     model: Any
     status_changed: Any  # the view's signal
@@ -59,22 +60,26 @@ class PlaybackMixin:
             messages.show_error(self, "No audio output", "Cannot play: no audio output device found.")
             return False
         d = self.loaded
-        start_s = self._play_pos / d.sample_rate
+        start_s, end_s = self._play_pos / d.sample_rate, None
         if start_s >= len(d.samples) / d.sample_rate:
             start_s = self._play_pos = 0
+        if self.selection is not None:  # a selection plays from its start to its end (issue 28, item 15)
+            start_s, end_s = self.selection
         # the file itself, at its own rate and channels (issue 28, item 14); the analysis copy where
         # the file cannot be read or played any more (moved, changed, a rate the device refuses)
         note = ""
         try:
             max_channels = int(dict(out_dev).get("max_output_channels", 2) or 2)
-            feeder = Feeder.for_file(d.path, start_s, max_channels, stop_exception=sd.CallbackStop)
+            feeder = Feeder.for_file(d.path, start_s, max_channels, end_s, stop_exception=sd.CallbackStop)
             player = self._open_output(sd, feeder)
         except AudioLoadError as exc:
             feeder, player, note = None, None, f"cannot play the file itself: {exc.reason}"
         except Exception as exc:
             feeder, player, note = None, None, f"the output refused the file's own format ({exc})"
         if player is None:
-            copy = Feeder.for_samples(d.samples, d.sample_rate, start_s, stop_exception=sd.CallbackStop)
+            copy = Feeder.for_samples(
+                d.samples, d.sample_rate, start_s, end_s, stop_exception=sd.CallbackStop
+            )
             try:
                 player = self._open_output(sd, copy)
             except Exception as exc:

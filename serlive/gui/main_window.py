@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
         self.file.analysis_done.connect(lambda _a: self._update_actions())
         self.file.analysis_done.connect(self._opened)
         self.file.cleared.connect(self._update_actions)
+        self.file.selection_changed.connect(self._update_actions)
+        self.file.export_signals.done.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.file.export_signals.failed.connect(lambda text: messages.show_error(self, "Export failed", text))
         self._build_menus()
         self._restore()
         self._update_actions()
@@ -162,6 +165,8 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
+        # the shift-dragged range's audio (the file's own samples) and its timeline (issue 28, item 15)
+        self.selection_action = self._action("Export &selection…", self.export_selection_dialog)
         # "Ctrl+Q" itself: StandardKey.Quit is empty where the platform theme names none (offscreen, bare X)
         quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         fm.addAction(self.open_action)
@@ -173,7 +178,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = fm.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
-        for a in (None, self.csv_action, self.png_action, None, quit_action):
+        for a in (None, self.csv_action, self.selection_action, self.png_action, None, quit_action):
             fm.addSeparator() if a is None else fm.addAction(a)
         vm = mb.addMenu("&View")
         vm.addAction(self._action("&Live", lambda: self.tabs.setCurrentWidget(self.live), "Ctrl+1"))
@@ -270,6 +275,7 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.file.loaded is not None
         self.csv_action.setEnabled(has)
+        self.selection_action.setEnabled(has and self.file.selection is not None)
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             a.setEnabled(has)
         self.png_action.setEnabled(True)
@@ -384,6 +390,23 @@ class MainWindow(QMainWindow):
                 self.file.export_csv(path)
             except OSError as exc:
                 messages.show_error(self, "Export failed", f"{path}: {exc.strerror or exc}")
+
+    def export_selection_dialog(self) -> None:
+        """File ▸ Export selection: its audio (FLAC or WAV, the file's own samples) and its timeline CSV."""
+        d, sel = self.file.loaded, self.file.selection
+        if d is None or sel is None:
+            messages.show_error(
+                self, "Nothing to export", "Shift-drag on the file's plots to select a range."
+            )
+            return
+        flac = d.path.suffix.lower() == ".flac"  # FLAC where the file is (its samples fit), else WAV
+        default = str(
+            d.path.with_name(f"{d.path.stem}-{sel[0]:.1f}-{sel[1]:.1f}s{'.flac' if flac else '.wav'}")
+        )
+        filters = "FLAC (*.flac);;WAV (*.wav)" if flac else "WAV (*.wav);;FLAC (*.flac)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export selection", default, filters)
+        if path:
+            self.file.export_selection(path)
 
     def png_default(self) -> str:
         """Where Export view as PNG proposes to save: the audio file's name in its folder (as CSV does).
