@@ -902,6 +902,8 @@ def test_zoom_stays_within_the_file_and_fits_it(qtbot, tiny_window, make_audio):
     to fit (Ctrl+0) and View All show all of it, and the y-ranges are fixed."""
     win, view = tiny_window, tiny_window.file
     plots = (view.wave_plot, view.spec_plot, view.time_plot)
+    # the waveform at full scale; following the visible audio (the default) is tests/test_wave_range.py's
+    view.autoscale_action.setChecked(False)
     _analyse(qtbot, win, make_audio("a.wav", spoken(12.0)))
     n_mels = view.loaded.spectrogram.shape[0]
     y_ranges = [(-1.0, 1.0), (0.0, n_mels), (-0.02, 1.02)]

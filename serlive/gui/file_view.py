@@ -114,6 +114,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self._detail_stop = False
         self._build()
         self._install_selection()
+        self._install_wave_autoscale()
         self._zoom_timer = QTimer(self)
         self._zoom_timer.setSingleShot(True)
         self._zoom_timer.setInterval(120)  # after the wheel or drag settles
@@ -392,6 +393,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         def done() -> None:
             self._pending = False
             self.loaded = loaded
+            self.fit_wave_range()  # the visible audio's peak, now that there is a file
             self.status_changed.emit(status_line(loaded, self.model))
             self.play_button.setEnabled(True)
             self.analysis_done.emit(loaded.analysis)

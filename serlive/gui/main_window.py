@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
         self.zoom_in_action.setShortcuts(
             [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
         )
-        for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
+        for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action, self.file.autoscale_action):
             vm.addAction(a)
         # the emotions every view shows (--labels of the command line): the live label, bars, curves and
         # strip, the file's curves, strip, summary and CSV, the utterance tables; remembered
@@ -504,6 +504,7 @@ class MainWindow(QMainWindow):
             self.live.hop_spin.setValue(float(s.value("hop_s", 0.5)))
             self.live.smooth_spin.setValue(float(s.value("smoothing", 0.5)))
             self.live.adapt_action.setChecked(str(s.value("adapt", "true")).lower() == "true")
+            self.file.autoscale_action.setChecked(str(s.value("wave_autoscale", "true")).lower() == "true")
         except (TypeError, ValueError):
             pass
         dev = s.value("device_name")
@@ -564,6 +565,7 @@ class MainWindow(QMainWindow):
         s.setValue("hop_s", self.live.hop_spin.value())
         s.setValue("smoothing", self.live.smooth_spin.value())
         s.setValue("adapt", "true" if self.live.adapt_action.isChecked() else "false")
+        s.setValue("wave_autoscale", "true" if self.file.autoscale_action.isChecked() else "false")
         if self.live.record_path:
             s.setValue("record_path", self.live.record_path)
         i = self.live.device_combo.currentIndex()
