@@ -1,4 +1,4 @@
-"""A stand-in for the ``sounddevice`` module: devices, settings checks and an InputStream.
+"""A stand-in for the ``sounddevice`` module: devices, settings checks, an InputStream and an OutputStream.
 
 The stream calls its callback from a thread with ``(blocksize, channels)``
 float32 blocks of a given signal, paced ``speed`` times faster than real
@@ -20,6 +20,10 @@ class PortAudioError(Exception):
 
 
 class CallbackAbort(Exception):  # sounddevice's name
+    pass
+
+
+class CallbackStop(Exception):  # sounddevice's name
     pass
 
 
@@ -111,11 +115,70 @@ class FakeInputStream:
         self.closed = True
 
 
+class FakeOutputStream:
+    """An output stream that asks its callback for ``blocksize`` frames at a time on a thread and keeps
+    what it was given (``played``, ``(frames, channels)``), ``speed`` times faster than real time."""
+
+    def __init__(
+        self,
+        backend: FakeSoundDevice,
+        samplerate: float,
+        channels: int,
+        dtype: str,
+        callback: Any,
+        **_kw: Any,
+    ) -> None:
+        if backend.output_rates is not None and int(samplerate) not in backend.output_rates:
+            raise PortAudioError("Invalid sample rate [PaErrorCode -9997]")
+        self.backend, self.samplerate, self.channels, self.dtype = backend, samplerate, channels, dtype
+        self.callback = callback
+        self.blocksize = 1024
+        self.latency = 0.0
+        self.blocks: list[np.ndarray] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.active = False
+        self.closed = False
+        backend.outputs.append(self)
+
+    @property
+    def played(self) -> np.ndarray:
+        return np.concatenate(self.blocks) if self.blocks else np.zeros((0, self.channels), np.float32)
+
+    def start(self) -> None:
+        self.active = True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        period = self.blocksize / self.samplerate / self.backend.speed
+        while not self._stop.wait(period):
+            out = np.full((self.blocksize, self.channels), np.nan, np.float32)  # the callback must fill it
+            try:
+                self.callback(out, self.blocksize, None, None)
+            except CallbackStop:
+                self.blocks.append(out)
+                break
+            self.blocks.append(out)
+        self.active = False
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+        self.active = False
+
+    def close(self) -> None:
+        self.stop()
+        self.closed = True
+
+
 class FakeSoundDevice:
     """Module-like object; attributes are what ``serlive.audio.sources`` uses."""
 
     PortAudioError = PortAudioError
     CallbackAbort = CallbackAbort
+    CallbackStop = CallbackStop
 
     def __init__(
         self,
@@ -138,6 +201,9 @@ class FakeSoundDevice:
         self.hang_on_close = False
         self.open_error: str | None = None
         self.streams: list[FakeInputStream] = []
+        self.outputs: list[FakeOutputStream] = []
+        #: the rates an output stream opens at (None: any)
+        self.output_rates: set[int] | None = None
         #: the sound server went away: settings checks and opens fail as PortAudio's ALSA back end does
         self.gone = False
         #: what a re-initialised PortAudio finds (None: the same devices); PortAudio scans only at init
@@ -154,7 +220,12 @@ class FakeSoundDevice:
             self.devices, self.rescanned = self.rescanned, None
             self.default.device = [len(self.devices) - 1 if self.devices else -1] * 2
 
-    def query_devices(self) -> list[dict[str, Any]]:
+    def query_devices(self, device: Any = None, kind: str | None = None) -> Any:
+        if kind == "output":  # the first device with outputs stands for the default output
+            for i, d in enumerate(self.devices):
+                if d["max_output_channels"] > 0:
+                    return dict(d, index=i)
+            raise PortAudioError("No output device")
         return [dict(d, index=i) for i, d in enumerate(self.devices)]
 
     def query_hostapis(self) -> list[dict[str, Any]]:
@@ -172,6 +243,9 @@ class FakeSoundDevice:
 
     def InputStream(self, **kw: Any) -> FakeInputStream:  # sounddevice's name
         return FakeInputStream(self, **kw)
+
+    def OutputStream(self, **kw: Any) -> FakeOutputStream:  # sounddevice's name
+        return FakeOutputStream(self, **kw)
 
     def signal_for(self, rate: float, channels: int) -> np.ndarray:
         import soxr

@@ -227,12 +227,12 @@ def test_header_status_and_axis_describe_the_file_last_asked_for(qtbot, window, 
     qtbot.wait(50)
     assert errors[-1][0] == "Cannot open file" and "notaudio.wav" in errors[-1][1]
     assert window.file.title.text() == "Could not open notaudio.wav."
-    assert "notaudio.wav" in window.status_label.text()
+    assert "notaudio.wav" in window.status_label.full_text()
     assert window.file.wave_plot.viewRange()[0] == pytest.approx([0.0, 1.0])  # not the 8 s file's axis
     window.open_next()
     assert errors[-1] == ("Cannot open file", f"{missing}: no such file")
     assert window.file.title.text() == "Could not open missing.wav."
-    assert window.status_label.text() == f"{missing}: no such file"
+    assert window.status_label.full_text() == f"{missing}: no such file"
     assert window.file.loaded is None and window.file.wave_plot.viewRange()[0] == pytest.approx([0.0, 1.0])
 
 
@@ -902,6 +902,8 @@ def test_zoom_stays_within_the_file_and_fits_it(qtbot, tiny_window, make_audio):
     to fit (Ctrl+0) and View All show all of it, and the y-ranges are fixed."""
     win, view = tiny_window, tiny_window.file
     plots = (view.wave_plot, view.spec_plot, view.time_plot)
+    # the waveform at full scale; following the visible audio (the default) is tests/test_wave_range.py's
+    view.autoscale_action.setChecked(False)
     _analyse(qtbot, win, make_audio("a.wav", spoken(12.0)))
     n_mels = view.loaded.spectrogram.shape[0]
     y_ranges = [(-1.0, 1.0), (0.0, n_mels), (-0.02, 1.02)]
@@ -1577,7 +1579,7 @@ def test_live_view_adapts_to_the_voice_after_enough_speech(qtbot, window, tiny_m
     qtbot.waitUntil(lambda: not live.engine.running, timeout=60_000)
     qtbot.wait(50)
     live.tick()
-    assert live.state.adapted and "adapted to this voice" in window.status_label.text()
+    assert live.state.adapted and "adapted to this voice" in window.status_label.full_text()
     # switched off: the next run is the plain head's, while the statistics still fill
     live.adapt_action.setChecked(False)
     assert live.start_source(FileSource(samples=y, realtime=False))
@@ -1585,7 +1587,7 @@ def test_live_view_adapts_to_the_voice_after_enough_speech(qtbot, window, tiny_m
     qtbot.waitUntil(lambda: not live.engine.running, timeout=60_000)
     qtbot.wait(50)
     live.tick()
-    assert not live.state.adapted and "adapt" not in window.status_label.text()
+    assert not live.state.adapted and "adapt" not in window.status_label.full_text()
     # the choice is kept with the other live settings
     window.save_settings()
     from serlive.gui.main_window import MainWindow
@@ -1727,7 +1729,7 @@ def test_several_files_on_the_command_line_open_one_after_another(
     win = tiny_window
     paths = [make_audio(f"{n}.wav", spoken(1.0)) for n in ("a", "b", "c")]
     monkeypatch.chdir(paths[0].parent)
-    status = lambda: win.status_label.text()  # noqa: E731
+    status = lambda: win.status_label.full_text()  # noqa: E731
     win.open_files(["a.wav", "b.wav", str(paths[2])])
     qtbot.waitUntil(lambda: not win.file.busy and win.file.loaded is not None, timeout=30_000)
     qtbot.wait(50)

@@ -42,6 +42,12 @@ def viewer(qtbot, tiny_models, monkeypatch):
     view.shutdown()
 
 
+def span_items(view) -> list:
+    """The utterance spans on the waveform (not the selection's band, which is a region too)."""
+    items = view.wave_plot.getPlotItem().items
+    return [i for i in items if isinstance(i, pg.LinearRegionItem) and i not in view.selection_regions]
+
+
 def two_utterances(tmp_path) -> tuple[str, list[tuple[float, float]]]:
     """A word (0.55 s) at 1 s and 3.2 s of speech at 3.55 s, between silences: their true spans."""
     z = lambda s: np.zeros(round(s * SR), np.float32)  # noqa: E731
@@ -60,7 +66,7 @@ def test_panel_lists_the_utterances_draws_spans_and_plays_a_clicked_one(qtbot, v
     rows = [[panel.table.item(r, c).text() for c in range(4)] for r in range(2)]
     assert rows[0][0] == "0:00.9" or rows[0][0] == "0:01.0"
     assert all(r[2] in view.labels and r[3].endswith("%") for r in rows)
-    regions = [i for i in view.wave_plot.getPlotItem().items if isinstance(i, pg.LinearRegionItem)]
+    regions = span_items(view)
     assert len(regions) == 2
     assert regions[1].getRegion() == pytest.approx((panel.utterances[1].start_s, panel.utterances[1].end_s))
 
@@ -109,7 +115,7 @@ def test_panel_clears_for_the_next_file_and_says_when_there_is_no_speech(qtbot, 
     with qtbot.waitSignal(panel.ready, timeout=60_000):
         view.open_file(silent)
     assert panel.table.rowCount() == 0 and panel.utterances == []
-    assert not [i for i in view.wave_plot.getPlotItem().items if isinstance(i, pg.LinearRegionItem)]
+    assert not span_items(view)
     assert "No utterances" in panel.title.text()
     assert not panel.export_button.isEnabled()
 

@@ -270,3 +270,52 @@ def _frames_per_byte(path: str | Path) -> tuple[int, int] | None:
     if width is None or info.samplerate <= 0:
         return None
     return int(info.samplerate), width * int(info.channels)
+
+
+#: containers a span may be copied into, by extension; both hold the samples exactly (lossless)
+SPAN_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+_INTEGER_SUBTYPES = {"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32"}
+
+
+def copy_span(src: str | Path, dst: str | Path, start_s: float, end_s: float) -> tuple[int, str]:
+    """Copy the frames of ``src`` from ``start_s`` to ``end_s`` into ``dst`` (WAV or FLAC), exactly.
+
+    Why here and in blocks: File ▸ Export selection writes the original file's samples, not the
+    16 kHz analysis copy, at its rate and channels; an hour of 48 kHz stereo is 1.4 GB as float32,
+    so it is streamed by :data:`BLOCK_FRAMES`.  The samples keep their encoding where the target
+    holds it (PCM_16 stays PCM_16, read and written as int32, so no bit changes); float or decoded
+    lossy sources go to WAV as float.  A target that cannot hold the source's samples exactly
+    (FLAC for float samples) is refused with a message naming WAV, never written lossily.
+    Returns (frames written, subtype); :class:`AudioLoadError` names the reason for any failure.
+    """
+    fmt = SPAN_FORMATS.get(Path(dst).suffix.lower())
+    if fmt is None:
+        raise AudioLoadError(dst, "choose a .wav or .flac file name (both keep the samples exactly)")
+    info = audio_info(src)
+    subtype = info.subtype
+    if not sf.check_format(fmt, subtype):
+        if fmt == "FLAC":
+            raise AudioLoadError(
+                dst, f"FLAC cannot hold {subtype} samples exactly: choose a .wav file name instead"
+            )
+        subtype = "DOUBLE" if subtype == "DOUBLE" else "FLOAT"
+    dtype = "int32" if subtype in _INTEGER_SUBTYPES else ("float64" if subtype == "DOUBLE" else "float32")
+    rate = int(info.samplerate)
+    first = min(max(0, round(start_s * rate)), info.frames)
+    last = min(max(first, round(end_s * rate)), info.frames)
+    written = 0
+    try:
+        with (
+            sf.SoundFile(str(src)) as f,
+            sf.SoundFile(str(dst), "w", rate, info.channels, subtype, format=fmt) as out,
+        ):
+            f.seek(first)
+            while written < last - first:
+                block = f.read(min(BLOCK_FRAMES, last - first - written), dtype=dtype, always_2d=True)
+                if len(block) == 0:
+                    break
+                out.write(block)
+                written += len(block)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioLoadError(dst, f"could not be written ({_reason(exc)})") from None
+    return written, subtype

@@ -306,3 +306,29 @@ def status_line(d: Loaded, model: Any) -> str:
         f"{w.window_s:g} s every {w.hop_s:g} s, {speech} with speech"
     )
     return line if d.warning is None else f"{line}  |  ⚠ {d.warning}"
+
+
+#: the waveform's auto-scaled half-range never goes below this (-60 dBFS): digital silence stays flat
+MIN_WAVE_RANGE = 1e-3
+#: up to this many visible samples the peak is taken from the samples, beyond it from the overview
+PEAK_FROM_SAMPLES = 200_000
+
+
+def visible_peak(d: Loaded, x0: float, x1: float) -> float:
+    """The largest magnitude of the audio between ``x0`` and ``x1`` seconds, for the waveform's y-range.
+
+    Why (issue 28, item 16): on a fixed ±1 range a quiet passage zoomed to 10 ms was a flat line.
+    Cheap enough for every wheel step on the GUI thread: the samples themselves where at most
+    :data:`PEAK_FROM_SAMPLES` are in view (under 1 ms), else the overview envelope's bins that
+    overlap the view (its min/max per bin are the samples' own peaks; at most 4000 of them).
+    """
+    n = len(d.samples)
+    s0 = min(n, max(0, int(x0 * d.sample_rate)))
+    s1 = min(n, max(s0, int(np.ceil(x1 * d.sample_rate))))
+    if s1 <= s0:
+        return 0.0
+    if s1 - s0 <= PEAK_FROM_SAMPLES:
+        return float(np.max(np.abs(d.samples[s0:s1])))
+    bin_s = n / d.sample_rate / max(1, len(d.wave_t) // 2)  # two points (min, max) per bin
+    inside = (d.wave_t >= x0 - bin_s) & (d.wave_t <= x1 + bin_s)
+    return float(np.max(np.abs(d.wave_v[inside]))) if inside.any() else 0.0

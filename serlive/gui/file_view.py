@@ -46,6 +46,7 @@ from serlive.gui.file_model import (
     status_line,
 )
 from serlive.gui.file_playback import PlaybackMixin
+from serlive.gui.file_selection import SelectionMixin
 from serlive.gui.file_zoom import ZoomDetailMixin
 from serlive.gui.plots import (
     STRIP_AXIS_WIDTH,
@@ -72,13 +73,14 @@ class _Signals(QObject):
     wave_detail = Signal(int, object, object)  # generation, times, values of the whole waveform curve
 
 
-class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
+class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
     """The file tab.  ``model`` is an EmotionModel used only by this view's worker thread."""
 
     analysis_done = Signal(object)  #: the :class:`Analysis` of the file just shown
     cleared = Signal()  #: the view no longer shows a file (another is being opened)
     #: one line for the main window's status bar while this tab is shown
     status_changed = Signal(str)
+    selection_changed = Signal()  #: a range was selected or the selection cleared
 
     def __init__(self, model: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -111,6 +113,8 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         self._detail_thread: threading.Thread | None = None
         self._detail_stop = False
         self._build()
+        self._install_selection()
+        self._install_wave_autoscale()
         self._zoom_timer = QTimer(self)
         self._zoom_timer.setSingleShot(True)
         self._zoom_timer.setInterval(120)  # after the wheel or drag settles
@@ -240,6 +244,11 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         self.summary_detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.summary_detail.setWordWrap(True)
         sl.addWidget(self.summary_detail)
+        self.selection_label = QLabel("")  # the selection's mean, beside the file's (shift-drag selects)
+        self.selection_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.selection_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.selection_label.setWordWrap(True)
+        sl.addWidget(self.selection_label)
         self.bars = EmotionBars(self.labels)
         sl.addWidget(self.bars, 1)
         self.prob_text = QLabel("")
@@ -297,6 +306,7 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         self.spec_item.clear()
         self.set_cursor(0.0)
         self._play_pos = 0
+        self.clear_selection()
         self.play_button.setEnabled(False)
         self.summary_label.setText("—")
         self.summary_label.setStyleSheet("")
@@ -383,6 +393,7 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         def done() -> None:
             self._pending = False
             self.loaded = loaded
+            self.fit_wave_range()  # the visible audio's peak, now that there is a file
             self.status_changed.emit(status_line(loaded, self.model))
             self.play_button.setEnabled(True)
             self.analysis_done.emit(loaded.analysis)
@@ -467,12 +478,7 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         )
         if a.speech:
             self.bars.set_values(a.probabilities)
-            rows = "".join(
-                f"<tr><td style='color:{emotion_color(lb)}'>■</td><td>{lb}</td>"
-                f"<td align='right' style='padding-left: 12px'>{100 * p:.1f} %</td></tr>"
-                for lb, p in sorted(zip(a.labels, a.probabilities, strict=True), key=lambda kv: -kv[1])
-            )
-            self.prob_text.setText(f"<table>{rows}</table>")
+            self.prob_text.setText(self._prob_table(a.labels, a.probabilities))  # and the selection's
         else:
             # Without a speech window the analysis still averages all windows (so the numbers
             # exist), but showing that distribution under "no speech" contradicted the summary.
@@ -514,6 +520,7 @@ class FileView(PlaybackMixin, ZoomDetailMixin, QWidget):
         seconds = min(max(0.0, seconds), dur)
         self._play_pos = int(seconds * self.loaded.sample_rate)
         self.set_cursor(seconds)
+        self.clear_selection()  # a plain click clears it, as in Audacity
 
     # --- export ------------------------------------------------------------------------
     def export_csv(self, path: str | Path) -> None:

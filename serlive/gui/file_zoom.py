@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from serlive.gui.file_model import DetailRequest, Loaded, plan_detail, render_detail, wave_with_detail
+from serlive.gui.file_model import (
+    MIN_WAVE_RANGE,
+    DetailRequest,
+    Loaded,
+    plan_detail,
+    render_detail,
+    visible_peak,
+    wave_with_detail,
+)
 
 
 class ZoomDetailMixin:
@@ -26,6 +34,7 @@ class ZoomDetailMixin:
     wave_plot: Any
     spec_plot: Any
     wave_curve: Any
+    autoscale_action: Any
     detail_item: Any
     _signals: Any
     _generation: int
@@ -98,6 +107,31 @@ class ZoomDetailMixin:
             return
         self.wave_curve.setData(t, v)
         self._wave_detailed = True
+
+    # --- the waveform's vertical range (issue 28, item 16) -----------------------------------
+    def _install_wave_autoscale(self) -> None:
+        """View ▸ Waveform follows the visible audio: a checkable action (on), and the range kept fitted."""
+        from PySide6.QtGui import QAction
+
+        self.autoscale_action = QAction("&Waveform follows the visible audio", self)
+        self.autoscale_action.setCheckable(True)
+        self.autoscale_action.setChecked(True)
+        self.autoscale_action.setToolTip("Off: the waveform's range is fixed at ±1 (full scale)")
+        self.autoscale_action.toggled.connect(lambda _on: self.fit_wave_range())
+        self.wave_plot.sigXRangeChanged.connect(lambda *_: self.fit_wave_range())
+
+    def fit_wave_range(self) -> None:
+        """The waveform's y-range: ±(the visible audio's peak + 5 %) when following it, else ±1.
+
+        A quiet passage zoomed to 10 ms was a flat line on the fixed ±1 (issue 28, item 16).  The
+        range never goes under ±:data:`MIN_WAVE_RANGE` (-60 dBFS), so digital silence stays a line.
+        """
+        half = 1.0
+        if self.loaded is not None and self.autoscale_action.isChecked():
+            x0, x1 = (float(v) for v in self.wave_plot.getPlotItem().vb.viewRange()[0])
+            half = max(MIN_WAVE_RANGE, 1.05 * visible_peak(self.loaded, x0, x1))
+        self.wave_plot.setLimits(yMin=-half, yMax=half, minYRange=2 * half, maxYRange=2 * half)
+        self.wave_plot.setYRange(-half, half, padding=0)
 
     def zoom_to_fit(self) -> None:
         """Show the whole file (View ▸ Zoom to fit, and the plots' right-click "View All")."""

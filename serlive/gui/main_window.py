@@ -9,8 +9,24 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QTabWidget,
+    QWidget,
+)
 
 from serlive import __version__
 from serlive.config import CORPUS_LICENCES
@@ -20,6 +36,7 @@ from serlive.gui.live_view import LiveView
 from serlive.gui.plots import plural
 from serlive.gui.profile_menu import ProfileControl
 from serlive.gui.segments_table import LiveUtterancesPanel, SegmentsPanel
+from serlive.gui.status_fit import fit_status
 from serlive.model import model_date, shipped_model_path
 
 #: View ▸ Emotions shown: (``--labels`` spec, menu text); every view follows the choice
@@ -29,6 +46,40 @@ LABEL_CHOICES = (
 )
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.mp3 *.aiff *.aif *.au);;All files (*)"
 MAX_RECENT = 8  #: File ▸ Open Recent holds this many files
+
+
+class StatusLabel(QLabel):
+    """The status line: shows what fits its width (:func:`status_fit.fit_status`), all of it as a tooltip.
+
+    A plain label cut a long line off mid-word at about 1200 px (issue 28, item 5).  Its width is
+    the status bar's to give (an ignored size hint), so a long line never widens the window.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._full = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
+        self._fit()
+
+    def set_line(self, text: str) -> None:
+        """Show ``text``, shortened to the width where it does not fit."""
+        self._full = text
+        self._fit()
+
+    def full_text(self) -> str:
+        """The whole line, whatever shows."""
+        return self._full
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.contentsRect().width() - 2 * self.margin() - 2  # a hair for rounding
+        shown = fit_status(self._full, width, self.fontMetrics().horizontalAdvance)
+        super().setText(shown)
+        self.setToolTip("" if shown == self._full else self._full)
 
 
 class MainWindow(QMainWindow):
@@ -69,7 +120,7 @@ class MainWindow(QMainWindow):
         # The status line is a label in the status bar, not its temporary message: hovering a menu's items
         # sends status tips (empty ones too), which replace a temporary message and so cleared it.
         # Each tab has its own line (the File tab used to show the live statistics).
-        self.status_label = QLabel("ready")
+        self.status_label = StatusLabel("ready")
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addWidget(self.status_label, 1)
         self.profile_label = QLabel(self.profiles.status_text())
@@ -83,6 +134,9 @@ class MainWindow(QMainWindow):
         self.file.analysis_done.connect(lambda _a: self._update_actions())
         self.file.analysis_done.connect(self._opened)
         self.file.cleared.connect(self._update_actions)
+        self.file.selection_changed.connect(self._update_actions)
+        self.file.export_signals.done.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.file.export_signals.failed.connect(lambda text: messages.show_error(self, "Export failed", text))
         self._build_menus()
         self._restore()
         self._update_actions()
@@ -91,10 +145,10 @@ class MainWindow(QMainWindow):
         """Keep ``tab``'s status line; show it when that tab is the one on screen."""
         self._status[tab] = text
         if self.tabs.currentWidget() is tab:
-            self.status_label.setText(text)
+            self.status_label.set_line(text)
 
     def _tab_changed(self) -> None:
-        self.status_label.setText(self._status.get(self.tabs.currentWidget(), ""))
+        self.status_label.set_line(self._status.get(self.tabs.currentWidget(), ""))
         self._update_actions()
 
     # --- menus -------------------------------------------------------------------------
@@ -111,6 +165,8 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
+        # the shift-dragged range's audio (the file's own samples) and its timeline (issue 28, item 15)
+        self.selection_action = self._action("Export &selection…", self.export_selection_dialog)
         # "Ctrl+Q" itself: StandardKey.Quit is empty where the platform theme names none (offscreen, bare X)
         quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         fm.addAction(self.open_action)
@@ -122,7 +178,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = fm.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
-        for a in (None, self.csv_action, self.png_action, None, quit_action):
+        for a in (None, self.csv_action, self.selection_action, self.png_action, None, quit_action):
             fm.addSeparator() if a is None else fm.addAction(a)
         vm = mb.addMenu("&View")
         vm.addAction(self._action("&Live", lambda: self.tabs.setCurrentWidget(self.live), "Ctrl+1"))
@@ -139,7 +195,7 @@ class MainWindow(QMainWindow):
         self.zoom_in_action.setShortcuts(
             [*QKeySequence.keyBindings(QKeySequence.StandardKey.ZoomIn), QKeySequence("Ctrl+=")]
         )
-        for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
+        for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action, self.file.autoscale_action):
             vm.addAction(a)
         # the emotions every view shows (--labels of the command line): the live label, bars, curves and
         # strip, the file's curves, strip, summary and CSV, the utterance tables; remembered
@@ -219,6 +275,7 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.file.loaded is not None
         self.csv_action.setEnabled(has)
+        self.selection_action.setEnabled(has and self.file.selection is not None)
         for a in (self.fit_action, self.zoom_in_action, self.zoom_out_action):
             a.setEnabled(has)
         self.png_action.setEnabled(True)
@@ -334,6 +391,23 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 messages.show_error(self, "Export failed", f"{path}: {exc.strerror or exc}")
 
+    def export_selection_dialog(self) -> None:
+        """File ▸ Export selection: its audio (FLAC or WAV, the file's own samples) and its timeline CSV."""
+        d, sel = self.file.loaded, self.file.selection
+        if d is None or sel is None:
+            messages.show_error(
+                self, "Nothing to export", "Shift-drag on the file's plots to select a range."
+            )
+            return
+        flac = d.path.suffix.lower() == ".flac"  # FLAC where the file is (its samples fit), else WAV
+        default = str(
+            d.path.with_name(f"{d.path.stem}-{sel[0]:.1f}-{sel[1]:.1f}s{'.flac' if flac else '.wav'}")
+        )
+        filters = "FLAC (*.flac);;WAV (*.wav)" if flac else "WAV (*.wav);;FLAC (*.flac)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export selection", default, filters)
+        if path:
+            self.file.export_selection(path)
+
     def png_default(self) -> str:
         """Where Export view as PNG proposes to save: the audio file's name in its folder (as CSV does).
 
@@ -430,6 +504,7 @@ class MainWindow(QMainWindow):
             self.live.hop_spin.setValue(float(s.value("hop_s", 0.5)))
             self.live.smooth_spin.setValue(float(s.value("smoothing", 0.5)))
             self.live.adapt_action.setChecked(str(s.value("adapt", "true")).lower() == "true")
+            self.file.autoscale_action.setChecked(str(s.value("wave_autoscale", "true")).lower() == "true")
         except (TypeError, ValueError):
             pass
         dev = s.value("device_name")
@@ -492,6 +567,7 @@ class MainWindow(QMainWindow):
         s.setValue("hop_s", self.live.hop_spin.value())
         s.setValue("smoothing", self.live.smooth_spin.value())
         s.setValue("adapt", "true" if self.live.adapt_action.isChecked() else "false")
+        s.setValue("wave_autoscale", "true" if self.file.autoscale_action.isChecked() else "false")
         if self.live.record_path:
             s.setValue("record_path", self.live.record_path)
         i = self.live.device_combo.currentIndex()
