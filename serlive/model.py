@@ -355,8 +355,9 @@ class EmotionModel:
     ) -> None:
         self.path, content, self.meta = read_model_file(path)
         self._num_threads = num_threads
-        #: sha256 of the model file: what a calibration profile records and is checked against
-        self.sha256 = hashlib.sha256(content).hexdigest()
+        #: sha256 of the model file (what a calibration profile records and is checked against): only
+        #: made where a profile is in play, since hashing 12 MB costs tens of ms at every start
+        self._sha256 = hashlib.sha256(content).hexdigest() if profile is not None else None
         try:
             with _RUNTIME_START, _runtime_chatter_filtered():
                 self._interp = _make_interpreter(content, num_threads)
@@ -426,6 +427,13 @@ class EmotionModel:
             raise ModelError(f"{profile.where}: its parameters do not fit this model's embedding")
         self.profile = profile
         self.adaptation = None
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the model file (read again on first use when no profile was given at loading)."""
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return self._sha256
 
     def clone(self) -> EmotionModel:
         """Another interpreter on the same file and profile (one per thread or process)."""
