@@ -339,7 +339,9 @@ def apply_method(
         c = np.asarray(params["protos"], np.float64)
         cos = u @ c.T
         empty = np.linalg.norm(c, axis=1) < 1e-9
-        if empty.any():
+        if empty.all():  # a fit on one clip's label alone: nothing to compare with
+            cos[:] = 0.0
+        elif empty.any():
             cos[:, empty] = cos[:, ~empty].mean(axis=1, keepdims=True)
         z = z + float(params["a"]) * cos
     if "W" in params:
