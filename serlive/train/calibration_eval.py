@@ -183,6 +183,8 @@ def stage_heads(root: str, train_corpora: tuple[str, ...]) -> None:
 
 #: the numpy candidates fitted alone (each with the guard); ``auto`` chooses among CANDIDATES
 FITTED = ("bias", "prototypes", "prototypes+bias", "head")
+#: what ``auto`` chose among (the default candidates before the study)
+AUTO = ("bias", "prototypes+bias", "head")
 KS = (1, 2, 4, 8)
 DRAWS = 10
 PER_CORPUS = ("nemo", "ased", "turevdb", "emotiontts")
@@ -287,7 +289,7 @@ def run_enrolment(
     t0 = time.perf_counter()
     cv = cross_validate(base, "calibration", FITTED)
     for m in (*FITTED, "auto"):
-        chosen = cv.choose("calibration", CANDIDATES["calibration"] if m == "auto" else (m,))
+        chosen = cv.choose("calibration", AUTO if m == "auto" else (m,))
         f = fitted_from(base, "calibration", chosen, cv)
         out[m] = float(np.mean(np.argmax(f.apply(ts.emb[te], ts.plain[te]), axis=1) == y[te]))
         out[f"chose:{m}"] = chosen
@@ -302,7 +304,7 @@ def run_enrolment(
     ae_en, ae_te = ts.session_probs(en, en), ts.session_probs(te, en)
     out["adapt-enrol"] = _acc(ae_te, y[te], names)
     if with_adapt_fit:
-        f = fit(Enrolment(ts.emb[en], ae_en, y[en], names, LABELS, g), "calibration")
+        f = fit(Enrolment(ts.emb[en], ae_en, y[en], names, LABELS, g), "calibration", AUTO)
         out["adapt-enrol+auto"] = float(np.mean(np.argmax(f.apply(ts.emb[te], ae_te), axis=1) == y[te]))
     return out
 
@@ -432,7 +434,7 @@ def stage_baved(root: str) -> None:
 
 
 METHOD_COLUMNS = ("plain", "session", "bias", "prototypes", "prototypes+bias", "head", "auto",
-                  "adapt-enrol", "adapt-enrol+auto")  # fmt: skip
+                  "raw:prototypes+bias", "adapt-enrol", "adapt-enrol+auto")  # fmt: skip
 CORPUS_NAMES = {"ravdess": "RAVDESS 1-20", "nemo": "nEMO", "ased": "ASED", "esd": "ESD-0020",
                 "turevdb": "TurEV-DB", "emotiontts": "Korean"}  # fmt: skip
 
