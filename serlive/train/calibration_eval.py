@@ -518,11 +518,14 @@ def report() -> str:
     own = [(c, k) for c in corpora for k in (2, 4, 8) if (c, "own", k) in summ]
     if own:
         lines += ["", "**own labels: valence (negative / neutral / positive), per speaker**", ""]
-        lines += ["| corpus | k | own head | plain model summed | own head chose |", "|---|---|---|---|---|"]
+        lines += [
+            "| corpus | k | own head (mean / worst speaker) | plain model summed |",
+            "|---|---|---|---|",
+        ]
         for c, k in own:
             d = summ[(c, "own", k)]
             lines.append(f"| {CORPUS_NAMES[c]} | {k} | {d['own']['mean']:.1%} / {d['own']['worst']:.1%} | "
-                         f"{d['plain-summed']['mean']:.1%} | |")  # fmt: skip
+                         f"{d['plain-summed']['mean']:.1%} |")  # fmt: skip
     bav = OUT / "baved.json"
     if bav.is_file():
         rows = json.loads(bav.read_text())
