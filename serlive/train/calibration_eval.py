@@ -55,7 +55,8 @@ def embed_config() -> Any:
     return EmbedConfig(layers=(3,), windows=dataclasses.replace(DEFAULT_WINDOWS, hop_s=FILE_HOP_S))
 
 
-#: clips kept per (speaker, label) of a corpus too big to embed on a busy 2-core machine (seeded)
+#: clips kept per (speaker, label) of a corpus too big to embed on a busy 2-core machine (seeded;
+#: BAVED's level is not in the key, so it keeps 8 per speaker)
 SUBSAMPLE = {"nemo": 20, "esd": 60, "baved": 8}
 
 
