@@ -354,7 +354,6 @@ class EmotionModel:
         profile: Profile | None = None,
     ) -> None:
         self.path, content, self.meta = read_model_file(path)
-        self._num_threads = num_threads
         #: sha256 of the model file (what a calibration profile records and is checked against): only
         #: made where a profile is in play, since hashing 12 MB costs tens of ms at every start
         self._sha256 = hashlib.sha256(content).hexdigest() if profile is not None else None
@@ -434,10 +433,6 @@ class EmotionModel:
         if self._sha256 is None:
             self._sha256 = hashlib.sha256(self.path.read_bytes()).hexdigest()
         return self._sha256
-
-    def clone(self) -> EmotionModel:
-        """Another interpreter on the same file and profile (one per thread or process)."""
-        return EmotionModel(self.path, self._num_threads, self.invoke_batch, self.profile)
 
     def _signature_io(self, signatures: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """An encoder model's ``encode`` signature: one input, outputs ``probabilities`` and ``embedding``."""

@@ -85,7 +85,7 @@ def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_install_writes_a_valid_entry_and_the_icon(xdg: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--install-desktop-entry"]) == 0
-    entry = xdg / "applications" / "serlive.cli.desktop"
+    entry = xdg / "applications" / "serlive.desktop"
     icon = xdg / "icons" / "hicolor" / "scalable" / "apps" / "serlive.svg"
     out = capsys.readouterr().out
     assert str(entry) in out and str(icon) in out
@@ -110,7 +110,7 @@ def test_uninstall_removes_both(xdg: Path, capsys: pytest.CaptureFixture[str]) -
     assert cli.main(["--install-desktop-entry"]) == 0
     assert cli.main(["--uninstall-desktop-entry"]) == 0
     assert "removed" in capsys.readouterr().out
-    assert not (xdg / "applications" / "serlive.cli.desktop").exists()
+    assert not (xdg / "applications" / "serlive.desktop").exists()
     assert not (xdg / "icons" / "hicolor" / "scalable" / "apps" / "serlive.svg").exists()
     assert not [p for p in xdg.rglob("*serlive*")]
     assert cli.main(["--uninstall-desktop-entry"]) == 0  # nothing there: says so, no error
@@ -120,7 +120,7 @@ def test_uninstall_removes_both(xdg: Path, capsys: pytest.CaptureFixture[str]) -
 def test_reinstall_replaces_the_entry(xdg: Path) -> None:
     desktop.install(command=["/old/serlive"])
     desktop.install(command=["/new/serlive"])
-    d = read_entry(xdg / "applications" / "serlive.cli.desktop")
+    d = read_entry(xdg / "applications" / "serlive.desktop")
     assert split_exec(d["Exec"]) == ["/new/serlive", "%F"]
     assert not [p.name for p in (xdg / "applications").iterdir() if p.name.startswith(".")]  # no temp files
 

@@ -207,7 +207,7 @@ def test_desktop_entry_runs_the_executable(folder_exe: Path, elsewhere: Path) ->
     xdg = elsewhere / "xdg"
     proc = run([str(folder_exe), "--install-desktop-entry"], elsewhere, timeout=60, XDG_DATA_HOME=str(xdg))
     assert proc.returncode == 0, proc.stderr
-    entry = read_entry(xdg / "applications" / "serlive.cli.desktop")
+    entry = read_entry(xdg / "applications" / "serlive.desktop")
     assert split_exec(entry["Exec"]) == [str(folder_exe), "%F"]
     icon = xdg / "icons" / "hicolor" / "scalable" / "apps" / "serlive.svg"
     assert icon.read_bytes() == (REPO / "serlive" / "gui" / "icon.svg").read_bytes()

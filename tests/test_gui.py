@@ -1013,7 +1013,9 @@ def test_serlive_missing_file_opens_the_window_with_a_message(qtbot, tiny_models
     ini = str(tmp_path / "settings.ini")
     monkeypatch.setattr(main_window, "QSettings", lambda *_a: QSettings(ini, QSettings.Format.IniFormat))
     real_run = app.run
-    monkeypatch.setattr(app, "run", lambda files, _model=None: real_run(files, str(tiny_models.int8)))
+    monkeypatch.setattr(
+        app, "run", lambda files, _model=None, _profile=None: real_run(files, str(tiny_models.int8), "none")
+    )
     monkeypatch.setenv("SERLIVE_QUIT_AFTER", "0.5")  # closes the window as File ▸ Quit does
     guard = QTimer()  # never hang the suite: end the event loop if the window did not close
     guard.setSingleShot(True)
@@ -1218,7 +1220,9 @@ def test_emotion_strip_above_the_file_timeline_and_in_the_live_view(
     probs = np.array([w.probabilities for w in a.windows])
     _check_strip(view.strip, view.labels, probs, silent)
     # one image, laid over the windows: first column centred on the first window, a hop each
-    assert [type(i).__name__ for i in view.strip.getPlotItem().items] == ["ImageItem"]
+    # (beside it: the playback cursor that crosses every lane, and the selection band, hidden until used)
+    kinds = sorted(type(i).__name__ for i in view.strip.getPlotItem().items)
+    assert kinds == ["ImageItem", "InfiniteLine", "LinearRegionItem"]
     hop = view.model.meta.windows.for_files().hop_s
     rect = view.strip.item.mapRectToParent(view.strip.item.boundingRect())
     centre0 = 0.5 * (a.windows[0].start_s + a.windows[0].end_s)

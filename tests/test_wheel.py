@@ -216,7 +216,7 @@ def test_desktop_entry_opens_a_file_in_the_app(installed: Installed, clip: Path,
     xdg = elsewhere / "xdg data"
     proc = run([str(installed.serlive), "--install-desktop-entry"], elsewhere, 60, XDG_DATA_HOME=str(xdg))
     assert proc.returncode == 0, proc.stderr
-    entry = read_entry(xdg / "applications" / "serlive.cli.desktop")
+    entry = read_entry(xdg / "applications" / "serlive.desktop")
     args = split_exec(entry["Exec"])
     assert args == [str(installed.serlive), "%F"] and entry["TryExec"] == str(installed.serlive)
     # what a file manager does with "Open with serlive": %F becomes the file

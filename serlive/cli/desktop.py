@@ -1,6 +1,6 @@
 """Linux desktop integration: a menu entry and an icon in the user's XDG data folders.
 
-``serlive --install-desktop-entry`` writes ``applications/serlive.cli.desktop`` and
+``serlive --install-desktop-entry`` writes ``applications/serlive.desktop`` and
 ``icons/hicolor/scalable/apps/serlive.svg`` under ``$XDG_DATA_HOME`` (``~/.local/share`` when unset),
 which is where desktops look for per-user applications: the app then shows in the menu and in "Open
 with" for audio files, and a file opened that way lands in the file viewer (``Exec=... %F``; the app
@@ -89,7 +89,7 @@ def _escape_value(value: str) -> str:
 
 
 def desktop_entry(command: list[str]) -> str:
-    """The text of ``serlive.cli.desktop`` for a launcher ``command``."""
+    """The text of ``serlive.desktop`` for a launcher ``command``."""
     exec_line = " ".join(_exec_arg(a) for a in command) + " %F"
     lines = [
         "[Desktop Entry]",

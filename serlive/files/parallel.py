@@ -135,7 +135,9 @@ class WorkerModels:
             else:
                 m = self._spare() if self._keep else None
                 if m is None:
-                    m = self._model.clone()
+                    m = EmotionModel(
+                        self._model.path, invoke_batch=self._model.invoke_batch, profile=self._model.profile
+                    )
                 with self._lock:
                     self._made.append(m)
             self._local.model = m

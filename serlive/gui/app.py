@@ -28,7 +28,7 @@ def application(argv: Sequence[str] | None = None) -> QApplication:
         app = QApplication(list(argv or sys.argv[:1]))
     app.setOrganizationName("serlive")
     app.setApplicationName("serlive")
-    # the window belongs to serlive.cli.desktop (serlive --install-desktop-entry): its icon and name in docks
+    # the window belongs to serlive.desktop (serlive --install-desktop-entry): its icon and name in docks
     app.setDesktopFileName("serlive")
     if ICON.exists():
         app.setWindowIcon(QIcon(str(ICON)))
@@ -56,13 +56,12 @@ def choose_profile(ref: str | None, model: Any) -> tuple[Any, str | None]:
     says so and ends with exit code 2); one remembered from last time only earns a warning, so a
     deleted or outdated profile never keeps the app from starting.
     """
-    from PySide6.QtCore import QSettings
-
+    from serlive.gui import main_window  # its QSettings: the window's own settings (tests point it elsewhere)
     from serlive.profiles.store import ProfileError, file_sha256, load_profile
 
     explicit = ref is not None
     if ref is None:
-        ref = str(QSettings("serlive", "serlive").value("profile", "") or "")
+        ref = str(main_window.QSettings("serlive", "serlive").value("profile", "") or "")
     if ref.strip().lower() in ("", "none"):
         return None, None
     try:
