@@ -195,6 +195,28 @@ def test_predict_on_a_folder_with_worker_processes(folder_exe: Path, clip: Path,
     assert "Traceback" not in two.stderr
 
 
+def test_calibrate_and_a_profile_in_the_executable(folder_exe: Path, clip: Path, elsewhere: Path) -> None:
+    """The frozen app fits a profile (numpy only: scipy.optimize is not bundled) and judges through it as
+    the source does."""
+    labelled = elsewhere / "labelled"
+    for label, shift in (("calm", 0.0), ("angry", 0.7)):
+        for i in range(3):
+            write_audio(
+                labelled / label / f"c{i}.wav",
+                spoken(2.5, start_s=shift + 0.9 * i) * (0.3 + 0.6 * (label == "angry")),
+            )
+    profile = elsewhere / "me.json"
+    made = run([str(folder_exe), "calibrate", str(labelled), "--out", str(profile), "--force"], elsewhere)
+    assert made.returncode == 0, made.stderr
+    assert "Traceback" not in made.stderr and profile.is_file()
+    cmd = ["predict", "--format", "json", "--profile", str(profile), str(clip)]
+    frozen = run([str(folder_exe), *cmd], elsewhere)
+    source = run([str(build_venv_python()), "-m", "serlive.cli", *cmd], elsewhere)
+    assert frozen.returncode == source.returncode == 0, frozen.stderr
+    assert frozen.stdout == source.stdout
+    assert set(json.loads(frozen.stdout)["probabilities"]) == {"calm", "angry"}
+
+
 def test_gui_offscreen_opens_the_file_and_quits(folder_exe: Path, clip: Path, elsewhere: Path) -> None:
     assert_opens_clip_offscreen(run, [str(folder_exe), str(clip)], elsewhere)
     assert sorted(p.name for p in folder_exe.parent.iterdir()) == ["_internal", "serlive"]

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from serlive.audio.io import AudioLoadError
 from serlive.files.analysis import analyse_file, analyse_signal
 from serlive.model import EmotionModel
-from serlive.profiles.methods import Enrolment
+from serlive.profiles.methods import MAX_LABELS, Enrolment
 from serlive.results import Analysis
 
 #: fewest usable clips a label needs
@@ -161,6 +161,8 @@ def enrol(
         raise EnrolmentError(f"{model.path.name} gives no embeddings: calibration needs the encoder model")
     clips, kind, notes = normalise_labels(clips, model.meta.labels, own)
     names = tuple(sorted({c.label for c in clips}, key=_label_order(model.meta.labels)))
+    if len(names) > MAX_LABELS:
+        raise EnrolmentError(f"{len(names)} labels: a profile has at most {MAX_LABELS}")
     if len(names) < 2:
         raise EnrolmentError(
             f"only one label ({names[0] if names else 'none'}): a profile needs two or more to tell apart"

@@ -29,7 +29,7 @@ Own labels use the same pieces without ``log p``.  :func:`fit` chooses by
 cross-validation on the enrolment itself and keeps the plain model ("none")
 when no candidate beats it there.
 
-Pure numpy and scipy: no Qt, no TensorFlow.
+Pure numpy: no scipy (the executable leaves scipy.optimize out), no Qt, no TensorFlow.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize
 
 KINDS = ("calibration", "own")
 #: every method :class:`Fitted` can apply
@@ -59,8 +58,12 @@ PROTO_SD = 5.0
 HEAD_L2 = 1.0
 #: the head's correction lives in the enrolment's leading directions (all of them up to this many clips)
 HEAD_RANK = 32
-#: fits with up to this many parameters use Newton's method, larger ones L-BFGS
+#: fits with up to this many parameters use Newton's method: every fit a profile of at most
+#: :data:`MAX_LABELS` labels needs (the head: (HEAD_RANK + 1) per label), numpy only, so the
+#: standalone executable (which leaves scipy.optimize out) fits profiles as the CLI does
 NEWTON_MAX = 1200
+#: most labels a profile may have (a larger fit would pass NEWTON_MAX)
+MAX_LABELS = 16
 #: floor of a probability before its log is taken
 _EPS = 1e-6
 _CALM, _NEUTRAL = "calm", "neutral"
@@ -285,8 +288,7 @@ def _fit_terms(
             prec[nb + na :, nb + na :] = HEAD_L2 * np.eye(nA)
         theta0 = _newton(z0, np.concatenate(feats, axis=2), w, present, theta0, prec, objective)
     elif len(theta0):
-        res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 300})
-        theta0 = res.x
+        raise ValueError(f"a fit of {len(theta0)} parameters: a profile has at most {MAX_LABELS} labels")
     b, a, amat = unpack(theta0)
     if (~present).any():  # a label the fit never saw: the mean correction, neither pulled nor pushed
         b = np.where(present, b, b[present].mean())
@@ -536,6 +538,8 @@ def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) 
     the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
     the profile is ``none`` (the plain model, no change).
     """
+    if len(enrol.names) > MAX_LABELS:
+        raise ValueError(f"a profile has at most {MAX_LABELS} labels, not {len(enrol.names)}")
     cands = tuple(candidates or CANDIDATES.get(kind, ()))
     cv = cross_validate(enrol, kind, cands)
     best = cv.choose(kind, cands)
