@@ -65,7 +65,11 @@ def test_none_when_calibration_cannot_help():
     centres = 0.4 * rng.normal(size=(4, D))
     x, p, _ = _clips(rng, 40, centres, bias=0.0)
     y = rng.integers(0, 4, 40)  # labels unrelated to the clips
-    f = fit(Enrolment(x, p, y, NAMES, MODEL), "calibration")
+    # the strict guard keeps the plain model; the shipped "better" guard keeps a profile whenever its
+    # cross-validation is higher, noise included (here it is: docs/calibration.md, second rule)
+    shipped = fit(Enrolment(x, p, y, NAMES, MODEL), "calibration")
+    assert shipped.method == "none" or shipped.cv_fitted["balanced"] > shipped.cv_plain["balanced"]
+    f = fit(Enrolment(x, p, y, NAMES, MODEL), "calibration", guard="clear")
     assert f.method == "none"
     xt, pt, _ = _clips(rng, 5, centres)
     folded = pt @ label_map(NAMES, MODEL)
@@ -91,7 +95,7 @@ def test_the_better_guard_keeps_a_small_gain_that_the_clear_guard_rejects():
     assert cv.scores["prototypes+bias"]["balanced"] > cv.scores["none"]["balanced"]
     assert cv.choose("calibration", ("prototypes+bias",), guard="clear") == "none"
     assert cv.choose("calibration", ("prototypes+bias",), guard="better") == "prototypes+bias"
-    assert cv.choose("calibration", ("prototypes+bias",)) == "none"  # the default is still "clear"
+    assert cv.choose("calibration", ("prototypes+bias",)) == "prototypes+bias"  # the default is "better"
     worse = plain.copy()
     worse[0] = y[0]  # fixes 1 ...
     worse[[3, 4, 13]] = 1 - y[[3, 4, 13]]  # ... and breaks 3
