@@ -51,6 +51,11 @@ CANDIDATES = {
     "calibration": ("prototypes+bias",),
     "own": ("prototypes+bias", "head"),
 }
+#: how a calibration profile must beat the plain model in its own cross-validation to be kept:
+#: ``clear`` (:func:`clear_gain`) or ``better`` (a strictly higher balanced accuracy); ``better``
+#: ships, chosen by the second rule written before its run (docs/calibration.md)
+GUARDS = ("clear", "better")
+GUARD = "better"
 #: priors of the fit (fixed before the study; docs/calibration.md)
 BIAS_SD = 2.0
 PROTO_WEIGHT = 5.0
@@ -484,14 +489,18 @@ class CrossValidation:
     preds: dict[str, NDArray[np.int64]]
     scores: dict[str, dict[str, float]]
 
-    def choose(self, kind: str, candidates: tuple[str, ...]) -> str:
+    def choose(self, kind: str, candidates: tuple[str, ...], guard: str = GUARD) -> str:
         """The best of ``candidates`` by balanced accuracy (ties: the earlier); for a calibration,
-        ``none`` unless it beats the plain model with a :func:`clear_gain`."""
+        ``none`` unless it beats the plain model: by a :func:`clear_gain` (``guard="clear"``) or
+        by any margin in balanced accuracy (``guard="better"``; the plain model wins ties)."""
+        if guard not in GUARDS:
+            raise ValueError(f"guard must be one of {GUARDS}, not {guard!r}")
         pool = (("none",) if kind == "calibration" else ()) + tuple(candidates)
         best = max(pool, key=lambda m: self.scores[m]["balanced"])  # first of the best
         if (
             kind == "calibration"
             and best != "none"
+            and guard == "clear"
             and not clear_gain(self.preds["none"], self.preds[best], self.y)
         ):
             return "none"
@@ -529,20 +538,20 @@ def cross_validate(enrol: Enrolment, kind: str, candidates: tuple[str, ...]) -> 
     return CrossValidation(z0, y, names, preds, {m: accuracies(p, y, names) for m, p in preds.items()})
 
 
-def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None) -> Fitted:
+def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None, guard: str = GUARD) -> Fitted:
     """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
 
     Balanced accuracy (the mean over labels) decides; a tie goes to the
     earlier (simpler) candidate.  For ``calibration`` the plain model is a
     candidate too and wins ties: when no method beats it on held-out clips of
-    the enrolment itself, or the best one's gain is not clear (:func:`clear_gain`),
-    the profile is ``none`` (the plain model, no change).
+    the enrolment itself (by any margin: ``guard="better"``, the default; or by a
+    :func:`clear_gain`: ``guard="clear"``), the profile is ``none`` (the plain model, no change).
     """
     if len(enrol.names) > MAX_LABELS:
         raise ValueError(f"a profile has at most {MAX_LABELS} labels, not {len(enrol.names)}")
     cands = tuple(candidates or CANDIDATES.get(kind, ()))
     cv = cross_validate(enrol, kind, cands)
-    best = cv.choose(kind, cands)
+    best = cv.choose(kind, cands, guard)
     return fitted_from(enrol, kind, best, cv)
 
 

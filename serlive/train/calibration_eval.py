@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from serlive.config import DEFAULT_WINDOWS, LABELS
 from serlive.profiles.methods import (
     CANDIDATES,
+    GUARDS,
     Enrolment,
     Fitted,
     base_logits,
@@ -310,6 +311,36 @@ def run_enrolment(
     return out
 
 
+def guard_enrolment(
+    ts: TestSet,
+    names: tuple[str, ...],
+    y: NDArray[np.int64],
+    en: NDArray[np.int64],
+    te: NDArray[np.int64],
+    session_ref: dict[str, NDArray[np.int64]],
+    groups: NDArray[np.int64] | None,
+) -> dict[str, Any]:
+    """The second rule: ``prototypes+bias`` under each guard (and none) after enrolling ``en``."""
+    out: dict[str, Any] = {"n_enrol": len(en), "n_test": len(te)}
+    out["plain"] = _acc(ts.plain[te], y[te], names)
+    sess = np.empty((len(te), ts.plain.shape[1]), np.float32)
+    for s, ref in session_ref.items():
+        m = ts.speaker[te] == s
+        sess[m] = ts.session_probs(te[m], ref)
+    out["session"] = _acc(sess, y[te], names)
+    g = groups[en] if groups is not None else None
+    base = Enrolment(ts.emb[en], ts.plain[en], y[en], names, LABELS, g)
+    method = "prototypes+bias"
+    cv = cross_validate(base, "calibration", (method,))
+    raw = fitted_from(base, "calibration", method, cv).apply(ts.emb[te], ts.plain[te])
+    out["raw:" + method] = float(np.mean(np.argmax(raw, axis=1) == y[te]))
+    for guard in GUARDS:
+        chosen = cv.choose("calibration", (method,), guard)
+        out[f"{method}@{guard}"] = out["raw:" + method] if chosen == method else out["plain"]
+        out[f"chose:{method}@{guard}"] = chosen
+    return out
+
+
 def own_enrolment(
     ts: TestSet, names: tuple[str, ...], y: NDArray[np.int64], en: NDArray[np.int64], te: NDArray[np.int64]
 ) -> dict[str, Any]:
@@ -330,26 +361,36 @@ JOBS = (
 )  # fmt: skip
 
 
-def _done(path: Path) -> set[tuple[str, str, int]]:
+def _done(path: Path, pattern: str = "study*.jsonl") -> set[tuple[str, str, int]]:
     done = set()
-    for f in path.parent.glob("study*.jsonl"):
+    for f in path.parent.glob(pattern):
         for line in f.read_text().splitlines():
             r = json.loads(line)
             done.add((r["set"], r["mode"], r["k"]))
     return done
 
 
-def stage_study(sets: list[str], tag: str, wait_s: float = 3600.0) -> None:
+#: the second rule's jobs (docs/calibration.md): the rule's k = 2 first, then the targets'
+GUARD_JOBS = (
+    ("speaker", 2), ("speaker", 4), ("corpus", 8), ("speaker", 1), ("speaker", 8),
+    ("corpus", 2), ("corpus", 4), ("corpus", 1),
+)  # fmt: skip
+
+
+def stage_study(sets: list[str], tag: str, wait_s: float = 3600.0, guards: bool = False) -> None:
     """Append one JSON line per (set, mode, k, unit, draw) to runs/calib/study-TAG.jsonl (resumable).
 
     Runs :data:`JOBS` in order over ``sets``, waiting for a set's heads where they are still training.
+    With ``guards``, the second rule's comparison instead (:data:`GUARD_JOBS`, :func:`guard_enrolment`),
+    to runs/calib/guard-TAG.jsonl.
     """
-    path = OUT / f"study-{tag}.jsonl"
+    prefix = "guard" if guards else "study"
+    path = OUT / f"{prefix}-{tag}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    done = _done(path)
+    done = _done(path, f"{prefix}*.jsonl")
     cache: dict[str, Any] = {}
     with path.open("a") as log:
-        for mode, k in JOBS:
+        for mode, k in GUARD_JOBS if guards else JOBS:
             for name in sets:
                 corp = name.rstrip("0123456789-") or "ravdess"
                 if (name, mode, k) in done or (mode == "corpus" and corp not in PER_CORPUS):
@@ -365,14 +406,16 @@ def stage_study(sets: list[str], tag: str, wait_s: float = 3600.0) -> None:
                     cache[name] = (ts, names, np.array([names.index(e) for e in ts.emotion], np.int64))
                 ts, names, y = cache[name]
                 t0 = time.monotonic()
-                for r in _job(ts, names, y, mode, k):
+                for r in _job(ts, names, y, mode, k, guards):
                     r.update({"set": name, "mode": mode, "k": k})
                     log.write(json.dumps(r) + "\n")
                 log.flush()
                 print(f"study {name} {mode} k={k}: {time.monotonic() - t0:.0f} s", flush=True)
 
 
-def _job(ts: TestSet, names: tuple[str, ...], y: NDArray[np.int64], mode: str, k: int) -> Any:
+def _job(
+    ts: TestSet, names: tuple[str, ...], y: NDArray[np.int64], mode: str, k: int, guards: bool = False
+) -> Any:
     speakers = np.unique(ts.speaker)
     spk_id = np.searchsorted(speakers, ts.speaker)
     if mode == "corpus":
@@ -398,7 +441,10 @@ def _job(ts: TestSet, names: tuple[str, ...], y: NDArray[np.int64], mode: str, k
                     for s in np.unique(ts.speaker[te])
                 }
                 grp = spk_id if mode == "corpus" else None
-                r = run_enrolment(ts, names, y, en, te, ref, grp, k == 2)
+                if guards:
+                    r = guard_enrolment(ts, names, y, en, te, ref, grp)
+                else:
+                    r = run_enrolment(ts, names, y, en, te, ref, grp, k == 2)
             r.update({"unit": unit, "draw": d})
             yield r
 
@@ -440,9 +486,9 @@ CORPUS_NAMES = {"ravdess": "RAVDESS 1-20", "nemo": "nEMO", "ased": "ASED", "esd"
                 "turevdb": "TurEV-DB", "emotiontts": "Korean"}  # fmt: skip
 
 
-def _rows() -> list[dict[str, Any]]:
+def _rows(pattern: str = "study*.jsonl") -> list[dict[str, Any]]:
     out = []
-    for f in sorted(OUT.glob("study*.jsonl")):
+    for f in sorted(OUT.glob(pattern)):
         out += [json.loads(line) for line in f.read_text().splitlines()]
     return out
 
@@ -538,6 +584,95 @@ def report() -> str:
     return "\n".join(lines).replace("%", " %").replace("  %", " %")
 
 
+GUARD_COLUMNS = {"plain": "plain", "session": "session", "prototypes+bias@clear": "A (clear)",
+                 "prototypes+bias@better": "B (better)", "raw:prototypes+bias": "no guard"}  # fmt: skip
+
+
+def _per_unit(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, dict[str, float]]]:
+    """(corpus, mode, k) -> method -> unit -> the unit's mean over its draws."""
+    acc: dict[tuple[str, str, int], dict[str, dict[str, list[float]]]] = {}
+    for r in rows:
+        corp = r["set"].rstrip("0123456789-") or "ravdess"
+        d = acc.setdefault((corp, r["mode"], r["k"]), {})
+        for m in GUARD_COLUMNS:
+            d.setdefault(m, {}).setdefault(r["unit"], []).append(r[m])
+        for g in GUARDS:
+            kept = float(r[f"chose:prototypes+bias@{g}"] != "none")
+            d.setdefault(f"kept@{g}", {}).setdefault(r["unit"], []).append(kept)
+    return {
+        key: {m: {u: float(np.mean(v)) for u, v in us.items()} for m, us in d.items()}
+        for key, d in acc.items()
+    }
+
+
+def guard_decision(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The second rule (docs/calibration.md) at k = 2 per speaker: does B replace A?"""
+    pu = _per_unit(rows)
+    keys = [key for key in pu if key[1] == "speaker" and key[2] == 2]
+    a = [np.mean(list(pu[key]["prototypes+bias@clear"].values())) for key in keys]
+    b = [np.mean(list(pu[key]["prototypes+bias@better"].values())) for key in keys]
+    plain = [np.mean(list(pu[key]["plain"].values())) for key in keys]
+    loss = [
+        pu[key]["prototypes+bias@better"][u] - pu[key]["plain"][u] for key in keys for u in pu[key]["plain"]
+    ]
+    out = {
+        "sets": len(keys),
+        "A": float(np.mean(a)),
+        "B": float(np.mean(b)),
+        "plain": float(np.mean(plain)),
+        "1: B - A >= 1 point": bool(np.mean(b) - np.mean(a) >= 0.01),
+        "2: no set below plain under B": bool(all(bi >= pi for bi, pi in zip(b, plain, strict=True))),
+        "speakers": len(loss),
+        "speakers losing > 5 points under B": int(np.sum(np.array(loss) < -0.05)),
+    }
+    out["3: at most 5 % lose > 5 points"] = out["speakers losing > 5 points under B"] <= 0.05 * len(loss)
+    out["B replaces A"] = all(v for key, v in out.items() if key[0] in "123")
+    return out
+
+
+def guard_report() -> str:
+    """The second rule's tables: A vs B vs plain vs session (and no guard), per test set."""
+    rows = _rows("guard*.jsonl")
+    pu = _per_unit(rows)
+    lines: list[str] = []
+    corpora = [c for c in CORPUS_NAMES if any(key[0] == c for key in pu)]
+    for mode in ("speaker", "corpus"):
+        for k in KS:
+            present = [c for c in corpora if (c, mode, k) in pu]
+            if not present:
+                continue
+            sp = mode == "speaker"
+            what = "per speaker (mean over speakers / worst speaker)" if sp else "per corpus (mean of draws)"
+            lines += ["", f"**{what}, k = {k} clips per emotion**", ""]
+            extra = ["A: lose > 5", "B: lose > 5"] if sp else []
+            head = ["corpus", "units", *GUARD_COLUMNS.values(), *extra, "A kept", "B kept"]
+            lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            means: dict[str, list[float]] = {m: [] for m in GUARD_COLUMNS}
+            losers = {g: [0, 0] for g in GUARDS}
+            for c in present:
+                d = pu[(c, mode, k)]
+                cells = []
+                for m in GUARD_COLUMNS:
+                    v = list(d[m].values())
+                    means[m].append(float(np.mean(v)))
+                    cells.append(f"{np.mean(v):.1%} / {np.min(v):.1%}" if sp else f"{np.mean(v):.1%}")
+                if sp:
+                    for g in GUARDS:
+                        lost = sum(d[f"prototypes+bias@{g}"][u] - d["plain"][u] < -0.05 for u in d["plain"])
+                        losers[g][0] += int(lost)
+                        losers[g][1] += len(d["plain"])
+                        cells.append(f"{lost} ({lost / len(d['plain']):.0%})")
+                cells += [f"{np.mean(list(d[f'kept@{g}'].values())):.0%}" for g in GUARDS]
+                lines.append(f"| {CORPUS_NAMES[c]} | {len(d['plain'])} | " + " | ".join(cells) + " |")
+            total = [f"**{np.mean(v):.1%}**" for v in means.values()]
+            if sp:
+                total += [f"**{n} of {t} ({n / t:.1%})**" for n, t in losers.values()]
+            lines.append("| **mean** | | " + " | ".join(total) + " | | |")
+    if any(key[1:] == ("speaker", 2) for key in pu):
+        lines += ["", "decision (k = 2 per speaker): " + json.dumps(guard_decision(rows))]
+    return "\n".join(lines).replace("%", " %").replace("  %", " %")
+
+
 def bench(n: int = 100, dim: int = 1024, repeats: int = 3) -> dict[str, float]:
     """Fit time for ``n`` clips of 8 labels (the default candidates), apply time per window, params size."""
     rng = np.random.default_rng(0)
@@ -575,19 +710,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-corpora", default="ravdess,turevdb,nemo,ased,esd")
     ap.add_argument("--sets", default=",".join(test_sets()))
     ap.add_argument("--tag", default="all", help="names this process's results file")
+    ap.add_argument(
+        "--guards", action="store_true", help="study/report: the second rule's guard comparison (A vs B)"
+    )
     args = ap.parse_args(argv)
     root = args.data or default_data_root()
     if args.stage == "embed":
         stage_embed(root, tuple(args.corpora.split(",")))
     elif args.stage == "study":
-        stage_study(args.sets.split(","), args.tag)
+        stage_study(args.sets.split(","), args.tag, guards=args.guards)
     elif args.stage == "baved":
         stage_baved(root)
     elif args.stage == "bench":
         print(json.dumps(bench(), indent=1))
     elif args.stage == "report":
-        text = report()
-        (OUT / "report.md").write_text(text)
+        text = guard_report() if args.guards else report()
+        (OUT / ("guard-report.md" if args.guards else "report.md")).write_text(text)
         print(text)
     elif args.stage == "heads":
         stage_heads(root, tuple(args.train_corpora.split(",")))
