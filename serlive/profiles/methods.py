@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -184,16 +184,19 @@ def _class_weights(y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
     return len(y) / (present.sum() * counts[y])
 
 
-def _newton(
-    z0: NDArray[np.float64],
-    feats: NDArray[np.float64],
-    w: NDArray[np.float64],
-    present: NDArray[np.bool_],
-    theta: NDArray[np.float64],
-    prec: NDArray[np.float64],
-    objective: Any,
-) -> NDArray[np.float64]:
-    """Minimise ``objective`` (logits ``z0 + feats @ theta``; ``prec``: the prior's Hessian)."""
+class _Logits(NamedTuple):
+    """Logits ``z0 + feats @ theta`` over the ``present`` labels, clip weights ``w``, prior Hessian ``prec``."""
+
+    z0: NDArray[np.float64]
+    feats: NDArray[np.float64]  # (clips, labels, parameters)
+    w: NDArray[np.float64]
+    present: NDArray[np.bool_]
+    prec: NDArray[np.float64]  # the prior's Hessian
+
+
+def _newton(lg: _Logits, theta: NDArray[np.float64], objective: Any) -> NDArray[np.float64]:
+    """Minimise ``objective`` over ``theta`` by Newton's method with step halving."""
+    z0, feats, w, present, prec = lg
     f = feats[:, present, :]
     loss, grad = objective(theta)
     for _ in range(50):
@@ -291,7 +294,7 @@ def _fit_terms(
             prec[nb, nb] = 1 / PROTO_SD**2
         if nA:
             prec[nb + na :, nb + na :] = HEAD_L2 * np.eye(nA)
-        theta0 = _newton(z0, np.concatenate(feats, axis=2), w, present, theta0, prec, objective)
+        theta0 = _newton(_Logits(z0, np.concatenate(feats, axis=2), w, present, prec), theta0, objective)
     elif len(theta0):
         raise ValueError(f"a fit of {len(theta0)} parameters: a profile has at most {MAX_LABELS} labels")
     b, a, amat = unpack(theta0)

@@ -268,17 +268,23 @@ def enrol_draw(
     return en_a, np.setdiff1d(clips, en_a)
 
 
-def run_enrolment(
-    ts: TestSet,
-    names: tuple[str, ...],
-    y: NDArray[np.int64],
-    en: NDArray[np.int64],
-    te: NDArray[np.int64],
-    session_ref: dict[str, NDArray[np.int64]],
-    groups: NDArray[np.int64] | None,
-    with_adapt_fit: bool = True,
-) -> dict[str, Any]:
-    """Every method's accuracy on ``te`` after enrolling ``en``."""
+@dataclass(frozen=True)
+class Draw:
+    """One enrolment draw of a test set: its enrolled clips ``en``, its test clips ``te``, and more."""
+
+    ts: TestSet
+    names: tuple[str, ...]
+    y: NDArray[np.int64]
+    en: NDArray[np.int64]
+    te: NDArray[np.int64]
+    #: each test speaker's clips that make up its session statistics (the --session baseline)
+    session_ref: dict[str, NDArray[np.int64]]
+    groups: NDArray[np.int64] | None
+
+
+def _baselines(d: Draw) -> tuple[dict[str, Any], Enrolment]:
+    """The plain and the session heads' accuracy on ``te``, and the enrolment of ``en`` (both studies')."""
+    ts, names, y, en, te, session_ref, groups = d.ts, d.names, d.y, d.en, d.te, d.session_ref, d.groups
     out: dict[str, Any] = {"n_enrol": len(en), "n_test": len(te)}
     out["plain"] = _acc(ts.plain[te], y[te], names)
     sess = np.empty((len(te), ts.plain.shape[1]), np.float32)
@@ -287,7 +293,14 @@ def run_enrolment(
         sess[m] = ts.session_probs(te[m], ref)
     out["session"] = _acc(sess, y[te], names)
     g = groups[en] if groups is not None else None
-    base = Enrolment(ts.emb[en], ts.plain[en], y[en], names, LABELS, g)
+    return out, Enrolment(ts.emb[en], ts.plain[en], y[en], names, LABELS, g)
+
+
+def run_enrolment(d: Draw, with_adapt_fit: bool = True) -> dict[str, Any]:
+    """Every method's accuracy on ``te`` after enrolling ``en``."""
+    ts, names, y, en, te = d.ts, d.names, d.y, d.en, d.te
+    out, base = _baselines(d)
+    g = base.groups
     t0 = time.perf_counter()
     cv = cross_validate(base, "calibration", FITTED)
     for m in (*FITTED, "auto"):
@@ -311,25 +324,10 @@ def run_enrolment(
     return out
 
 
-def guard_enrolment(
-    ts: TestSet,
-    names: tuple[str, ...],
-    y: NDArray[np.int64],
-    en: NDArray[np.int64],
-    te: NDArray[np.int64],
-    session_ref: dict[str, NDArray[np.int64]],
-    groups: NDArray[np.int64] | None,
-) -> dict[str, Any]:
+def guard_enrolment(d: Draw) -> dict[str, Any]:
     """The second rule: ``prototypes+bias`` under each guard (and none) after enrolling ``en``."""
-    out: dict[str, Any] = {"n_enrol": len(en), "n_test": len(te)}
-    out["plain"] = _acc(ts.plain[te], y[te], names)
-    sess = np.empty((len(te), ts.plain.shape[1]), np.float32)
-    for s, ref in session_ref.items():
-        m = ts.speaker[te] == s
-        sess[m] = ts.session_probs(te[m], ref)
-    out["session"] = _acc(sess, y[te], names)
-    g = groups[en] if groups is not None else None
-    base = Enrolment(ts.emb[en], ts.plain[en], y[en], names, LABELS, g)
+    ts, y, te = d.ts, d.y, d.te
+    out, base = _baselines(d)
     method = "prototypes+bias"
     cv = cross_validate(base, "calibration", (method,))
     raw = fitted_from(base, "calibration", method, cv).apply(ts.emb[te], ts.plain[te])
@@ -441,10 +439,8 @@ def _job(
                     for s in np.unique(ts.speaker[te])
                 }
                 grp = spk_id if mode == "corpus" else None
-                if guards:
-                    r = guard_enrolment(ts, names, y, en, te, ref, grp)
-                else:
-                    r = run_enrolment(ts, names, y, en, te, ref, grp, k == 2)
+                draw = Draw(ts, names, y, en, te, ref, grp)
+                r = guard_enrolment(draw) if guards else run_enrolment(draw, k == 2)
             r.update({"unit": unit, "draw": d})
             yield r
 
