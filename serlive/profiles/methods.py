@@ -185,7 +185,7 @@ def _class_weights(y: NDArray[np.int64], k: int) -> NDArray[np.float64]:
 
 
 class _Logits(NamedTuple):
-    """Logits ``z0 + feats @ theta`` over the ``present`` labels, clip weights ``w``, prior Hessian ``prec``."""
+    """Logits ``z0 + feats @ theta`` over the ``present`` labels; clip weights ``w``; prior ``prec``."""
 
     z0: NDArray[np.float64]
     feats: NDArray[np.float64]  # (clips, labels, parameters)
