@@ -305,3 +305,20 @@ def test_a_profile_travels_to_the_workers(cluster, clips, tmp_path, monkeypatch)
     rc2, got = run_main(["predict", *files, *opts, "--cluster", cluster.scheduler_address])
     assert got == want and (rc1, rc2) == (1, 1)
     assert '"one"' in got and '"neutral"' not in got
+
+
+def test_files_go_in_batches_and_come_back_in_order(cluster, clips, tiny_models, monkeypatch):
+    """Short clips travel several to a task (the scheduler's cost per task is paid per batch): the output is
+    still one job's, byte for byte, and a file that fails in a batch fails alone."""
+    import serlive.files.cluster as cl
+
+    assert (
+        cl.files_per_task(9, 2) == 1 and cl.files_per_task(240, 2) == 7 and cl.files_per_task(10**6, 8) == 16
+    )
+    monkeypatch.setattr(cl, "files_per_task", lambda n, threads: 4)
+    files = [str(p) for p in clips]
+    opts = ["--model", str(tiny_models.int8), "--format", "json", "--timeline"]
+    rc1, want = run_main(["predict", *files, *opts, "--jobs", "1"])
+    rc2, got = run_main(["predict", *files, *opts, "--cluster", cluster.scheduler_address])
+    assert got == want and (rc1, rc2) == (1, 1)
+    assert sum('"error"' in line for line in got.splitlines()) == 1  # the unreadable one, not its batch

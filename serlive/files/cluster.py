@@ -42,6 +42,18 @@ from serlive.profiles.store import Profile
 #: while a result travels back, few enough that the scheduler holds a few tasks, not the archive
 AHEAD_PER_THREAD = 4
 
+#: most files one task analyses.  A task costs the scheduler and its round trip a few ms, and each
+#: file about 20-30 ms more on a 2-core LocalCluster than in --jobs (bench/bench_cluster.py): short
+#: clips go in batches, so that cost is paid per batch; few enough per batch that results stream
+#: and a lost worker's batch is cheap to run again
+MAX_FILES_PER_TASK = 16
+
+
+def files_per_task(n_files: int, threads: int) -> int:
+    """Files per task: about 16 tasks per worker thread over the run, at most :data:`MAX_FILES_PER_TASK`."""
+    return max(1, min(MAX_FILES_PER_TASK, n_files // max(1, 16 * threads)))
+
+
 #: seconds to wait for a scheduler to answer before calling it unreachable
 CONNECT_TIMEOUT_S = 10.0
 
@@ -149,6 +161,11 @@ def analyse_task(
     return analysis_or_reason(path, model, keep_embeddings=keep_embeddings)
 
 
+def analyse_batch_task(paths: list[str], *args: Any) -> list[Any]:
+    """Several files in one task (:func:`files_per_task`): each one's :func:`analyse_task` result."""
+    return [analyse_task(p, *args) for p in paths]
+
+
 def visible(paths: list[str]) -> list[bool]:
     """Which of ``paths`` this worker can open for reading (run on a worker by the early check)."""
     return [os.access(p, os.R_OK) for p in paths]
@@ -254,14 +271,17 @@ def analyse_files_on_cluster(
     )
     if model.profile is not None:  # sent to every worker once, not with every file
         args += (client.scatter(model.profile.to_json(), broadcast=True),)
-    ahead = AHEAD_PER_THREAD * worker_threads(client)
+    threads = worker_threads(client)
+    ahead = AHEAD_PER_THREAD * threads
+    per_task = files_per_task(len(paths), threads)
+    batches = [paths[i : i + per_task] for i in range(0, len(paths), per_task)]
     queued: deque[Any] = deque()
     submitted = 0
     try:
-        for _ in range(len(paths)):
-            while submitted < len(paths) and len(queued) < ahead:
+        for batch in batches:
+            while submitted < len(batches) and len(queued) < ahead:
                 try:
-                    fut = client.submit(analyse_task, paths[submitted], *args, pure=False)
+                    fut = client.submit(analyse_batch_task, batches[submitted], *args, pure=False)
                 except (OSError, TimeoutError, RuntimeError) as exc:
                     raise ClusterError(f"lost the Dask scheduler: {exc}") from exc
                 queued.append(fut)
@@ -290,9 +310,10 @@ def analyse_files_on_cluster(
                     )
             if fut.status == "error":
                 reason = f"analysis failed on a Dask worker: {fut.exception()}"
-                yield (reason, None) if seg_cfg is not None else reason
+                for _ in batch:
+                    yield (reason, None) if seg_cfg is not None else reason
             else:
-                yield fut.result()
+                yield from fut.result()
             fut.release()
     finally:
         for fut in queued:
