@@ -107,7 +107,7 @@ def main() -> int:
                 for x in xs:
                     m.predict(x[None])
                 out.append(1000 * (time.perf_counter() - t0) / len(xs))
-    emb, probs = model.encode(np.stack(xs[:20]))
+    probs, emb = model.encode(np.stack(xs[:20]))
     t0 = time.perf_counter()
     reps = 0
     for _ in range(50):

@@ -282,3 +282,22 @@ def test_the_app_tells_a_profile_asked_for_from_none_asked_for(monkeypatch):
     monkeypatch.setenv("SERLIVE_PROFILE", "me")
     assert asked_profile(parse(["gui"])) == "me" == profile_ref(parse(["predict", "x.wav"]))
     assert asked_profile(parse(["gui", "--profile", "none"])) == "none"
+
+
+def test_a_profile_of_many_examples_stays_under_a_megabyte(tmp_path):
+    """The examples kept for refits are capped, so a long-taught profile is still a small file."""
+    from serlive.config import LABELS
+    from serlive.profiles.build import MAX_EXAMPLES, make_profile, with_example
+    from serlive.profiles.methods import Enrolment
+
+    rng = np.random.default_rng(0)
+    n, d = MAX_EXAMPLES + 120, 1024
+    y = np.arange(n) % len(LABELS)
+    x = rng.normal(size=(n, d)).astype(np.float32) + 0.5 * np.eye(len(LABELS), d, dtype=np.float32)[y]
+    plain = rng.dirichlet(np.ones(len(LABELS)), size=n).astype(np.float32)
+    profile = make_profile("big", Enrolment(x, plain, y, LABELS, LABELS), "calibration", "0" * 64, "m.tflite")
+    path = save_profile(profile, tmp_path / "big.json")
+    assert path.stat().st_size < 1 << 20
+    again = with_example(load_profile(path), x[0], plain[0], LABELS[0])
+    assert len(again.examples["labels"]) == MAX_EXAMPLES
+    assert save_profile(again, path).stat().st_size < 1 << 20

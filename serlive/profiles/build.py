@@ -3,7 +3,8 @@
 Why the enrolment travels in the profile: "This was…" in the app labels one more utterance into
 the active profile, and Undo takes it back.  Refitting needs every example the profile was made of,
 not only the fitted numbers, so the profile keeps its examples' pooled embeddings and plain
-probabilities (float16: about 2 KB an example; :data:`MAX_EXAMPLES` keep a profile well under 1 MB).
+probabilities (float16: about 3 KB an example as JSON with a 1024-wide embedding; :data:`MAX_EXAMPLES`
+keep a profile under 1 MB).
 No audio is kept.  A refit is the same :func:`serlive.profiles.methods.fit` the first fit was, so
 its cross-validated estimate and its "no change" guard stay honest as examples are added.
 """
@@ -18,8 +19,9 @@ from numpy.typing import NDArray
 from serlive.profiles.methods import Enrolment, fit
 from serlive.profiles.store import Profile, today
 
-#: examples kept for refits (the oldest go first past this); 400 x (512 + 8) float16 ~ 0.4 MB of JSON
-MAX_EXAMPLES = 400
+#: examples kept for refits (the oldest go first past this): 280 x (1024 + 8) float16 is 0.58 MB, 0.77 MB
+#: as base64 in the JSON, beside ~60 KB of fitted numbers (bench/bench_profile.py: 302 KB for 100)
+MAX_EXAMPLES = 280
 
 
 def make_profile(name: str, enrolment: Enrolment, kind: str, model_sha256: str, model_file: str) -> Profile:
