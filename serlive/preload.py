@@ -58,14 +58,13 @@ class BackgroundModel:
     threads: the GUI thread only reads the metadata.
     """
 
-    def __init__(
-        self, path: str | Path | None = None, num_threads: int = 1, profile: Profile | None = None
-    ) -> None:
+    def __init__(self, path: str | Path | None = None, num_threads: int = 1) -> None:
         self.path, self.meta = read_model_metadata(path)
         self.extractor: FeatureExtractor = self.meta.make_extractor()
         self._num_threads = num_threads
-        #: the calibration the loaded model will judge through (checked against the file when it loads)
-        self.profile = profile
+        #: the calibration the loaded model will judge through: set by the app, checked against this
+        #: file, before the load starts
+        self.profile: Profile | None = None
         self._model: EmotionModel | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()

@@ -136,7 +136,7 @@ def test_a_task_that_raises_gives_its_file_an_error_line(cluster, clips, tiny_mo
     """A worker that cannot load the client's model (another file at that path) fails each file, clearly."""
     import serlive.files.cluster as cl
 
-    monkeypatch.setattr(cl, "sha256_of", lambda path: "0" * 64)  # the client's idea of the model's hash
+    monkeypatch.setattr(cl, "file_sha256", lambda path: "0" * 64)  # the client's idea of the model's hash
     model = ["--model", str(tiny_models.int8), "--format", "json"]
     rc, out = run_main(
         ["predict", str(clips[0]), str(clips[1]), *model, "--cluster", cluster.scheduler_address]

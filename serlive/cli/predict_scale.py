@@ -53,7 +53,6 @@ def _cluster_results(args: argparse.Namespace, model: Any, paths: list[Path], se
 def open_output(args: argparse.Namespace, model: Any, preamble: str) -> Any:
     """``--output``'s :class:`~serlive.cli.resume.ResultsFile`, opened (and cut back with ``--resume``)."""
     from serlive.cli.resume import ResultsFile
-    from serlive.files.cluster import sha256_of
 
     settings = {
         "format": args.format,
@@ -62,7 +61,7 @@ def open_output(args: argparse.Namespace, model: Any, preamble: str) -> Any:
         "min_pause": args.min_pause,
         "max_segment": args.max_segment,
         "labels": list(args.labelset.names),
-        "model_sha256": sha256_of(model.path),
+        "model_sha256": model.sha256,
     }
     results = ResultsFile(Path(args.output), settings)
     results.open(args.resume, preamble)

@@ -23,10 +23,8 @@ NO_PROFILE = ("", "none")
 
 def profile_ref(args: argparse.Namespace) -> str | None:
     """The profile asked for: ``--profile``, else ``$SERLIVE_PROFILE``; None for none."""
-    ref = getattr(args, "profile", None)
-    if ref is None:
-        ref = os.environ.get("SERLIVE_PROFILE", "")
-    return None if ref.strip().lower() in NO_PROFILE else ref
+    ref = asked_profile(args)
+    return None if ref is None or ref.strip().lower() in NO_PROFILE else ref
 
 
 def asked_profile(args: argparse.Namespace) -> str | None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from serlive.config import SegmentConfig
-from serlive.model import EmotionModel
+from serlive.model import EmotionModel, file_sha256
 from serlive.profiles.store import Profile
 
 #: files submitted per worker thread past the earliest unfinished one: enough to keep each busy
@@ -94,16 +94,6 @@ def parse_cluster(text: str) -> ClusterSpec:
     return ClusterSpec(address=text)
 
 
-def sha256_of(path: str | Path) -> str:
-    """The hex sha256 of a file: how a worker proves it loaded the client's model, and how --resume
-    knows the model that wrote a record."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # --- on a worker -------------------------------------------------------------------------------
 _local = threading.local()
 
@@ -127,7 +117,7 @@ def _model_for(
     if key not in cache:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
-        got = sha256_of(model_path)
+        got = file_sha256(model_path)
         if got != sha256:
             raise ValueError(
                 f"the worker's model file {model_path} is not the client's (sha256 {got[:12]}, "
@@ -261,7 +251,7 @@ def analyse_files_on_cluster(
     from distributed import TimeoutError as DaskTimeout
 
     paths = [str(Path(p).absolute()) for p in paths]  # a worker's working directory is its own
-    sha = sha256_of(model.path)
+    sha = file_sha256(model.path)
     args: tuple[Any, ...] = (
         str(Path(model.path).absolute()),
         sha,

@@ -57,7 +57,8 @@ def choose_profile(ref: str | None, model: Any) -> tuple[Any, str | None]:
     deleted or outdated profile never keeps the app from starting.
     """
     from serlive.gui import main_window  # its QSettings: the window's own settings (tests point it elsewhere)
-    from serlive.profiles.store import ProfileError, file_sha256, load_profile
+    from serlive.model import file_sha256
+    from serlive.profiles.store import ProfileError, load_profile
 
     explicit = ref is not None
     if ref is None:

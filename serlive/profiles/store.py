@@ -376,12 +376,3 @@ def delete_profile(ref: str | Path) -> Path:
 def today() -> str:
     """The date a profile records (UTC, ISO 8601)."""
     return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file (the model a profile is fitted on)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
