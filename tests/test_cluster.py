@@ -215,7 +215,7 @@ def test_the_scheduler_gone_mid_run_exits_2_and_resume_finishes(
         if proc.poll() is None:
             proc.kill()
     assert seen < len(files), "the run ended before the scheduler went: nothing was tested"
-    assert proc.returncode == 2
+    assert proc.returncode == 2, err.decode()
     assert "lost the Dask scheduler" in err.decode()
     assert "--resume" in err.decode()
     want = long_reference
@@ -322,3 +322,90 @@ def test_files_go_in_batches_and_come_back_in_order(cluster, clips, tiny_models,
     rc2, got = run_main(["predict", *files, *opts, "--cluster", cluster.scheduler_address])
     assert got == want and (rc1, rc2) == (1, 1)
     assert sum('"error"' in line for line in got.splitlines()) == 1  # the unreadable one, not its batch
+
+
+class _Lost(Exception):
+    """Stands for what Dask raises with its scheduler gone (ClosedClientError, comm errors)."""
+
+
+class _FakeFuture:
+    """A future that gives ``value`` once, then behaves as a future of a client whose scheduler went."""
+
+    def __init__(self, value: object, *, fetches: int = 1) -> None:
+        self.value, self.fetches, self.status = value, fetches, "finished"
+
+    def result(self, timeout: float | None = None) -> object:
+        if self.fetches <= 0:
+            self.status = "cancelled"
+            raise _Lost("Client is closed. Can't send gather message.")
+        self.fetches -= 1
+        return self.value
+
+    def release(self) -> None:
+        raise _Lost("Client is closed. Can't send client-releases-keys message.")
+
+    def cancel(self) -> None:
+        raise _Lost("Client is closed.")
+
+
+class _FakeClient:
+    """Submits ``good`` batches, then is closed: what a client is once its scheduler has gone."""
+
+    def __init__(self, good: int) -> None:
+        self.good, self.status = good, "running"
+
+    def scheduler_info(self) -> dict:
+        return {"workers": {"w": {"nthreads": 1}}}
+
+    def submit(self, fn, batch, *args, pure: bool = False) -> _FakeFuture:
+        if self.good <= 0:
+            self.status = "closed"
+            raise _Lost("Client is closed. Can't send update-graph message.")
+        self.good -= 1
+        return _FakeFuture([f"result of {p}" for p in batch])
+
+
+@pytest.mark.parametrize("good", [0, 1, 3])
+def test_a_client_closed_between_batches_is_a_lost_scheduler_not_a_trace(good, tmp_path, monkeypatch):
+    """Whatever Dask raises once its client is closed ends the run as a lost scheduler (exit 2, --resume)."""
+    import types
+
+    import serlive.files.cluster as cl
+
+    monkeypatch.setattr(cl, "GONE_AFTER_S", 0.2)
+    monkeypatch.setattr(cl, "files_per_task", lambda n, threads: 1)
+    model_file = tmp_path / "m.tflite"
+    model_file.write_bytes(b"not read by a fake client")
+    model = types.SimpleNamespace(path=model_file, invoke_batch=1, profile=None)
+    paths = [str(tmp_path / f"{i}.wav") for i in range(5)]
+    got: list[object] = []
+    with pytest.raises(cl.ClusterError, match="lost the Dask scheduler"):
+        for result in cl.analyse_files_on_cluster(_FakeClient(good), paths, model):
+            got.append(result)
+    assert got == [f"result of {p}" for p in paths[:good]]  # each batch that came back, once, in order
+
+
+def test_a_finished_batch_is_fetched_once(monkeypatch):
+    """A batch's result is gathered once: a second gather can meet a scheduler that has just gone."""
+    import serlive.files.cluster as cl
+
+    fut = _FakeFuture(["a", "b"], fetches=1)
+    client = _FakeClient(1)
+    assert cl._batch_results(client, fut, TimeoutError) == ["a", "b"]
+    client.status = "closed"
+    monkeypatch.setattr(cl, "GONE_AFTER_S", 0.2)
+    with pytest.raises(cl.ClusterError, match="lost the Dask scheduler"):
+        cl._batch_results(client, fut, TimeoutError)
+
+
+def test_a_task_that_raised_is_its_files_error_not_a_lost_scheduler():
+    import serlive.files.cluster as cl
+
+    class Raised(_FakeFuture):
+        def result(self, timeout: float | None = None) -> object:
+            self.status = "error"
+            raise ValueError("is not the client's model")
+
+    failed = cl._batch_results(_FakeClient(1), Raised(None), TimeoutError)
+    assert isinstance(failed, cl.TaskFailed)
+    assert "is not the client's model" in str(failed.error)

@@ -205,7 +205,7 @@ def worker_threads(client: Any) -> int:
     """Threads across the cluster's workers now (at least 1, so a cluster still starting gets work)."""
     try:
         info = client.scheduler_info()
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # comm errors, or a closed client's ClosedClientError
         raise ClusterError(f"lost the Dask scheduler: {exc}") from exc
     return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
 
@@ -221,7 +221,7 @@ def check_paths_visible(client: Any, paths: Sequence[str]) -> str | None:
         return None
     try:
         answers = client.run(visible, [first])
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # comm errors, or a closed client's ClosedClientError
         raise ClusterError(f"lost the Dask scheduler: {exc}") from exc
     blind = [w for w, ok in answers.items() if not ok[0]]
     if blind:
@@ -260,52 +260,78 @@ def analyse_files_on_cluster(
         seg_cfg,
     )
     if model.profile is not None:  # sent to every worker once, not with every file
-        args += (client.scatter(model.profile.to_json(), broadcast=True),)
+        try:
+            args += (client.scatter(model.profile.to_json(), broadcast=True),)
+        except Exception as exc:
+            raise ClusterError(f"lost the Dask scheduler: {exc}") from exc
     threads = worker_threads(client)
     ahead = AHEAD_PER_THREAD * threads
     per_task = files_per_task(len(paths), threads)
     batches = [paths[i : i + per_task] for i in range(0, len(paths), per_task)]
     queued: deque[Any] = deque()
     submitted = 0
+    refused: Exception | None = None  # why the client took no more tasks: those queued still come back
     try:
         for batch in batches:
-            while submitted < len(batches) and len(queued) < ahead:
+            while refused is None and submitted < len(batches) and len(queued) < ahead:
                 try:
                     fut = client.submit(analyse_batch_task, batches[submitted], *args, pure=False)
-                except (OSError, TimeoutError, RuntimeError) as exc:
-                    raise ClusterError(f"lost the Dask scheduler: {exc}") from exc
+                except Exception as exc:  # a closed client raises its own ClosedClientError
+                    refused = exc
+                    break
                 queued.append(fut)
                 submitted += 1
+            if not queued:
+                raise ClusterError(f"lost the Dask scheduler: {refused}") from refused
             fut = queued.popleft()
-            lost_since: float | None = None
-            while True:
-                try:
-                    fut.result(timeout=0.5)
-                    break
-                except (DaskTimeout, TimeoutError):
-                    pass
-                except Exception:
-                    if fut.status == "error":  # the task itself raised: this file's error line
-                        break
-                    # the future was cancelled or lost with the scheduler: see whether it comes back
-                if client.status == "running" and fut.status in ("pending", "finished", "error"):
-                    lost_since = None
-                    continue
-                if lost_since is None:
-                    lost_since = time.monotonic()
-                elif time.monotonic() - lost_since > GONE_AFTER_S:
-                    raise ClusterError(
-                        f"lost the Dask scheduler (client {client.status}, task {fut.status}); "
-                        "the results written so far stay, and --resume goes on from them"
-                    )
-            if fut.status == "error":
-                reason = f"analysis failed on a Dask worker: {fut.exception()}"
+            results = _batch_results(client, fut, DaskTimeout)
+            if isinstance(results, TaskFailed):
+                reason = f"analysis failed on a Dask worker: {results.error}"
                 for _ in batch:
                     yield (reason, None) if seg_cfg is not None else reason
             else:
-                yield from fut.result()
-            fut.release()
+                yield from results
+            with suppress(Exception):  # the scheduler may be gone already; the next wait says so
+                fut.release()
     finally:
         for fut in queued:
             with suppress(Exception):  # the client may already be closed
                 fut.cancel()
+
+
+@dataclass(frozen=True)
+class TaskFailed:
+    """A task that raised on its worker: its batch's files each get this error line."""
+
+    error: BaseException
+
+
+def _batch_results(client: Any, fut: Any, timeout_error: type[BaseException]) -> list[Any] | TaskFailed:
+    """A batch's results, fetched once, or :class:`TaskFailed` when the task itself raised.
+
+    Why one fetch and a wide net: ``Future.result`` gathers from the workers on every call,
+    and with the scheduler going the calls raise what Dask has on hand (cancelled futures,
+    a closed client's ``ClosedClientError``, comm errors).  Any of those is a lost scheduler
+    once it has lasted :data:`GONE_AFTER_S` (a reconnecting client gets its futures back),
+    never an uncaught trace or an error line for a file that did not fail.
+    """
+    lost_since: float | None = None
+    while True:
+        try:
+            return fut.result(timeout=0.5)
+        except (timeout_error, TimeoutError):
+            pass
+        except Exception as exc:
+            if fut.status == "error":  # the task itself raised: its files' error lines
+                return TaskFailed(exc)
+            # the future was cancelled or lost with the scheduler: see whether it comes back
+        if client.status == "running" and fut.status in ("pending", "finished", "error"):
+            lost_since = None
+            continue
+        if lost_since is None:
+            lost_since = time.monotonic()
+        elif time.monotonic() - lost_since > GONE_AFTER_S:
+            raise ClusterError(
+                f"lost the Dask scheduler (client {client.status}, task {fut.status}); "
+                "the results written so far stay, and --resume goes on from them"
+            )
