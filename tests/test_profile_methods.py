@@ -8,7 +8,16 @@ import time
 import numpy as np
 import pytest
 
-from serlive.profiles.methods import GUARDS, CrossValidation, Enrolment, Fitted, accuracies, fit, label_map
+from serlive.profiles.methods import (
+    GUARDS,
+    CrossValidation,
+    Enrolment,
+    Fitted,
+    accuracies,
+    cross_validate,
+    fit,
+    label_map,
+)
 
 MODEL = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 NAMES = ("neutral", "happy", "sad", "angry")
@@ -76,11 +85,17 @@ def test_none_when_calibration_cannot_help():
     np.testing.assert_allclose(f.apply(xt, pt), folded / folded.sum(axis=1, keepdims=True), atol=1e-5)
 
 
-def _cv(y, plain, fitted, names=("neutral", "happy")):
+def _cv(y, plain, fitted, names=("neutral", "happy"), losses=(0.6, 0.6)):
+    """Cross-validation figures of a made-up enrolment; ``losses``: plain's and the profile's log-loss."""
     preds = {"none": np.asarray(plain), "prototypes+bias": np.asarray(fitted)}
     y = np.asarray(y)
     return CrossValidation(
-        np.zeros((len(y), 2)), y, names, preds, {m: accuracies(p, y, names) for m, p in preds.items()}
+        np.zeros((len(y), 2)),
+        y,
+        names,
+        preds,
+        {m: accuracies(p, y, names) for m, p in preds.items()},
+        dict(zip(preds, losses, strict=True)),
     )
 
 
@@ -118,9 +133,46 @@ def test_fit_passes_the_guard_on():
     enrol = Enrolment(x, p, y, NAMES, MODEL)
     for guard in GUARDS:
         f = fit(enrol, "calibration", guard=guard)
-        assert f.method == "none" or f.cv_fitted["balanced"] > f.cv_plain["balanced"]
+        if guard == "likelier":
+            assert f.method == "none" or f.cv_fitted["balanced"] >= f.cv_plain["balanced"]
+        else:
+            assert f.method == "none" or f.cv_fitted["balanced"] > f.cv_plain["balanced"]
     with pytest.raises(ValueError, match="guard"):
         fit(enrol, "calibration", guard="loose")
+
+
+def test_the_likelier_guard_keeps_a_tie_in_accuracy_only_when_the_probabilities_move_towards_the_labels():
+    y = np.array([0] * 8 + [1] * 8)
+    plain = y.copy()
+    plain[[0, 8]] = 1 - y[[0, 8]]
+    tie = plain.copy()
+    tie[0], tie[3] = y[0], 1 - y[3]  # one fixed, one broken: the same balanced accuracy
+    closer = _cv(y, plain, tie, losses=(0.7, 0.5))
+    assert closer.scores["prototypes+bias"]["balanced"] == closer.scores["none"]["balanced"]
+    assert closer.choose("calibration", ("prototypes+bias",), guard="likelier") == "prototypes+bias"
+    assert closer.choose("calibration", ("prototypes+bias",), guard="better") == "none"
+    farther = _cv(y, plain, tie, losses=(0.5, 0.7))
+    assert farther.choose("calibration", ("prototypes+bias",), guard="likelier") == "none"
+    worse = plain.copy()
+    worse[[3, 4]] = 1 - y[[3, 4]]  # a lower accuracy is never kept, however likely
+    likely_but_worse = _cv(y, plain, worse, losses=(0.9, 0.1))
+    assert likely_but_worse.choose("calibration", ("prototypes+bias",), "likelier") == "none"
+    no_losses = _cv(y, plain, tie)
+    no_losses.losses.clear()
+    with pytest.raises(ValueError, match="log-loss"):
+        no_losses.choose("calibration", ("prototypes+bias",), guard="likelier")
+
+
+def test_cross_validation_reports_the_log_loss_of_the_plain_probabilities():
+    rng = np.random.default_rng(5)
+    centres = 0.4 * rng.normal(size=(4, D))
+    x, p, y = _clips(rng, 24, centres, bias=0.0)
+    cv = cross_validate(Enrolment(x, p, y, NAMES, MODEL), "calibration", ("prototypes+bias",))
+    folded = p @ label_map(NAMES, MODEL)
+    folded = np.maximum(folded / folded.sum(axis=1, keepdims=True), 1e-6)
+    want = np.mean([-np.log(folded[y == c, c]).mean() for c in np.unique(y)])
+    assert cv.losses["none"] == pytest.approx(want, rel=1e-6)
+    assert np.isfinite(cv.losses["prototypes+bias"]) and cv.losses["prototypes+bias"] > 0
 
 
 def test_apply_on_one_window_and_cost():

@@ -325,7 +325,7 @@ def run_enrolment(d: Draw, with_adapt_fit: bool = True) -> dict[str, Any]:
 
 
 def guard_enrolment(d: Draw) -> dict[str, Any]:
-    """The second rule: ``prototypes+bias`` under each guard (and none) after enrolling ``en``."""
+    """The guard rules: ``prototypes+bias`` under each guard (and none) after enrolling ``en``."""
     ts, y, te = d.ts, d.y, d.te
     out, base = _baselines(d)
     method = "prototypes+bias"
@@ -368,7 +368,7 @@ def _done(path: Path, pattern: str = "study*.jsonl") -> set[tuple[str, str, int]
     return done
 
 
-#: the second rule's jobs (docs/calibration.md): the rule's k = 2 first, then the targets'
+#: the guard rules' jobs (docs/calibration.md): the rule's k = 2 first, then the targets'
 GUARD_JOBS = (
     ("speaker", 2), ("speaker", 4), ("corpus", 8), ("speaker", 1), ("speaker", 8),
     ("corpus", 2), ("corpus", 4), ("corpus", 1),
@@ -379,7 +379,7 @@ def stage_study(sets: list[str], tag: str, wait_s: float = 3600.0, guards: bool 
     """Append one JSON line per (set, mode, k, unit, draw) to runs/calib/study-TAG.jsonl (resumable).
 
     Runs :data:`JOBS` in order over ``sets``, waiting for a set's heads where they are still training.
-    With ``guards``, the second rule's comparison instead (:data:`GUARD_JOBS`, :func:`guard_enrolment`),
+    With ``guards``, the guard rules' comparison instead (:data:`GUARD_JOBS`, :func:`guard_enrolment`),
     to runs/calib/guard-TAG.jsonl.
     """
     prefix = "guard" if guards else "study"
@@ -513,9 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-corpora", default="ravdess,turevdb,nemo,ased,esd")
     ap.add_argument("--sets", default=",".join(test_sets()))
     ap.add_argument("--tag", default="all", help="names this process's results file")
-    ap.add_argument(
-        "--guards", action="store_true", help="study: the second rule's guard comparison (A vs B)"
-    )
+    ap.add_argument("--guards", action="store_true", help="study: the guard rules' comparison (A, B, C)")
     args = ap.parse_args(argv)
     root = args.data or default_data_root()
     if args.stage == "embed":

@@ -123,8 +123,11 @@ def report() -> str:
     return "\n".join(lines).replace("%", " %").replace("  %", " %")
 
 
-GUARD_COLUMNS = {"plain": "plain", "session": "session", "prototypes+bias@clear": "A (clear)",
-                 "prototypes+bias@better": "B (better)", "raw:prototypes+bias": "no guard"}  # fmt: skip
+#: each guard's letter in docs/calibration.md's rules
+GUARD_LETTERS = {"clear": "A", "better": "B", "likelier": "C"}
+GUARD_COLUMNS = {"plain": "plain", "session": "session",
+                 **{f"prototypes+bias@{g}": f"{GUARD_LETTERS[g]} ({g})" for g in GUARDS},
+                 "raw:prototypes+bias": "no guard"}  # fmt: skip
 
 
 def _per_unit(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, dict[str, float]]]:
@@ -144,33 +147,37 @@ def _per_unit(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str
     }
 
 
-def guard_decision(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The second rule (docs/calibration.md) at k = 2 per speaker: does B replace A?"""
+def guard_decision(rows: list[dict[str, Any]], old: str = "clear", new: str = "better") -> dict[str, Any]:
+    """A guard rule (docs/calibration.md) at k = 2 per speaker: does guard ``new`` replace ``old``?
+
+    The second rule is ``clear`` -> ``better`` (A -> B), the third ``better`` -> ``likelier``
+    (B -> C); both with the same three conditions."""
+    a_, b_ = GUARD_LETTERS[old], GUARD_LETTERS[new]
     pu = _per_unit(rows)
     keys = [key for key in pu if key[1] == "speaker" and key[2] == 2]
-    a = [np.mean(list(pu[key]["prototypes+bias@clear"].values())) for key in keys]
-    b = [np.mean(list(pu[key]["prototypes+bias@better"].values())) for key in keys]
+    a = [np.mean(list(pu[key][f"prototypes+bias@{old}"].values())) for key in keys]
+    b = [np.mean(list(pu[key][f"prototypes+bias@{new}"].values())) for key in keys]
     plain = [np.mean(list(pu[key]["plain"].values())) for key in keys]
     loss = [
-        pu[key]["prototypes+bias@better"][u] - pu[key]["plain"][u] for key in keys for u in pu[key]["plain"]
+        pu[key][f"prototypes+bias@{new}"][u] - pu[key]["plain"][u] for key in keys for u in pu[key]["plain"]
     ]
     out = {
         "sets": len(keys),
-        "A": float(np.mean(a)),
-        "B": float(np.mean(b)),
+        a_: float(np.mean(a)),
+        b_: float(np.mean(b)),
         "plain": float(np.mean(plain)),
-        "1: B - A >= 1 point": bool(np.mean(b) - np.mean(a) >= 0.01),
-        "2: no set below plain under B": bool(all(bi >= pi for bi, pi in zip(b, plain, strict=True))),
+        f"1: {b_} - {a_} >= 1 point": bool(np.mean(b) - np.mean(a) >= 0.01),
+        f"2: no set below plain under {b_}": bool(all(bi >= pi for bi, pi in zip(b, plain, strict=True))),
         "speakers": len(loss),
-        "speakers losing > 5 points under B": int(np.sum(np.array(loss) < -0.05)),
+        f"speakers losing > 5 points under {b_}": int(np.sum(np.array(loss) < -0.05)),
     }
-    out["3: at most 5 % lose > 5 points"] = out["speakers losing > 5 points under B"] <= 0.05 * len(loss)
-    out["B replaces A"] = all(v for key, v in out.items() if key[0] in "123")
+    out["3: at most 5 % lose > 5 points"] = out[f"speakers losing > 5 points under {b_}"] <= 0.05 * len(loss)
+    out[f"{b_} replaces {a_}"] = all(v for key, v in out.items() if key[0] in "123")
     return out
 
 
 def guard_report() -> str:
-    """The second rule's tables: A vs B vs plain vs session (and no guard), per test set."""
+    """The guard rules' tables: A, B, C, plain, session (and no guard), per test set."""
     rows = _rows("guard*.jsonl")
     pu = _per_unit(rows)
     lines: list[str] = []
@@ -183,8 +190,9 @@ def guard_report() -> str:
             sp = mode == "speaker"
             what = "per speaker (mean over speakers / worst speaker)" if sp else "per corpus (mean of draws)"
             lines += ["", f"**{what}, k = {k} clips per emotion**", ""]
-            extra = ["A: lose > 5", "B: lose > 5"] if sp else []
-            head = ["corpus", "units", *GUARD_COLUMNS.values(), *extra, "A kept", "B kept"]
+            letters = [GUARD_LETTERS[g] for g in GUARDS]
+            extra = [f"{x}: lose > 5" for x in letters] if sp else []
+            head = ["corpus", "units", *GUARD_COLUMNS.values(), *extra, *(f"{x} kept" for x in letters)]
             lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
             means: dict[str, list[float]] = {m: [] for m in GUARD_COLUMNS}
             losers = {g: [0, 0] for g in GUARDS}
@@ -206,15 +214,17 @@ def guard_report() -> str:
             total = [f"**{np.mean(v):.1%}**" for v in means.values()]
             if sp:
                 total += [f"**{n} of {t} ({n / t:.1%})**" for n, t in losers.values()]
-            lines.append("| **mean** | | " + " | ".join(total) + " | | |")
+            lines.append("| **mean** | | " + " | ".join(total) + " |" + " |" * len(GUARDS))
     if any(key[1:] == ("speaker", 2) for key in pu):
-        lines += ["", "decision (k = 2 per speaker): " + json.dumps(guard_decision(rows))]
+        lines += ["", "second rule (k = 2 per speaker): " + json.dumps(guard_decision(rows))]
+        third = guard_decision(rows, "better", "likelier")
+        lines += ["", "third rule (k = 2 per speaker): " + json.dumps(third)]
     return "\n".join(lines).replace("%", " %").replace("  %", " %")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--guards", action="store_true", help="the second rule's guard comparison (A vs B)")
+    ap.add_argument("--guards", action="store_true", help="the guard rules' comparison (A, B, C)")
     args = ap.parse_args(argv)
     text = guard_report() if args.guards else report()
     (OUT / ("guard-report.md" if args.guards else "report.md")).write_text(text)
