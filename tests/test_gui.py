@@ -236,6 +236,35 @@ def test_header_status_and_axis_describe_the_file_last_asked_for(qtbot, window, 
     assert window.file.loaded is None and window.file.wave_plot.viewRange()[0] == pytest.approx([0.0, 1.0])
 
 
+def test_export_selection_has_a_shortcut_and_play_says_it_plays_the_selection(
+    qtbot, tiny_window, make_audio, tmp_path, monkeypatch
+):
+    from serlive.gui import main_window
+
+    win = tiny_window
+    _analyse(qtbot, win, make_audio("sel.wav", spoken(6.0)))
+    win.tabs.setCurrentWidget(win.file)
+    assert "selection" in win.file.play_button.toolTip() and "Shift-drag" in win.file.play_button.toolTip()
+    assert not win.selection_action.isEnabled()  # nothing selected yet
+    win.file.select(1.0, 3.0)
+    assert win.selection_action.isEnabled()
+    out = tmp_path / "out" / "part.wav"
+    out.parent.mkdir()
+    asked = []
+
+    def save_as(*args, **kwargs):
+        asked.append(args)
+        return str(out), "WAV (*.wav)"
+
+    monkeypatch.setattr(main_window.QFileDialog, "getSaveFileName", save_as)
+    qtbot.keyClick(win, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert len(asked) == 1, "Ctrl+Alt+E did not open Export selection"
+    qtbot.waitUntil(lambda: out.is_file() and (out.parent / "part.csv").is_file(), timeout=10_000)
+    import soundfile as sf
+
+    assert sf.info(str(out)).frames == 2 * SR
+
+
 def test_cancel(qtbot, window, make_audio):
     path = make_audio("long.wav", np.tile(speechlike(10.0), 12))
     window.open_file(path)

@@ -146,7 +146,10 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         top.addWidget(self.cancel_button)
         self.play_button = QPushButton("Play")
         self.play_button.setEnabled(False)
-        self.play_button.setToolTip("Play from the cursor (Space); click a plot to move the cursor")
+        self.play_button.setToolTip(
+            "Play the selection, or from the cursor where there is none (Space); "
+            "click a plot to move the cursor, Shift-drag to select"
+        )
         self.play_button.clicked.connect(self.toggle_playback)
         top.addWidget(self.play_button)
         root.addLayout(top)

@@ -166,7 +166,7 @@ class MainWindow(QMainWindow):
         self.csv_action = self._action("Export timeline as &CSV…", self.export_csv_dialog, "Ctrl+E")
         self.png_action = self._action("Export view as &PNG…", self.export_png_dialog, "Ctrl+Shift+E")
         # the shift-dragged range's audio (the file's own samples) and its timeline (issue 28, item 15)
-        self.selection_action = self._action("Export &selection…", self.export_selection_dialog)
+        self.selection_action = self._action("Export &selection…", self.export_selection_dialog, "Ctrl+Alt+E")
         # "Ctrl+Q" itself: StandardKey.Quit is empty where the platform theme names none (offscreen, bare X)
         quit_action = self._action("&Quit", self.close, "Ctrl+Q")
         fm.addAction(self.open_action)
