@@ -362,11 +362,15 @@ class EmotionModel:
         num_threads: int = 1,
         invoke_batch: int | None = None,
         profile: Profile | None = None,
+        sha256: str | None = None,
     ) -> None:
         self.path, content, self.meta = read_model_file(path)
         #: sha256 of the model file (what a calibration profile records and is checked against): only
-        #: made where a profile is in play, since hashing 12 MB costs tens of ms at every start
-        self._sha256 = hashlib.sha256(content).hexdigest() if profile is not None else None
+        #: made where a profile is in play, since hashing 12 MB costs tens of ms at every start; a
+        #: caller that has just hashed the file (the app, to check a remembered profile) passes it
+        if sha256 is None and profile is not None:
+            sha256 = hashlib.sha256(content).hexdigest()
+        self._sha256 = sha256
         try:
             with _RUNTIME_START, _runtime_chatter_filtered():
                 self._interp = _make_interpreter(content, num_threads)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from serlive.adaptation import AdaptationConfig
 from serlive.features import FeatureExtractor
-from serlive.model import EmotionModel, ModelMetadata, read_model_file
+from serlive.model import EmotionModel, ModelMetadata, file_sha256, read_model_file
 
 if TYPE_CHECKING:
     from serlive.profiles.store import Profile
@@ -66,6 +66,7 @@ class BackgroundModel:
         #: file, before the load starts
         self.profile: Profile | None = None
         self._model: EmotionModel | None = None
+        self._sha256: str | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,6 +90,16 @@ class BackgroundModel:
             return None
 
     @property
+    def sha256(self) -> str:
+        """sha256 of the model file, made once: the app's check of a remembered profile and the load
+        share it (the file was hashed twice at start-up, once on each thread)."""
+        if self._model is not None:
+            return self._model.sha256
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.path)
+        return self._sha256
+
+    @property
     def loaded(self) -> bool:
         """True once the load has finished (or failed)."""
         return self._ready.is_set()
@@ -100,7 +111,9 @@ class BackgroundModel:
 
         def load() -> None:
             try:
-                self._model = EmotionModel(self.path, num_threads=self._num_threads, profile=self.profile)
+                self._model = EmotionModel(
+                    self.path, num_threads=self._num_threads, profile=self.profile, sha256=self._sha256
+                )
                 _warm_up()
             except BaseException as exc:  # reported through done() and to every waiter
                 self._error = exc

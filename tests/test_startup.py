@@ -119,6 +119,41 @@ def test_background_model_answers_metadata_at_once_and_the_rest_after_loading(ti
     assert m.loaded and started
 
 
+def test_the_model_file_is_hashed_once_for_the_profile_check_and_the_load(tiny_models, monkeypatch):
+    """The app checks a remembered profile against the file's sha256 on the GUI thread; the load on its
+    thread takes that hash instead of hashing the file again."""
+    from serlive import model as model_module
+
+    real = model_module.hashlib.sha256
+    calls = []
+
+    class CountingHashlib:
+        @staticmethod
+        def sha256(*args):
+            calls.append(args)
+            return real(*args)
+
+    monkeypatch.setattr(model_module, "hashlib", CountingHashlib)
+    want = real(tiny_models.int8.read_bytes()).hexdigest()
+    m = preload.BackgroundModel(tiny_models.int8)
+    assert not calls  # no profile asked about yet: no hash at all
+    assert m.sha256 == want and m.sha256 == want
+    assert len(calls) == 1
+    seen = {}
+
+    class RecordingModel:
+        def __init__(self, path, num_threads=1, profile=None, sha256=None):
+            seen["sha256"] = sha256
+
+    monkeypatch.setattr(preload, "EmotionModel", RecordingModel)
+    monkeypatch.setattr(preload, "_warm_up", lambda: None)
+    m.start()
+    assert m._ready.wait(10) and m._error is None
+    assert seen["sha256"] == want and len(calls) == 1
+    given = EmotionModel(tiny_models.int8, sha256="ab" * 32)
+    assert given.sha256 == "ab" * 32 and len(calls) == 1
+
+
 def test_bad_metadata_is_refused_before_any_window(tmp_path):
     bad = tmp_path / "broken.tflite"
     bad.write_bytes(b"not a model")

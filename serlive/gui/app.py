@@ -57,7 +57,6 @@ def choose_profile(ref: str | None, model: Any) -> tuple[Any, str | None]:
     deleted or outdated profile never keeps the app from starting.
     """
     from serlive.gui import main_window  # its QSettings: the window's own settings (tests point it elsewhere)
-    from serlive.model import file_sha256
     from serlive.profiles.store import ProfileError, load_profile
 
     explicit = ref is not None
@@ -67,7 +66,7 @@ def choose_profile(ref: str | None, model: Any) -> tuple[Any, str | None]:
         return None, None
     try:
         profile = load_profile(ref)
-        profile.check_model(file_sha256(model.path), model.meta.labels, model.path.name)
+        profile.check_model(model.sha256, model.meta.labels, model.path.name)
     except ProfileError as exc:
         if explicit:
             raise
