@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +106,22 @@ def wait_for_lines(path: Path, n: int, proc: subprocess.Popen[bytes], timeout: f
     raise AssertionError(f"{path} did not reach {n} lines in {timeout} s")
 
 
+def run_interrupted(
+    argv: list[str], out: Path, lines: int, interrupt: Callable[[], object]
+) -> tuple[int, int, str]:
+    """Run ``argv``, call ``interrupt()`` once ``out`` holds ``lines`` records, and wait for the end:
+    the records there were before the interrupt, the exit status and stderr."""
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, cwd=REPO)
+    try:
+        seen = wait_for_lines(out, lines, proc)
+        interrupt()
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return seen, proc.returncode, err.decode()
+
+
 @pytest.mark.parametrize(
     "options",
     [["--format", "json", "--timeline"], ["--format", "csv"], ["--format", "json", "--segments"]],
@@ -155,20 +171,10 @@ def test_a_worker_killed_mid_run_loses_nothing_and_writes_nothing_twice(
     with distributed.Client(own_cluster) as client:
         pids = list(client.run(os.getpid).values())
     out = tmp_path / "out.jsonl"
-    proc = subprocess.Popen(
-        cli("predict", *files, "--output", str(out), "--cluster", own_cluster.scheduler_address),
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-    )
-    try:
-        seen = wait_for_lines(out, 1, proc)
-        os.kill(pids[0], signal.SIGKILL)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    argv = cli("predict", *files, "--output", str(out), "--cluster", own_cluster.scheduler_address)
+    seen, rc, err = run_interrupted(argv, out, 1, lambda: os.kill(pids[0], signal.SIGKILL))
     assert seen < len(files), "the run ended before the kill: nothing was tested"
-    assert proc.returncode == 0, err.decode()
+    assert rc == 0, err
     assert out.read_text() == want  # every record once, in order, the one-job numbers
 
 
@@ -203,21 +209,12 @@ def test_the_scheduler_gone_mid_run_exits_2_and_resume_finishes(
 ):
     files = [str(p) for p in long_clips]
     out = tmp_path / "out.jsonl"
-    argv = cli("predict", *files, "--output", str(out))
-    proc = subprocess.Popen(
-        [*argv, "--cluster", own_cluster.scheduler_address], stderr=subprocess.PIPE, cwd=REPO
-    )
-    try:
-        seen = wait_for_lines(out, 1, proc)
-        own_cluster.close(timeout=20)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    argv = cli("predict", *files, "--output", str(out), "--cluster", own_cluster.scheduler_address)
+    seen, rc, err = run_interrupted(argv, out, 1, lambda: own_cluster.close(timeout=20))
     assert seen < len(files), "the run ended before the scheduler went: nothing was tested"
-    assert proc.returncode == 2, err.decode()
-    assert "lost the Dask scheduler" in err.decode()
-    assert "--resume" in err.decode()
+    assert rc == 2, err
+    assert "lost the Dask scheduler" in err
+    assert "--resume" in err
     want = long_reference
     rc, _ = run_main(["predict", *files, "--output", str(out), "--resume", "--jobs", "2"])
     assert rc == 0

@@ -92,6 +92,19 @@ class Profile:
         """Its own cross-validation found no gain, so it keeps the plain model's judgement."""
         return self.method == "none"
 
+    @property
+    def kept_for_its_probabilities(self) -> bool:
+        """A calibration kept at the plain model's cross-validated accuracy because its probabilities
+        sit closer to the labels (a lower log-loss: the ``likelier`` guard); its messages say so."""
+        p, f = self.cv_plain, self.cv_fitted
+        return (
+            self.kind == "calibration"
+            and not self.changes_nothing
+            and all(np.isfinite(d.get(key, np.nan)) for d in (p, f) for key in ("balanced", "log_loss"))
+            and f["balanced"] <= p["balanced"]
+            and f["log_loss"] < p["log_loss"]
+        )
+
     def apply(self, embeddings: NDArray[np.float32], plain: NDArray[np.float32]) -> NDArray[np.float32]:
         """Probabilities over :attr:`labels` for rows of pooled embeddings and the plain head's output."""
         return self.fitted.apply(embeddings, plain)
@@ -115,6 +128,8 @@ class Profile:
             gain = f"cross-validated {100 * (fitted or 0.0):.0f} %"
         else:
             gain = f"cross-validated {100 * plain:.0f} → {100 * (fitted or 0.0):.0f} %"
+            if self.kept_for_its_probabilities:
+                gain += f", log-loss {self.cv_plain['log_loss']:.2f} → {self.cv_fitted['log_loss']:.2f}"
         return f"{self.name}: {self.kind}, {', '.join(self.labels)}; {n} clips; {gain}"
 
     # --- storage ----------------------------------------------------------------------------------
@@ -250,6 +265,9 @@ def calibration_table(profile: Profile) -> str:
         n = profile.clips.get(label, sum(profile.clips.values()))
         plain, fitted = _pct(profile.cv_plain.get(label)), _pct(profile.cv_fitted.get(label))
         rows.append(f"{label:<14} {n:>5} {plain:>7} {fitted:>8}")
+    losses = (profile.cv_plain.get("log_loss"), profile.cv_fitted.get("log_loss"))
+    if not own and all(v is not None and np.isfinite(v) for v in losses):
+        rows.append(f"{'log-loss':<14} {'':>5} {losses[0]:>7.2f} {losses[1]:>8.2f}")
     if profile.changes_nothing:
         verdict = (
             "Calibration did not help in cross-validation on these clips: the profile keeps the plain "
@@ -257,6 +275,11 @@ def calibration_table(profile: Profile) -> str:
         )
     elif own:
         verdict = f"Own labels ({profile.method}): the plain model has no such labels to compare with."
+    elif profile.kept_for_its_probabilities:
+        verdict = (
+            f"Calibration helps in cross-validation ({profile.method}): the same accuracy on these "
+            "clips, with probabilities closer to your labels (a lower log-loss)."
+        )
     else:
         verdict = f"Calibration helps in cross-validation ({profile.method})."
     return "\n".join(
