@@ -27,8 +27,7 @@ The candidate methods (docs/calibration.md has the study that chose among them):
 
 Own labels use the same pieces without ``log p``.  :func:`fit` chooses by
 cross-validation on the enrolment itself and keeps the plain model ("none")
-when no candidate beats it there (:data:`GUARD`: a lower log-loss on the
-held-out clips, at an accuracy not lower).
+when no candidate beats it there (:data:`GUARD`).
 
 Pure numpy: no scipy (the executable leaves scipy.optimize out), no Qt, no TensorFlow.
 """
@@ -52,11 +51,8 @@ CANDIDATES = {
     "calibration": ("prototypes+bias",),
     "own": ("prototypes+bias", "head"),
 }
-#: how a calibration profile must beat the plain model in its own cross-validation to be kept:
-#: ``clear`` (:func:`clear_gain`), ``better`` (a strictly higher balanced accuracy) or ``likelier``
-#: (a strictly lower balanced log-loss, and a balanced accuracy not lower); ``likelier`` ships,
-#: chosen by the third rule written before its run (docs/calibration.md: 58.7 % against 57.1 % at
-#: k = 2 per speaker, no test set below plain, 3 of 112 speakers losing more than 5 points)
+#: how a profile must beat the plain model in its own cross-validation to be kept (:meth:`CrossValidation
+#: .choose`); ``likelier`` ships, by the third rule written before its run (docs/calibration.md)
 GUARDS = ("clear", "better", "likelier")
 GUARD = "likelier"
 #: priors of the fit (fixed before the study; docs/calibration.md)
@@ -531,7 +527,7 @@ class CrossValidation:
     def _likelier(self, candidates: tuple[str, ...]) -> str:
         if not candidates:
             return "none"
-        if "none" not in self.losses or any(m not in self.losses for m in candidates):
+        if any(m not in self.losses for m in ("none", *candidates)):
             raise ValueError("the likelier guard needs the cross-validated log-losses")
         best = max(candidates, key=lambda m: self.scores[m]["balanced"])  # first of the best
         kept = (
@@ -578,14 +574,10 @@ def cross_validate(enrol: Enrolment, kind: str, candidates: tuple[str, ...]) -> 
 def fit(enrol: Enrolment, kind: str, candidates: tuple[str, ...] | None = None, guard: str = GUARD) -> Fitted:
     """Fit a profile on ``enrol``; the method is the candidate with the best cross-validated accuracy.
 
-    Balanced accuracy (the mean over labels) decides; a tie goes to the
-    earlier (simpler) candidate.  For ``calibration`` the plain model stays
-    unless the candidate beats it on held-out clips of the enrolment itself:
-    ``guard="likelier"`` (the default) asks for a lower balanced log-loss at a
-    balanced accuracy not lower; ``"better"`` a higher balanced accuracy;
-    ``"clear"`` a :func:`clear_gain`.  Otherwise the profile is ``none`` (the
-    plain model, no change).  The figures it keeps carry the log-loss too
-    (``log_loss``), so a profile kept at the same accuracy can say why.
+    Balanced accuracy (the mean over labels) decides; a tie goes to the earlier (simpler)
+    candidate.  For ``calibration`` the plain model stays ("none", no change) unless the
+    candidate beats it on held-out clips of the enrolment itself, as ``guard`` says
+    (:meth:`CrossValidation.choose`).  Its figures carry the log-loss (``log_loss``) too.
     """
     if len(enrol.names) > MAX_LABELS:
         raise ValueError(f"a profile has at most {MAX_LABELS} labels, not {len(enrol.names)}")
