@@ -511,29 +511,20 @@ class CrossValidation:
         lower balanced log-loss with a balanced accuracy not lower (``guard="likelier"``)."""
         if guard not in GUARDS:
             raise ValueError(f"guard must be one of {GUARDS}, not {guard!r}")
-        if kind == "calibration" and guard == "likelier":
-            return self._likelier(candidates)
-        pool = (("none",) if kind == "calibration" else ()) + tuple(candidates)
-        best = max(pool, key=lambda m: self.scores[m]["balanced"])  # first of the best
-        if (
-            kind == "calibration"
-            and best != "none"
-            and guard == "clear"
-            and not clear_gain(self.preds["none"], self.preds[best], self.y)
-        ):
-            return "none"
-        return best
-
-    def _likelier(self, candidates: tuple[str, ...]) -> str:
+        if kind != "calibration":
+            return max(candidates, key=lambda m: self.scores[m]["balanced"])  # first of the best
         if not candidates:
             return "none"
-        if any(m not in self.losses for m in ("none", *candidates)):
-            raise ValueError("the likelier guard needs the cross-validated log-losses")
-        best = max(candidates, key=lambda m: self.scores[m]["balanced"])  # first of the best
-        kept = (
-            self.losses[best] < self.losses["none"]
-            and self.scores[best]["balanced"] >= self.scores["none"]["balanced"]
-        )
+        best = max(candidates, key=lambda m: self.scores[m]["balanced"])
+        gain = self.scores[best]["balanced"] - self.scores["none"]["balanced"]
+        if guard == "likelier":
+            if any(m not in self.losses for m in ("none", *candidates)):
+                raise ValueError("the likelier guard needs the cross-validated log-losses")
+            kept = gain >= 0 and self.losses[best] < self.losses["none"]
+        elif guard == "clear":
+            kept = gain > 0 and clear_gain(self.preds["none"], self.preds[best], self.y)
+        else:
+            kept = gain > 0
         return best if kept else "none"
 
 
@@ -591,7 +582,9 @@ def fitted_from(enrol: Enrolment, kind: str, method: str, cv: CrossValidation) -
     """The profile of ``method`` fitted on all of the enrolment, with its cross-validated figures."""
     params = fit_method(method, np.asarray(enrol.embeddings, np.float32), cv.z0, cv.y, len(cv.names))
     nan = {n: math.nan for n in [*cv.names, "overall", "balanced"]}
-    loss = {m: {"log_loss": v} for m, v in cv.losses.items()}
-    plain_cv = nan if kind == "own" else {**cv.scores["none"], **loss.get("none", {})}
-    fitted_cv = {**cv.scores[method], **loss.get(method, {})}
-    return Fitted(method, params, cv.names, tuple(enrol.model_labels), kind, plain_cv, fitted_cv)
+
+    def figures(m: str) -> dict[str, float]:
+        return {**cv.scores[m], **({"log_loss": cv.losses[m]} if m in cv.losses else {})}
+
+    plain_cv = nan if kind == "own" else figures("none")
+    return Fitted(method, params, cv.names, tuple(enrol.model_labels), kind, plain_cv, figures(method))

@@ -324,19 +324,31 @@ def run_enrolment(d: Draw, with_adapt_fit: bool = True) -> dict[str, Any]:
     return out
 
 
-def guard_enrolment(d: Draw) -> dict[str, Any]:
-    """The guard rules: ``prototypes+bias`` under each guard (and none) after enrolling ``en``."""
-    ts, y, te = d.ts, d.y, d.te
-    out, base = _baselines(d)
+def guarded(
+    enrol: Enrolment, emb: NDArray, plain: NDArray, y: NDArray[np.int64], plain_acc: float
+) -> dict[str, Any]:
+    """``prototypes+bias`` fitted on ``enrol``, with no guard and under each guard, scored on the
+    test clips (``emb``, ``plain``, ``y``); a guard that keeps the plain model scores ``plain_acc``."""
     method = "prototypes+bias"
-    cv = cross_validate(base, "calibration", (method,))
-    raw = fitted_from(base, "calibration", method, cv).apply(ts.emb[te], ts.plain[te])
-    out["raw:" + method] = float(np.mean(np.argmax(raw, axis=1) == y[te]))
+    cv = cross_validate(enrol, "calibration", (method,))
+    raw = fitted_from(enrol, "calibration", method, cv).apply(emb, plain)
+    out: dict[str, Any] = {"raw:" + method: float(np.mean(np.argmax(raw, axis=1) == y))}
     for guard in GUARDS:
         chosen = cv.choose("calibration", (method,), guard)
-        out[f"{method}@{guard}"] = out["raw:" + method] if chosen == method else out["plain"]
+        out[f"{method}@{guard}"] = out["raw:" + method] if chosen == method else plain_acc
         out[f"chose:{method}@{guard}"] = chosen
     return out
+
+
+def guard_enrolment(d: Draw) -> dict[str, Any]:
+    """The guard rules: ``prototypes+bias`` under each guard (and none) after enrolling ``en``."""
+    out, base = _baselines(d)
+    return {**out, **guarded(base, d.ts.emb[d.te], d.ts.plain[d.te], d.y[d.te], out["plain"])}
+
+
+def draw_rng(k: int, draw: int, unit: str, set_name: str) -> np.random.Generator:
+    """The enrolment draw's generator: the same clips for every method, study and rerun."""
+    return np.random.default_rng([k, draw, zlib.crc32(unit.encode()), zlib.crc32(set_name.encode())])
 
 
 def own_enrolment(
@@ -424,7 +436,7 @@ def _job(
     vy = np.array([vn.index(VALENCE[e]) for e in ts.emotion], np.int64)
     for unit, clips in units:
         for d in range(DRAWS):
-            rng = np.random.default_rng([k, d, zlib.crc32(unit.encode()), zlib.crc32(ts.name.encode())])
+            rng = draw_rng(k, d, unit, ts.name)
             if mode == "own":
                 en, te = enrol_draw(vy, clips, k, rng)
                 if len(np.unique(vy[en])) < 2 or not len(te):

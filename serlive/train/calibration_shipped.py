@@ -15,7 +15,6 @@ it reports the product's figure beside the study's.
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from serlive.config import LABELS
-from serlive.profiles.methods import GUARDS, Enrolment, cross_validate, fitted_from
-from serlive.train.calibration_eval import DRAWS, KS, OUT, _acc, enrol_draw
+from serlive.profiles.methods import GUARDS, Enrolment
+from serlive.train.calibration_eval import DRAWS, KS, OUT, _acc, draw_rng, enrol_draw, guarded
 from serlive.train.corpora import command_parser, default_data_root, load_all
 
 CORPUS = "emotiontts"
-METHOD = "prototypes+bias"
+#: the study's columns (calibration_eval.guarded) -> this report's
+COLUMNS = {"plain": "plain", "raw:prototypes+bias": "no guard", **{f"prototypes+bias@{g}": g for g in GUARDS}}
 
 
 def clip_table(root: str, cache: Path) -> dict[str, NDArray]:
@@ -59,13 +59,9 @@ def one_draw(t: dict[str, NDArray], names: tuple[str, ...], y: NDArray[np.int64]
     """Plain, each guard and no guard on the test clips ``te`` after enrolling ``en``."""
     g = groups[en] if groups is not None else None
     enrol = Enrolment(t["emb"][en], t["plain"][en], y[en], names, LABELS, g)
-    cv = cross_validate(enrol, "calibration", (METHOD,))
-    raw = fitted_from(enrol, "calibration", METHOD, cv).apply(t["emb"][te], t["plain"][te])
-    out = {"plain": _acc(t["plain"][te], y[te], names), "no guard": float(np.mean(raw.argmax(1) == y[te]))}
-    for guard in GUARDS:
-        kept = cv.choose("calibration", (METHOD,), guard) == METHOD
-        out[guard] = out["no guard"] if kept else out["plain"]
-    return out
+    plain = _acc(t["plain"][te], y[te], names)
+    out = {"plain": plain, **guarded(enrol, t["emb"][te], t["plain"][te], y[te], plain)}
+    return {COLUMNS[c]: out[c] for c in COLUMNS}
 
 
 def study(t: dict[str, NDArray]) -> dict[str, dict[str, float]]:
@@ -82,11 +78,8 @@ def study(t: dict[str, NDArray]) -> dict[str, dict[str, float]]:
             per_unit: list[dict[str, float]] = []
             for unit, clips in units:
                 draws = []
-                for d in range(DRAWS):  # the study's seeds (calibration_eval._job)
-                    rng = np.random.default_rng(
-                        [k, d, zlib.crc32(unit.encode()), zlib.crc32(CORPUS.encode())]
-                    )
-                    en, te = enrol_draw(y, clips, k, rng)
+                for d in range(DRAWS):
+                    en, te = enrol_draw(y, clips, k, draw_rng(k, d, unit, CORPUS))
                     if len(np.unique(y[en])) >= 2 and len(te):
                         draws.append(one_draw(t, names, y, en, te, spk_id if mode == "corpus" else None))
                 per_unit.append({c: float(np.mean([r[c] for r in draws])) for c in draws[0]})
