@@ -123,6 +123,12 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(33)
         self.play_timer.timeout.connect(self._follow_playback)
+        self._unclear: list[Any] = []  #: the steps of a staged clear not run yet (:meth:`clear`)
+        self._clear_timer = QTimer(self)  # the view's own: a single shot could outlive a closed view
+        self._clear_timer.setSingleShot(True)
+        self._clear_timer.setInterval(5)
+        self._clear_timer.timeout.connect(self._clear_step)
+        self.clear()  # the empty view as opening a file leaves it, so the first open redraws no axis
 
     # --- layout ------------------------------------------------------------------------
     def _build(self) -> None:
@@ -273,7 +279,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self.cancel()
         self.stop_playback()
         self._generation += 1
-        self.clear()
+        self.clear(staged=True)
         self._cancel = threading.Event()
         # absolute: the status bar showed the command line's relative path (issue 20, item 10)
         gen, cancel, p = self._generation, self._cancel, Path(path).absolute()
@@ -292,21 +298,16 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         )
         self._thread.start()
 
-    def clear(self) -> None:
+    def clear(self, staged: bool = False) -> None:
         """Show no file: plots, summary, Play and the cursor emptied, :attr:`loaded` None.
 
         Called when another file is opened, so that whatever happens to it (shown, failed to
         load, cancelled) the previous file's plots, summary, Play and CSV export never stand
-        under the new title, as they did.
+        under the new title, as they did.  ``staged`` (opening a file): the plots are emptied one a
+        turn of the event loop, as the result is drawn (all at once, their repaint took 35-50 ms).
         """
         self.loaded = self._drawing = None
-        self.detail_item.hide()
         self._wave_detailed = False
-        self.wave_curve.setData([], [])
-        for c in self.time_curves:
-            c.setData([], [])
-        self.strip.clear_windows()
-        self.spec_item.clear()
         self.set_cursor(0.0)
         self._play_pos = 0
         self.clear_selection()
@@ -314,15 +315,47 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self.summary_label.setText("—")
         self.summary_label.setStyleSheet("")
         self.summary_detail.setText("")
-        self.bars.set_values(None)
         self.prob_text.setText("")
-        # the empty view has no file's time axis: the previous range and m:ss stayed (issue 28, item 3)
-        for p in (self.wave_plot, self.spec_plot, self.time_plot, self.strip):
-            p.setLimits(xMin=None, xMax=None, maxXRange=None, minXRange=None)
-        self.wave_plot.setXRange(0, 1, padding=0)
-        for p in (self.wave_plot, self.spec_plot, self.time_plot):
-            p.getAxis("bottom").set_duration(0.0, show_label=p is self.time_plot)
+        self._unclear = self._clear_steps()
+        if staged:
+            self._clear_step()
+        else:
+            self._finish_clear()
         self.cleared.emit()
+
+    def _clear_steps(self) -> list[Any]:
+        """The plots emptied, one plot (one repaint) a step; the time axes reset last."""
+
+        def wave() -> None:
+            self.detail_item.hide()
+            self.wave_curve.setData([], [])
+
+        def timeline() -> None:
+            for c in self.time_curves:
+                c.setData([], [])
+            self.strip.clear_windows()
+
+        def axes() -> None:
+            # the empty view has no file's time axis: the previous range and m:ss stayed (issue 28, item 3)
+            for p in (self.wave_plot, self.spec_plot, self.time_plot, self.strip):
+                p.setLimits(xMin=None, xMax=None, maxXRange=None, minXRange=None)
+            self.wave_plot.setXRange(0, 1, padding=0)
+            for p in (self.wave_plot, self.spec_plot, self.time_plot):
+                p.getAxis("bottom").set_duration(0.0, show_label=p is self.time_plot)
+
+        return [wave, self.spec_item.clear, timeline, lambda: self.bars.set_values(None), axes]
+
+    def _clear_step(self) -> None:
+        if self._unclear:
+            self._unclear.pop(0)()
+        if self._unclear:
+            self._clear_timer.start()
+
+    def _finish_clear(self) -> None:
+        """Empty at once what a staged clear has not emptied yet (before anything is drawn)."""
+        steps, self._unclear = self._unclear, []
+        for step in steps:
+            step()
 
     def show_failure(self, path: str | Path, message: str) -> None:
         """Say that ``path`` could not be opened, with the view emptied and nothing else running.
@@ -376,6 +409,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
     def _on_failed(self, gen: int, message: str) -> None:
         if gen != self._generation:
             return
+        self._finish_clear()  # the box stands over an empty view, not over the previous file's plots
         self._pending = False
         self.progress.hide()
         self.cancel_button.hide()
@@ -390,6 +424,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
     def _on_finished(self, gen: int, loaded: Loaded) -> None:
         if gen != self._generation:
             return
+        self._finish_clear()
         self.progress.hide()
         self.cancel_button.hide()
 

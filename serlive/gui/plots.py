@@ -62,9 +62,13 @@ class TimeAxis(pg.AxisItem):
 
     def set_duration(self, seconds: float, show_label: bool = True) -> None:
         """Pick the format for a file of ``seconds`` (under a minute: s; under an hour: m:ss)."""
-        self.clock = "s" if seconds < 60 else "m:ss" if seconds < 3600 else "h:mm:ss"
+        clock = "s" if seconds < 60 else "m:ss" if seconds < 3600 else "h:mm:ss"
+        label = f"time ({clock})" if show_label else self.labelText
+        if (clock, label) == (self.clock, self.labelText) and (self.label.isVisible() or not show_label):
+            return  # the same format: redrawing three axes' ticks cost a frame on opening a file
+        self.clock = clock
         if show_label:
-            self.setLabel(f"time ({self.clock})")
+            self.setLabel(label)
         self.picture = None  # redraw the ticks in the new format
         self.update()
 
