@@ -1033,6 +1033,30 @@ def test_file_without_speech_shows_no_distribution(qtbot, tiny_window, make_audi
     assert view.prob_text.text().count("%") == len(view.labels)
 
 
+def test_a_file_opened_while_the_previous_one_is_drawn_ends_that_drawing(qtbot, tiny_window, make_audio):
+    """The plots are drawn (and emptied) one step a turn of the event loop; opening another file in the
+    middle ends the first file's steps: it never becomes the file shown, nor is it announced as done."""
+    win, view = tiny_window, tiny_window.file
+    first, second = make_audio("first.wav", spoken(6.0)), make_audio("second.wav", spoken(9.0))
+    done: list[float] = []
+    view.analysis_done.connect(lambda a: done.append(a.duration_s))
+    opened: list[bool] = []
+
+    def open_second_mid_draw(gen: int, loaded: object) -> None:  # after the view's own slot began drawing
+        if not opened:
+            opened.append(view._drawing is loaded and view.busy)
+            win.open_file(second)
+
+    view._signals.finished.connect(open_second_mid_draw)
+    win.open_file(first)
+    qtbot.waitUntil(lambda: view.loaded is not None, timeout=30_000)
+    qtbot.wait(100)
+    assert opened == [True]
+    assert view.loaded.path.name == "second.wav" and "second.wav" in view.title.text()
+    assert done == [pytest.approx(9.0, abs=0.05)]
+    assert view.wave_plot.viewRange()[0][1] == pytest.approx(9.0, abs=0.05)
+
+
 # --- a failed or cancelled open (issue 11, defect 10) -------------------------------------------------
 def test_failed_or_cancelled_open_leaves_nothing_of_the_previous_file(qtbot, tiny_window, make_audio, errors):
     """Opening a file that cannot be read, or cancelling an analysis, kept the previous file's plots,

@@ -123,11 +123,11 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(33)
         self.play_timer.timeout.connect(self._follow_playback)
-        self._unclear: list[Any] = []  #: the steps of a staged clear not run yet (:meth:`clear`)
-        self._clear_timer = QTimer(self)  # the view's own: a single shot could outlive a closed view
-        self._clear_timer.setSingleShot(True)
-        self._clear_timer.setInterval(5)
-        self._clear_timer.timeout.connect(self._clear_step)
+        self._steps: list[Any] = []  #: what is left of emptying or drawing the plots (:meth:`_run_steps`)
+        self._step_timer = QTimer(self)  # the view's own: a single shot could outlive a closed view
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(5)
+        self._step_timer.timeout.connect(self._next_step)
         self.clear()  # the empty view as opening a file leaves it, so the first open redraws no axis
 
     # --- layout ------------------------------------------------------------------------
@@ -316,11 +316,9 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self.summary_label.setStyleSheet("")
         self.summary_detail.setText("")
         self.prob_text.setText("")
-        self._unclear = self._clear_steps()
-        if staged:
-            self._clear_step()
-        else:
-            self._finish_clear()
+        self._run_steps(self._clear_steps())  # (ends whatever was being drawn)
+        if not staged:
+            self._finish_steps()
         self.cleared.emit()
 
     def _clear_steps(self) -> list[Any]:
@@ -344,18 +342,6 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
                 p.getAxis("bottom").set_duration(0.0, show_label=p is self.time_plot)
 
         return [wave, self.spec_item.clear, timeline, lambda: self.bars.set_values(None), axes]
-
-    def _clear_step(self) -> None:
-        if self._unclear:
-            self._unclear.pop(0)()
-        if self._unclear:
-            self._clear_timer.start()
-
-    def _finish_clear(self) -> None:
-        """Empty at once what a staged clear has not emptied yet (before anything is drawn)."""
-        steps, self._unclear = self._unclear, []
-        for step in steps:
-            step()
 
     def show_failure(self, path: str | Path, message: str) -> None:
         """Say that ``path`` could not be opened, with the view emptied and nothing else running.
@@ -409,7 +395,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
     def _on_failed(self, gen: int, message: str) -> None:
         if gen != self._generation:
             return
-        self._finish_clear()  # the box stands over an empty view, not over the previous file's plots
+        self._finish_steps()  # the box stands over an empty view, not over the previous file's plots
         self._pending = False
         self.progress.hide()
         self.cancel_button.hide()
@@ -424,7 +410,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
     def _on_finished(self, gen: int, loaded: Loaded) -> None:
         if gen != self._generation:
             return
-        self._finish_clear()
+        self._finish_steps()  # what is left of emptying the plots, before drawing in them
         self.progress.hide()
         self.cancel_button.hide()
 
@@ -438,7 +424,7 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
 
         # drawn a plot at a time so no single frame carries all of the first paint
         self._drawing = loaded  # a label set chosen meanwhile redraws it too (set_labelset)
-        self._run_steps(gen, self._draw_steps(loaded), done)
+        self._run_steps([*self._draw_steps(loaded), done])
 
     # --- drawing -----------------------------------------------------------------------
     def _draw_steps(self, d: Loaded) -> list[Any]:
@@ -527,15 +513,24 @@ class FileView(PlaybackMixin, SelectionMixin, ZoomDetailMixin, QWidget):
         self.title.setText(title if d.warning is None else f"{title}  —  ⚠ {d.warning}")
         self.title.setToolTip(d.warning or "")
 
-    def _run_steps(self, gen: int, steps: list[Any], done: Any) -> None:
-        """Run one step, let Qt paint, then the next (a stale generation stops the chain)."""
-        if gen != self._generation:
-            return
-        if not steps:
-            done()
-            return
-        steps[0]()
-        QTimer.singleShot(5, lambda: self._run_steps(gen, steps[1:], done))
+    def _run_steps(self, steps: list[Any]) -> None:
+        """Run the first step now and each other one a turn of the event loop later, after Qt painted.
+
+        One chain at a time: a new one (another file opened) ends the one running.
+        """
+        self._steps = list(steps)
+        self._next_step()
+
+    def _next_step(self) -> None:
+        if self._steps:
+            self._steps.pop(0)()
+        if self._steps:
+            self._step_timer.start()
+
+    def _finish_steps(self) -> None:
+        steps, self._steps = self._steps, []
+        for step in steps:
+            step()
 
     def set_cursor(self, seconds: float) -> None:
         """Move the playback cursor in every lane: waveform, spectrogram, strip and curves."""
