@@ -103,14 +103,20 @@ def soak(
     record_dir: str | Path | None = None,
     sample_every_s: float = 2.0,
     progress: bool = False,
+    ring_s: float | None = None,
 ) -> dict[str, Any]:
-    """Run the soak; returns the figures (see the module docstring)."""
+    """Run the soak; returns the figures (see the module docstring).
+
+    ``ring_s``: the capture ring's seconds of audio (None: the engine's default, 30 s).  At ``speed``
+    times real time a ring holds ``1 / speed`` of the wall-clock stall it absorbs live.
+    """
     model = model if model is not None else EmotionModel(num_threads=1)
     sr = int(model.meta.features.sample_rate)
     y = live_signal(minutes * 60, sr)
     with tempfile.TemporaryDirectory(prefix="serlive-soak-") as td:
         rec_path = Path(record_dir or td) / "soak.wav"
-        eng = Engine(model, record=rec_path, drop_late=False if keep_late else None)
+        ring = {} if ring_s is None else {"ring_s": ring_s}
+        eng = Engine(model, record=rec_path, drop_late=False if keep_late else None, **ring)
         expected = window_starts(len(y), eng.window, eng.hop)
         probs = np.full((len(expected), len(eng.labels)), np.nan, np.float32)
         silent = np.zeros(len(expected), bool)
