@@ -21,7 +21,8 @@ By default the engine runs with the live policy (late windows dropped, not
 queued), so a machine too slow for ``--speed`` shows dropped windows rather
 than hiding them; ``--keep-late`` analyses every window however late (the test
 suite uses it so that a busy CI machine cannot turn a scheduling hiccup into a
-failure: it asserts behaviour, not timing).
+failure: it asserts behaviour, not timing), with a capture ring as many times larger as
+``--speed``, so it absorbs the wall-clock stall the live ring absorbs.
 
     python bench/soak.py [--minutes 60] [--speed 40] [--model PATH] [--keep-late]
 
@@ -103,20 +104,20 @@ def soak(
     record_dir: str | Path | None = None,
     sample_every_s: float = 2.0,
     progress: bool = False,
-    ring_s: float | None = None,
 ) -> dict[str, Any]:
     """Run the soak; returns the figures (see the module docstring).
 
-    ``ring_s``: the capture ring's seconds of audio (None: the engine's default, 30 s).  At ``speed``
-    times real time a ring holds ``1 / speed`` of the wall-clock stall it absorbs live.
+    ``keep_late`` also widens the capture ring ``speed`` times: at ``speed`` times real time the
+    engine's ring (30 s of audio) absorbs only ``1 / speed`` of the wall-clock stall it absorbs live.
     """
     model = model if model is not None else EmotionModel(num_threads=1)
     sr = int(model.meta.features.sample_rate)
     y = live_signal(minutes * 60, sr)
     with tempfile.TemporaryDirectory(prefix="serlive-soak-") as td:
         rec_path = Path(record_dir or td) / "soak.wav"
-        ring = {} if ring_s is None else {"ring_s": ring_s}
-        eng = Engine(model, record=rec_path, drop_late=False if keep_late else None, **ring)
+        eng = Engine(model, record=rec_path, drop_late=False if keep_late else None)
+        if keep_late:  # (the rings are made by start(); a larger one than the default is always valid)
+            eng.ring_s *= speed
         expected = window_starts(len(y), eng.window, eng.hop)
         probs = np.full((len(expected), len(eng.labels)), np.nan, np.float32)
         silent = np.zeros(len(expected), bool)

@@ -158,6 +158,12 @@ def test_file_fills_timeline(qtbot, window, make_audio, errors, tmp_path):
     assert window.file.cursors[0].value() == pytest.approx(2.5)
 
 
+def _no_curve_drawn(view) -> bool:
+    """No curve of the file view (the waveform, the emotions) holds a point."""
+    xs = [c.getData()[0] for c in (view.wave_curve, *view.time_curves)]
+    return all(x is None or len(x) == 0 for x in xs)
+
+
 class GuiBeats:
     """A 10 ms timer on the GUI thread: between two beats, the wall-clock gap and the thread's CPU time."""
 
@@ -223,11 +229,9 @@ def test_opening_another_file_empties_the_plots_a_frame_at_a_time(qtbot, window,
     _analyse(qtbot, window, first)
     assert len(view.wave_curve.getData()[0]) > 0 and view.wave_plot.viewRange()[0][1] == pytest.approx(30.0)
 
-    curves = (view.wave_curve, *view.time_curves)
-
     def empty() -> bool:
         return (
-            all(len(c.getData()[0] if c.getData()[0] is not None else ()) == 0 for c in curves)
+            _no_curve_drawn(view)
             and view.strip.image.shape[1] == 0
             and view.spec_item.image is None
             and view.wave_plot.viewRange()[0] == pytest.approx([0.0, 1.0])
@@ -1067,9 +1071,7 @@ def test_failed_or_cancelled_open_leaves_nothing_of_the_previous_file(qtbot, tin
     def assert_empty() -> None:
         assert view.loaded is None
         assert not view.play_button.isEnabled() and not win.csv_action.isEnabled()
-        for curve in (view.wave_curve, *view.time_curves):
-            x, _ = curve.getData()
-            assert x is None or len(x) == 0, "the previous file's curves are still drawn"
+        assert _no_curve_drawn(view), "the previous file's curves are still drawn"
         assert view.spec_item.image is None or not view.spec_item.isVisible()
         assert view.summary_label.text() == "—" and "%" not in view.prob_text.text()
         assert not np.any(view.bars.values)

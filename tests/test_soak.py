@@ -44,9 +44,8 @@ def test_ten_simulated_minutes_lose_nothing_and_match_the_file_path(tmp_path):
         model=EmotionModel(num_threads=1),
         keep_late=True,
         record_dir=tmp_path,
-        # the 30 s of wall-clock stall the app's ring absorbs live: the default 30 s of audio is 5 s at 6x,
+        # keep_late also makes the ring 6x larger: the engine's 30 s of audio is 5 s of wall clock at 6x,
         # and a CI run lost 124 s of audio to a stall of the whole VM (the same commit passed before)
-        ring_s=30.0 * 6,
     )
     assert r["error"] is None
     assert r["windows_expected"] == 1195  # (600 s - 3 s) / 0.5 s + 1
